@@ -1,0 +1,256 @@
+#include "format/model_file.h"
+
+#include <algorithm>
+#include <cstring>
+#include <sstream>
+
+#include "core/crc32.h"
+#include "core/errors.h"
+#include "format/byte_reader.h"
+
+namespace rrwkv {
+namespace {
+
+const char* kReexport = "re-export the model with `python -m rrwkv_rt export`";
+
+std::string shape_str(const std::vector<uint64_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << (shape.size() == 1 ? ",)" : ")");
+  return s.str();
+}
+
+std::string hex32(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%08x", v);
+  return buf;
+}
+
+// a * b, or false on overflow
+bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
+  if (a != 0 && b > UINT64_MAX / a) return false;
+  *out = a * b;
+  return true;
+}
+
+}  // namespace
+
+uint64_t TensorInfo::numel() const {
+  uint64_t n = 1;
+  for (uint64_t d : shape) n *= d;  // validated against overflow at open()
+  return n;
+}
+
+std::string ModelFile::where() const { return "model file '" + path() + "'"; }
+
+std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const OpenOptions& opts) {
+  std::shared_ptr<ModelFile> f(new ModelFile(std::make_unique<MappedFile>(path)));
+  f->parse_preamble();
+  f->parse_header();
+  f->validate_tensor_bounds();
+  if (opts.verify_checksums) f->verify_tensor_checksums();
+  f->read_config();
+  f->check_layout();
+  return f;
+}
+
+void ModelFile::parse_preamble() {
+  const uint8_t* d = map_->data();
+  const uint64_t size = map_->size();
+  if (size < 8 || std::memcmp(d, kMagic, 8) != 0)
+    throw FormatError(where() + " is not an .rrwkv model: its first 8 bytes are not the magic \"RRWKV\\0\\r\\n\"; " +
+                      "convert a .pth or .safetensors checkpoint with `python -m rrwkv_rt export SRC DST`");
+  if (size < kPreambleSize)
+    throw FormatError(where() + " has " + std::to_string(size) + " bytes, fewer than the 64-byte preamble; the file is " +
+                      "truncated — " + kReexport);
+  ByteReader r(d + 8, kPreambleSize - 8, 8);
+  version_ = r.read<uint32_t>("version");
+  if (version_ == 0 || version_ > kFormatVersion)
+    throw FormatError(where() + " has format version " + std::to_string(version_) + " but this rrwkv_rt reads versions 1.." +
+                      std::to_string(kFormatVersion) + "; upgrade rrwkv_rt or re-export the model with this version");
+  header_crc_ = r.read<uint32_t>("header_crc32");
+  const uint64_t declared_size = r.read<uint64_t>("file_size");
+  header_size_ = r.read<uint64_t>("header_size");
+  data_offset_ = r.read<uint64_t>("data_offset");
+  if (declared_size != size)
+    throw FormatError(where() + " has " + std::to_string(size) + " bytes but its preamble (byte 16) says " +
+                      std::to_string(declared_size) + "; the file is " + (size < declared_size ? "truncated" : "padded or corrupt") +
+                      " — copy it again or " + kReexport);
+  if (header_size_ > size - kPreambleSize)
+    throw FormatError(where() + ": header_size (byte 24) is " + std::to_string(header_size_) + " but only " +
+                      std::to_string(size - kPreambleSize) + " bytes follow the preamble; the file is corrupt — " + kReexport);
+  const uint64_t header_end = kPreambleSize + header_size_;
+  const uint64_t expected_data = (header_end + kAlignment - 1) / kAlignment * kAlignment;
+  if (data_offset_ != expected_data || data_offset_ > size)
+    throw FormatError(where() + ": data_offset (byte 32) is " + std::to_string(data_offset_) + ", expected " +
+                      std::to_string(expected_data) + " (the header end rounded up to 64) within the " +
+                      std::to_string(size) + "-byte file; the file is corrupt — " + kReexport);
+  const uint32_t actual = crc32(d + 16, header_end - 16);
+  if (actual != header_crc_)
+    throw FormatError(where() + ": header checksum mismatch (stored " + hex32(header_crc_) + ", computed " + hex32(actual) +
+                      " over bytes 16.." + std::to_string(header_end) + "); the header is corrupt — " + kReexport);
+}
+
+void ModelFile::parse_header() {
+  ByteReader r(map_->data() + kPreambleSize, header_size_, kPreambleSize);
+  const uint32_t n_fields = r.read<uint32_t>("field count");
+  for (uint32_t i = 0; i < n_fields; ++i) {
+    const std::string key = r.read_string("key of field " + std::to_string(i), 4096);
+    const uint8_t type = r.read<uint8_t>("type of field '" + key + "'");
+    FieldValue value;
+    switch (static_cast<FieldType>(type)) {
+      case FieldType::U64: value = r.read<uint64_t>("'" + key + "'"); break;
+      case FieldType::I64: value = r.read<int64_t>("'" + key + "'"); break;
+      case FieldType::F64: value = r.read<double>("'" + key + "'"); break;
+      case FieldType::Str: value = r.read_string("'" + key + "'"); break;
+      case FieldType::Bytes: {
+        const uint64_t n = r.read<uint64_t>("length of '" + key + "'");
+        value = ByteSpan{r.take(n, "'" + key + "'"), n};
+        break;
+      }
+      default:
+        throw FormatError(where() + ": header field '" + key + "' at byte " + std::to_string(r.offset() - 1) +
+                          " has unknown type code " + std::to_string(type) + " (expected 1..5); " + kReexport);
+    }
+    if (!fields_.emplace(key, std::move(value)).second)
+      throw FormatError(where() + ": header field '" + key + "' appears twice; " + kReexport);
+  }
+  const uint32_t n_tensors = r.read<uint32_t>("tensor count");
+  for (uint32_t i = 0; i < n_tensors; ++i) {
+    TensorInfo t;
+    t.name = r.read_string("name of tensor " + std::to_string(i), 4096);
+    const std::string what = "tensor '" + t.name + "'";
+    const uint8_t dtype = r.read<uint8_t>("dtype of " + what);
+    if (!dtype_is_valid(dtype))
+      throw FormatError(where() + ": " + what + " has dtype code " + std::to_string(dtype) +
+                        ", expected 0 (f32), 1 (f16) or 2 (bf16); " + kReexport);
+    t.dtype = static_cast<DType>(dtype);
+    const uint8_t ndim = r.read<uint8_t>("rank of " + what);
+    if (ndim < 1 || ndim > 4)
+      throw FormatError(where() + ": " + what + " has rank " + std::to_string(ndim) + ", expected 1..4; " + kReexport);
+    for (uint8_t k = 0; k < ndim; ++k) t.shape.push_back(r.read<uint64_t>("shape of " + what));
+    t.offset = r.read<uint64_t>("offset of " + what);
+    t.nbytes = r.read<uint64_t>("size of " + what);
+    t.crc32 = r.read<uint32_t>("checksum of " + what);
+    if (!index_.emplace(t.name, tensors_.size()).second)
+      throw FormatError(where() + ": " + what + " appears twice in the tensor table; " + kReexport);
+    tensors_.push_back(std::move(t));
+  }
+  if (r.remaining() != 0)
+    throw FormatError(where() + ": " + std::to_string(r.remaining()) + " unexpected bytes after the tensor table at byte " +
+                      std::to_string(r.offset()) + "; " + kReexport);
+}
+
+void ModelFile::validate_tensor_bounds() {
+  const uint64_t size = map_->size();
+  for (TensorInfo& t : tensors_) {
+    const std::string what = where() + ": tensor '" + t.name + "'";
+    uint64_t n = 1;
+    for (uint64_t d : t.shape)
+      if (d == 0 || !mul_ok(n, d, &n))
+        throw FormatError(what + " has an invalid shape " + shape_str(t.shape) + "; " + kReexport);
+    uint64_t expected_bytes;
+    if (!mul_ok(n, dtype_size(t.dtype), &expected_bytes) || expected_bytes != t.nbytes)
+      throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) + " should have " +
+                        std::to_string(n * dtype_size(t.dtype)) + " bytes but the table says " + std::to_string(t.nbytes) +
+                        "; " + kReexport);
+    if (t.offset % kAlignment != 0 || t.offset < data_offset_)
+      throw FormatError(what + " starts at byte " + std::to_string(t.offset) + ", expected a multiple of 64 at or after " +
+                        "the data section (byte " + std::to_string(data_offset_) + "); " + kReexport);
+    if (t.nbytes > size - t.offset)  // offset <= size is implied by offset >= data_offset <= size
+      throw FormatError(what + " ends at byte " + std::to_string(t.offset) + " + " + std::to_string(t.nbytes) +
+                        " but the file has " + std::to_string(size) + " bytes; the file is truncated — " + kReexport);
+    t.data = map_->data() + t.offset;
+  }
+  std::vector<const TensorInfo*> by_offset;
+  for (const TensorInfo& t : tensors_) by_offset.push_back(&t);
+  std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1]->offset + by_offset[i - 1]->nbytes > by_offset[i]->offset)
+      throw FormatError(where() + ": tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
+                        "' overlap; " + kReexport);
+}
+
+void ModelFile::verify_tensor_checksums() const {
+  for (const TensorInfo& t : tensors_) {
+    const uint32_t actual = crc32(t.data, t.nbytes);
+    if (actual != t.crc32)
+      throw FormatError(where() + ": tensor '" + t.name + "' (bytes " + std::to_string(t.offset) + ".." +
+                        std::to_string(t.offset + t.nbytes) + ") fails its checksum (stored " + hex32(t.crc32) +
+                        ", computed " + hex32(actual) + "); the data is corrupt — copy the file again or " + kReexport);
+  }
+}
+
+void ModelFile::read_config() {
+  auto get = [&](const std::string& key, auto* out, const char* type_name) {
+    using T = std::remove_pointer_t<decltype(out)>;
+    auto it = fields_.find(key);
+    if (it == fields_.end())
+      throw FormatError(where() + ": the header has no '" + key + "' field; " + kReexport);
+    if (!std::holds_alternative<T>(it->second))
+      throw FormatError(where() + ": header field '" + key + "' should be of type " + type_name + "; " + kReexport);
+    *out = std::get<T>(it->second);
+  };
+  auto in_range = [&](const char* key, uint64_t v, uint64_t lo, uint64_t hi) {
+    if (v < lo || v > hi)
+      throw FormatError(where() + ": header field '" + key + "' is " + std::to_string(v) + ", expected " +
+                        std::to_string(lo) + ".." + std::to_string(hi) + "; " + kReexport);
+  };
+  std::string arch, cm_mode;
+  get("arch", &arch, "str");
+  get("cm_mode", &cm_mode, "str");
+  config_.arch = parse_arch(arch);
+  config_.cm_mode = parse_cm_mode(cm_mode);
+  get("n_layer", &config_.n_layer, "u64");
+  get("n_embd", &config_.n_embd, "u64");
+  get("ffn_dim", &config_.ffn_dim, "u64");
+  get("vocab_size", &config_.vocab_size, "u64");
+  get("medium_interval", &config_.medium_interval, "u64");
+  get("layer_norm_eps", &config_.layer_norm_eps, "f64");
+  in_range("n_layer", config_.n_layer, 1, 1u << 16);
+  in_range("n_embd", config_.n_embd, 1, 1u << 20);
+  in_range("ffn_dim", config_.ffn_dim, 1, 1u << 22);
+  in_range("vocab_size", config_.vocab_size, 1, 1u << 26);
+  in_range("medium_interval", config_.medium_interval, 1, 1u << 30);
+  if (!(config_.layer_norm_eps > 0 && config_.layer_norm_eps < 1))
+    throw FormatError(where() + ": header field 'layer_norm_eps' is " + std::to_string(config_.layer_norm_eps) +
+                      ", expected a value in (0, 1); " + kReexport);
+}
+
+void ModelFile::check_layout() const {
+  std::string problems;
+  int count = 0;
+  for (const TensorSpec& spec : runtime_layout(config_)) {
+    const TensorInfo* t = find(spec.name);
+    std::string p;
+    if (!t)
+      p = "missing tensor '" + spec.name + "' (expected shape " + shape_str(spec.shape) + ")";
+    else if (t->shape != spec.shape)
+      p = "tensor '" + spec.name + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(spec.shape);
+    else if (!spec.is_matrix && t->dtype != DType::F32)
+      p = "tensor '" + spec.name + "' has dtype " + dtype_name(t->dtype) + ", expected f32 (vectors are always f32)";
+    if (!p.empty()) {
+      ++count;
+      if (count <= 20) problems += "\n  " + p;
+    }
+  }
+  if (count > 20) problems += "\n  ... and " + std::to_string(count - 20) + " more";
+  if (count)
+    throw FormatError(where() + " does not match its header (" + arch_name(config_.arch) + ", n_layer=" +
+                      std::to_string(config_.n_layer) + ", n_embd=" + std::to_string(config_.n_embd) + "): " +
+                      std::to_string(count) + " problem(s):" + problems + "\n" + kReexport);
+}
+
+const TensorInfo* ModelFile::find(const std::string& name) const {
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &tensors_[it->second];
+}
+
+const TensorInfo& ModelFile::tensor(const std::string& name) const {
+  const TensorInfo* t = find(name);
+  if (!t) throw FormatError(where() + " has no tensor '" + name + "'; " + kReexport);
+  return *t;
+}
+
+}  // namespace rrwkv

@@ -1,0 +1,88 @@
+// The .rrwkv model file (docs/FORMAT.md): an mmapped, fully validated, immutable view.
+// Thread-safety: a ModelFile is never modified after open(), so any number of threads and
+// sessions may read it at once.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "format/dtype.h"
+#include "format/layout.h"
+#include "format/mapped_file.h"
+
+namespace rrwkv {
+
+constexpr char kMagic[8] = {'R', 'R', 'W', 'K', 'V', '\0', '\r', '\n'};
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint64_t kPreambleSize = 64;
+constexpr uint64_t kAlignment = 64;
+
+// Header field type codes.
+enum class FieldType : uint8_t { U64 = 1, I64 = 2, F64 = 3, Str = 4, Bytes = 5 };
+
+struct ByteSpan {  // a view into the mapping
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+};
+
+using FieldValue = std::variant<uint64_t, int64_t, double, std::string, ByteSpan>;
+
+struct TensorInfo {
+  std::string name;
+  DType dtype = DType::F32;
+  std::vector<uint64_t> shape;
+  uint64_t offset = 0;  // absolute byte offset in the file, a multiple of kAlignment
+  uint64_t nbytes = 0;
+  uint32_t crc32 = 0;
+  const void* data = nullptr;  // points into the mapping
+
+  uint64_t numel() const;
+};
+
+struct OpenOptions {
+  bool verify_checksums = true;  // CRC every tensor before use (about 1 GB/s)
+};
+
+class ModelFile {
+ public:
+  // Validates magic, version, sizes, header checksum, every tensor's bounds, alignment and size,
+  // the tensor checksums and the architecture's tensor layout. Throws FileNotFound or FormatError.
+  static std::shared_ptr<const ModelFile> open(const std::string& path, const OpenOptions& opts = {});
+
+  const std::string& path() const { return map_->path(); }
+  uint64_t file_size() const { return map_->size(); }
+  uint32_t version() const { return version_; }
+  uint32_t header_crc32() const { return header_crc_; }  // identifies the model's contents
+  const ModelConfig& config() const { return config_; }
+  const std::map<std::string, FieldValue>& fields() const { return fields_; }
+  const std::vector<TensorInfo>& tensors() const { return tensors_; }
+
+  const TensorInfo* find(const std::string& name) const;
+  const TensorInfo& tensor(const std::string& name) const;  // throws FormatError if absent
+
+ private:
+  explicit ModelFile(std::unique_ptr<MappedFile> map) : map_(std::move(map)) {}
+  void parse_preamble();
+  void parse_header();
+  void validate_tensor_bounds();
+  void verify_tensor_checksums() const;
+  void read_config();
+  void check_layout() const;
+  std::string where() const;  // "model file 'PATH'" for messages
+
+  std::unique_ptr<MappedFile> map_;
+  uint32_t version_ = 0;
+  uint32_t header_crc_ = 0;
+  uint64_t header_size_ = 0;
+  uint64_t data_offset_ = 0;
+  std::map<std::string, FieldValue> fields_;
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, size_t> index_;
+  ModelConfig config_;
+};
+
+}  // namespace rrwkv

@@ -1,0 +1,122 @@
+// Bindings of the .rrwkv reader, the runtime layout and the checksum.
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+#include "core/crc32.h"
+#include "core/errors.h"
+#include "format/model_file.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace rrwkv::python {
+namespace {
+
+py::dict config_to_dict(const ModelConfig& c) {
+  py::dict d;
+  d["arch"] = arch_name(c.arch);
+  d["n_layer"] = c.n_layer;
+  d["n_embd"] = c.n_embd;
+  d["vocab_size"] = c.vocab_size;
+  d["ffn_dim"] = c.ffn_dim;
+  d["medium_interval"] = c.medium_interval;
+  d["cm_mode"] = cm_mode_name(c.cm_mode);
+  d["layer_norm_eps"] = c.layer_norm_eps;
+  return d;
+}
+
+ModelConfig config_from_dict(const py::dict& d) {
+  ModelConfig c;
+  try {
+    c.arch = parse_arch(d["arch"].cast<std::string>());
+    c.cm_mode = parse_cm_mode(d["cm_mode"].cast<std::string>());
+  } catch (const FormatError& e) {
+    throw InvalidArgument(e.what());
+  }
+  c.n_layer = d["n_layer"].cast<uint64_t>();
+  c.n_embd = d["n_embd"].cast<uint64_t>();
+  c.ffn_dim = d["ffn_dim"].cast<uint64_t>();
+  c.vocab_size = d["vocab_size"].cast<uint64_t>();
+  c.medium_interval = d["medium_interval"].cast<uint64_t>();
+  return c;
+}
+
+py::object field_to_python(const FieldValue& v) {
+  if (auto* s = std::get_if<ByteSpan>(&v)) return py::bytes(reinterpret_cast<const char*>(s->data), s->size);
+  return std::visit([](const auto& x) -> py::object {
+    using T = std::decay_t<decltype(x)>;
+    if constexpr (std::is_same_v<T, ByteSpan>) return py::none();
+    else return py::cast(x);
+  }, v);
+}
+
+// A zero-copy numpy view of a tensor; the array keeps the mapping alive. bf16 has no numpy
+// dtype, so it is returned as its raw uint16 bits.
+py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const TensorInfo& t) {
+  py::dtype dt = t.dtype == DType::F32 ? py::dtype::of<float>()
+                 : t.dtype == DType::F16 ? py::dtype("float16") : py::dtype::of<uint16_t>();
+  std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  auto owner = py::cast(file);
+  py::array a(dt, shape, {}, t.data, owner);
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+  return a;
+}
+
+}  // namespace
+
+void bind_format(py::module_& m) {
+  m.attr("FORMAT_VERSION") = kFormatVersion;
+  m.attr("MAGIC") = py::bytes(kMagic, 8);
+
+  m.def("crc32", [](py::buffer b, uint32_t crc) {
+        py::buffer_info info = b.request();
+        const auto size = static_cast<size_t>(info.size * info.itemsize);
+        py::gil_scoped_release release;
+        return crc32(info.ptr, size, crc);
+      }, py::arg("data"), py::arg("crc") = 0, "CRC-32 (zlib-compatible) of a contiguous buffer.");
+
+  m.def("runtime_layout", [](const py::dict& cfg) {
+        py::list out;
+        for (const TensorSpec& s : runtime_layout(config_from_dict(cfg)))
+          out.append(py::make_tuple(s.name, py::tuple(py::cast(s.shape)), s.is_matrix));
+        return out;
+      }, py::arg("config"), "(name, shape, is_matrix) of every tensor a .rrwkv file of this config must hold.");
+
+  py::class_<ModelFile, std::shared_ptr<ModelFile>>(m, "ModelFile",
+      "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).")
+      .def(py::init([](const std::string& path, bool verify_checksums) {
+             OpenOptions opts;
+             opts.verify_checksums = verify_checksums;
+             py::gil_scoped_release release;
+             return std::const_pointer_cast<ModelFile>(ModelFile::open(path, opts));
+           }), py::arg("path"), py::arg("verify_checksums") = true)
+      .def_property_readonly("path", &ModelFile::path)
+      .def_property_readonly("version", &ModelFile::version)
+      .def_property_readonly("file_size", &ModelFile::file_size)
+      .def_property_readonly("header_crc32", &ModelFile::header_crc32)
+      .def_property_readonly("config", [](const ModelFile& f) { return config_to_dict(f.config()); })
+      .def_property_readonly("fields", [](const ModelFile& f) {
+        py::dict d;
+        for (const auto& [k, v] : f.fields()) d[py::str(k)] = field_to_python(v);
+        return d;
+      })
+      .def_property_readonly("tensors", [](const ModelFile& f) {
+        py::list out;
+        for (const TensorInfo& t : f.tensors()) {
+          py::dict d;
+          d["name"] = t.name;
+          d["dtype"] = dtype_name(t.dtype);
+          d["shape"] = py::tuple(py::cast(t.shape));
+          d["offset"] = t.offset;
+          d["nbytes"] = t.nbytes;
+          d["crc32"] = t.crc32;
+          out.append(d);
+        }
+        return out;
+      })
+      .def("tensor", [](const std::shared_ptr<ModelFile>& f, const std::string& name) {
+        return tensor_view(f, f->tensor(name));
+      }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits).");
+}
+
+}  // namespace rrwkv::python

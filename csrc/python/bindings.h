@@ -1,0 +1,10 @@
+// One binding function per area; each lives in its own file.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace rrwkv::python {
+
+void bind_format(pybind11::module_& m);
+
+}  // namespace rrwkv::python

@@ -1,0 +1,57 @@
+"""Reading source checkpoints: official RWKV-4 ``.pth`` state dicts, RRWKV state dicts, the
+project's own training checkpoints and ``.safetensors`` files. Loading never unpickles
+arbitrary objects (``torch.load(weights_only=True)``).
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .config import ModelConfig
+
+TRAIN_CHECKPOINT_FORMAT = "rrwkv_rt.train/1"
+
+
+def _to_numpy(t) -> np.ndarray:
+    if isinstance(t, np.ndarray):
+        return t
+    import torch
+    if t.dtype in (torch.bfloat16, torch.float16):
+        t = t.float()  # exact: every bf16/f16 value is a float32 value
+    return t.detach().cpu().numpy()
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], ModelConfig | None]:
+    """(name -> array, the config if the file records one)."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist; check the path")
+    if path.endswith(".safetensors"):
+        return _load_safetensors(path), None
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("reading .pth checkpoints needs torch: pip install 'rrwkv_rt[torch]'") from e
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle and zip errors come in many types
+        raise ValueError(f"cannot read {path!r} as a PyTorch checkpoint ({type(e).__name__}: {e}); "
+                         "expected a .pth state dict saved with torch.save") from e
+    config = None
+    if isinstance(obj, dict) and obj.get("format") == TRAIN_CHECKPOINT_FORMAT:
+        config = ModelConfig(**obj["config"])
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
+        raise ValueError(f"{path!r} is not a state dict (name -> tensor); got {type(obj).__name__}")
+    return {k: _to_numpy(v) for k, v in obj.items()}, config
+
+
+def _load_safetensors(path: str) -> dict[str, np.ndarray]:
+    try:
+        import torch  # noqa: F401  (the torch loader handles bf16, numpy's cannot)
+        from safetensors.torch import load_file
+        return {k: _to_numpy(v) for k, v in load_file(path).items()}
+    except ImportError:
+        from safetensors.numpy import load_file
+        return load_file(path)

@@ -1,0 +1,77 @@
+"""Command line: ``python -m rrwkv_rt COMMAND`` (also installed as ``rrwkv``).
+
+Errors print one line and exit with status 1; tracebacks are for bugs only.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import _core
+
+
+def _cmd_export(args) -> None:
+    from .export import export
+    cfg = export(args.src, args.dst, dtype=args.dtype, arch=args.arch, medium_interval=args.medium_interval,
+                 cm_mode=args.cm_mode, force=args.force)
+    f = _core.ModelFile(args.dst)
+    print(f"wrote {args.dst}: {cfg.arch}, {cfg.n_layer} layers, n_embd {cfg.n_embd}, vocab {cfg.vocab_size}, "
+          f"{args.dtype} matrices, {f.file_size / 2**20:.1f} MiB")
+
+
+def _cmd_info(args) -> None:
+    f = _core.ModelFile(args.file)  # validates everything, checksums included
+    print(f"file:     {f.path} ({f.file_size} bytes, format version {f.version}, header crc32 {f.header_crc32:#010x})")
+    for k, v in f.config.items():
+        print(f"{k + ':':<17} {v}")
+    for k, v in f.fields.items():
+        if k.startswith("meta."):
+            print(f"{k + ':':<17} {v}")
+        elif k.startswith("tokenizer."):
+            print(f"{k + ':':<17} {v if isinstance(v, str) else f'<{len(v)} bytes>'}")
+    by_dtype: dict[str, int] = {}
+    for t in f.tensors:
+        by_dtype[t["dtype"]] = by_dtype.get(t["dtype"], 0) + t["nbytes"]
+    summary = ", ".join(f"{d} {n / 2**20:.2f} MiB" for d, n in sorted(by_dtype.items()))
+    print(f"tensors:          {len(f.tensors)} ({summary})")
+    if args.tensors:
+        for t in f.tensors:
+            print(f"  {t['name']:<40} {t['dtype']:<5} {str(t['shape']):<16} @{t['offset']}")
+    print("OK: header, layout and all tensor checksums verified")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: RWKV-4 / RRWKV runtime tools")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
+    e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")
+    e.add_argument("dst", help="output .rrwkv path (written atomically)")
+    e.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "fp32", "fp16"],
+                   help="storage type of the weight matrices (vectors stay f32)")
+    e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"])
+    e.add_argument("--medium-interval", type=int, default=None, metavar="S",
+                   help="RRWKV medium interval s (required for raw RRWKV state dicts)")
+    e.add_argument("--cm-mode", default=None, choices=["replace", "add"],
+                   help="RRWKV channel-mix mode (default: add if ffn.medium_mix_k is present, else replace)")
+    e.add_argument("--force", action="store_true", help="overwrite DST if it exists")
+    e.set_defaults(func=_cmd_export)
+
+    i = sub.add_parser("info", help="print a .rrwkv file's header and validate the whole file")
+    i.add_argument("file")
+    i.add_argument("--tensors", action="store_true", help="list every tensor")
+    i.set_defaults(func=_cmd_info)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError, IndexError, OSError) as e:
+        print(f"rrwkv {args.command}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,51 @@
+"""Conversions between numpy arrays and the element types of .rrwkv tensors.
+
+numpy has no bfloat16, so bf16 tensors travel as their raw uint16 bit patterns.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+DTYPE_CODES = {"f32": 0, "f16": 1, "bf16": 2}
+ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16"}
+
+
+def canonical_dtype(name: str) -> str:
+    """'fp16' -> 'f16' etc.; raises ValueError naming the valid choices."""
+    name = ALIASES.get(name, name)
+    if name not in DTYPE_CODES:
+        raise ValueError(f"unknown dtype {name!r}; expected one of f32, f16, bf16 (or fp32, fp16, bfloat16)")
+    return name
+
+
+def f32_to_bf16_bits(a: np.ndarray) -> np.ndarray:
+    """Round float32 to bfloat16 (nearest, ties to even; NaN stays NaN) and return the uint16 bits."""
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    rounded = (bits + (np.uint32(0x7FFF) + ((bits >> 16) & 1))) >> 16
+    nan = np.isnan(a)
+    if nan.any():
+        rounded = np.where(nan, (bits >> 16) | 0x40, rounded)  # keep a quiet NaN
+    return rounded.astype(np.uint16)
+
+
+def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)
+
+
+def encode(a: np.ndarray, dtype: str) -> np.ndarray:
+    """The array as contiguous little-endian storage of ``dtype``."""
+    a = np.asarray(a)
+    if dtype == "f32":
+        return np.ascontiguousarray(a, dtype="<f4")
+    if dtype == "f16":
+        return np.ascontiguousarray(a.astype(np.float32), dtype="<f2")
+    if dtype == "bf16":
+        return np.ascontiguousarray(f32_to_bf16_bits(a.astype(np.float32)), dtype="<u2")
+    raise ValueError(f"unknown dtype {dtype!r}")
+
+
+def decode(stored: np.ndarray, dtype: str) -> np.ndarray:
+    """Stored tensor -> float32 copy."""
+    if dtype == "bf16":
+        return bf16_bits_to_f32(stored)
+    return np.asarray(stored, dtype=np.float32).copy()

@@ -1,0 +1,84 @@
+"""Checkpoint -> .rrwkv conversion (``python -m rrwkv_rt export``).
+
+The transforms applied here are listed in docs/FORMAT.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+
+import numpy as np
+
+from . import _core, __version__
+from .checkpoint import load_checkpoint
+from .config import ModelConfig
+from .dtypes import canonical_dtype
+from .format import write_model
+from .spec import check_against_spec, infer_config
+
+
+def _runtime_name_and_value(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
+    """Official-layout tensor -> its runtime-layout name and value."""
+    if name.endswith(".att.time_decay"):
+        return name[: -len("time_decay")] + "decay", np.exp(a.astype(np.float64))
+    if name.endswith(".att.time_decay_m"):
+        return name[: -len("time_decay_m")] + "decay_m", np.exp(a.astype(np.float64))
+    if a.ndim == 3 and a.shape[:2] == (1, 1):  # time_mix_* and medium_mix_* are stored as (C,)
+        return name, a.reshape(-1)
+    return name, a
+
+
+def to_runtime_layout(state_dict: dict[str, np.ndarray], cfg: ModelConfig,
+                      dtype: str) -> dict[str, tuple[np.ndarray, str]]:
+    """Every tensor the runtime needs, converted; vectors are always f32, matrices ``dtype``."""
+    converted = dict(_runtime_name_and_value(k, np.asarray(v)) for k, v in state_dict.items())
+    out = {}
+    for name, shape, is_matrix in _core.runtime_layout(cfg.to_dict()):
+        a = converted[name]
+        assert tuple(a.shape) == tuple(shape), (name, a.shape, shape)
+        out[name] = (a, dtype if is_matrix else "f32")
+    return out
+
+
+def resolve_config(shapes: dict, embedded: ModelConfig | None, arch: str = "auto",
+                   medium_interval: int | None = None, cm_mode: str | None = None) -> ModelConfig:
+    if embedded is not None:
+        changes = {k: v for k, v in (("medium_interval", medium_interval), ("cm_mode", cm_mode)) if v is not None}
+        if arch not in ("auto", embedded.arch):
+            raise ValueError(f"--arch {arch} contradicts the checkpoint's recorded arch {embedded.arch!r}")
+        return embedded.with_(**changes)
+    cfg = infer_config(shapes, arch=arch, medium_interval=medium_interval, cm_mode=cm_mode)
+    if cfg.is_rrwkv and medium_interval is None:
+        raise ValueError("this is an RRWKV state dict, whose medium interval cannot be read from its tensors; "
+                         "pass --medium-interval S (the s it was trained with)")
+    if cfg.is_rrwkv and "blocks.0.att.time_decay_m" not in shapes:
+        raise ValueError("--arch rrwkv was asked for, but the checkpoint has no RRWKV tensors (att.time_decay_m); "
+                         "it is an RWKV-4 checkpoint: export it with --arch rwkv4, or warm-start an RRWKV "
+                         "from it with `python -m rrwkv_rt train`")
+    return cfg
+
+
+def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
+           medium_interval: int | None = None, cm_mode: str | None = None, force: bool = False,
+           progress: bool | None = None) -> ModelConfig:
+    """Convert checkpoint ``src`` into the .rrwkv file ``dst``; returns the model's config."""
+    dtype = canonical_dtype(dtype)
+    if os.path.exists(dst) and not force:
+        raise FileExistsError(f"{os.fspath(dst)!r} already exists; pass --force to overwrite it")
+    state_dict, embedded = load_checkpoint(src)
+    shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
+    cfg = resolve_config(shapes, embedded, arch, medium_interval, cm_mode)
+    problems = check_against_spec(shapes, cfg, os.fspath(src))
+    if problems:
+        raise _core.FormatError(
+            f"checkpoint {os.fspath(src)!r} does not fit {cfg.arch} (n_layer={cfg.n_layer}, n_embd={cfg.n_embd}, "
+            f"vocab={cfg.vocab_size}): {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+            + "\nfix the checkpoint or pass the right --arch / --cm-mode")
+    metadata = {
+        "source": os.path.basename(os.fspath(src)),
+        "exporter": f"rrwkv_rt {__version__}",
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_model(dst, cfg, to_runtime_layout(state_dict, cfg, dtype), metadata=metadata, force=force,
+                progress=progress)
+    return cfg

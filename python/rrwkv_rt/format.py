@@ -1,0 +1,147 @@
+"""Writing .rrwkv files (docs/FORMAT.md). Reading and validation live in the C++ core
+(``rrwkv_rt.ModelFile``), so Python and native programs share one loader.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import sys
+import tempfile
+import zlib
+from typing import Iterable, Mapping
+
+import numpy as np
+
+from . import _core
+from .config import ModelConfig
+from .dtypes import DTYPE_CODES, decode, encode
+
+MAGIC = b"RRWKV\x00\r\n"
+FORMAT_VERSION = 1
+PREAMBLE_SIZE = 64
+ALIGN = 64
+
+# header field type codes
+U64, I64, F64, STR, BYTES = 1, 2, 3, 4, 5
+
+
+def _align(n: int) -> int:
+    return (n + ALIGN - 1) // ALIGN * ALIGN
+
+
+def _str(s: str) -> bytes:
+    b = s.encode("utf-8")
+    return struct.pack("<I", len(b)) + b
+
+
+def _field(key: str, value) -> bytes:
+    if isinstance(value, bool):
+        raise TypeError(f"header field {key!r}: booleans are not a field type; store 0/1")
+    if isinstance(value, int):
+        return _str(key) + (struct.pack("<BQ", U64, value) if value >= 0 else struct.pack("<Bq", I64, value))
+    if isinstance(value, float):
+        return _str(key) + struct.pack("<Bd", F64, value)
+    if isinstance(value, str):
+        return _str(key) + struct.pack("<B", STR) + _str(value)
+    if isinstance(value, (bytes, bytearray)):
+        return _str(key) + struct.pack("<BQ", BYTES, len(value)) + bytes(value)
+    raise TypeError(f"header field {key!r} has unsupported type {type(value).__name__}")
+
+
+def header_fields(cfg: ModelConfig, metadata: Mapping[str, str] | None = None,
+                  tokenizer: tuple[str, bytes] | None = None) -> dict:
+    fields = {
+        "arch": cfg.arch,
+        "n_layer": cfg.n_layer,
+        "n_embd": cfg.n_embd,
+        "ffn_dim": cfg.ffn_dim,
+        "vocab_size": cfg.vocab_size,
+        "medium_interval": cfg.medium_interval,
+        "cm_mode": cfg.cm_mode,
+        "layer_norm_eps": float(cfg.layer_norm_eps),
+    }
+    if tokenizer is not None:
+        kind, vocab = tokenizer
+        fields["tokenizer.kind"] = kind
+        fields["tokenizer.vocab"] = bytes(vocab)
+    for k, v in (metadata or {}).items():
+        fields["meta." + k] = str(v)
+    return fields
+
+
+def _tensor_entry(name: str, dtype: str, shape: tuple, offset: int, nbytes: int, crc: int) -> bytes:
+    out = _str(name) + struct.pack("<BB", DTYPE_CODES[dtype], len(shape))
+    out += struct.pack(f"<{len(shape)}Q", *shape)
+    return out + struct.pack("<QQI", offset, nbytes, crc)
+
+
+def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str, tuple[np.ndarray, str]], *,
+                metadata: Mapping[str, str] | None = None, tokenizer: tuple[str, bytes] | None = None,
+                force: bool = False, progress: bool | None = None) -> None:
+    """Write a .rrwkv file atomically (temporary file in the same folder, then rename).
+
+    ``tensors`` maps runtime-layout names to ``(array, dtype)`` with dtype in f32/f16/bf16; the
+    array is converted to that dtype here. An existing ``path`` is kept unless ``force``.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not force:
+        raise FileExistsError(f"{path!r} already exists; pass --force (force=True) to overwrite it")
+    stored = {name: (encode(a, dt), dt) for name, (a, dt) in tensors.items()}
+    fields = header_fields(cfg, metadata, tokenizer)
+
+    # Entry sizes do not depend on offsets or checksums, so lay the file out first.
+    table = [(name, dt, tuple(int(d) for d in a.shape), a.nbytes) for name, (a, dt) in stored.items()]
+    fields_bytes = struct.pack("<I", len(fields)) + b"".join(_field(k, v) for k, v in fields.items())
+    table_size = 4 + sum(len(_tensor_entry(n, dt, sh, 0, nb, 0)) for n, dt, sh, nb in table)
+    header_size = len(fields_bytes) + table_size
+    data_offset = _align(PREAMBLE_SIZE + header_size)
+    offsets, cursor = [], data_offset
+    for _, _, _, nbytes in table:
+        offsets.append(cursor)
+        cursor = _align(cursor + nbytes)
+    file_size = offsets[-1] + table[-1][3] if table else data_offset
+
+    crcs = [zlib.crc32(a) for a, _ in stored.values()]
+    entries = b"".join(_tensor_entry(n, dt, sh, off, nb, crc)
+                       for (n, dt, sh, nb), off, crc in zip(table, offsets, crcs))
+    header = fields_bytes + struct.pack("<I", len(table)) + entries
+    assert len(header) == header_size
+    after_crc = struct.pack("<QQQ", file_size, header_size, data_offset) + bytes(24)
+    header_crc = zlib.crc32(header, zlib.crc32(after_crc))
+    preamble = MAGIC + struct.pack("<II", FORMAT_VERSION, header_crc) + after_crc
+
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".rrwkv-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(preamble)
+            f.write(header)
+            for (a, _), off, (name, *_rest) in _progress(zip(stored.values(), offsets, table), len(table), progress):
+                f.write(bytes(off - f.tell()))  # zero padding up to the 64-byte boundary
+                f.write(a.tobytes(order="C"))
+            f.flush()
+            os.fsync(f.fileno())
+        if force:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # fails instead of overwriting a file that appeared meanwhile
+            os.unlink(tmp)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _progress(items: Iterable, total: int, enabled: bool | None):
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, total=total, desc="writing", unit="tensor", file=sys.stderr)
+
+
+def read_tensors(path: str | os.PathLike, verify_checksums: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
+    """(config dict, name -> float32 copy) of a validated .rrwkv file."""
+    f = _core.ModelFile(os.fspath(path), verify_checksums)
+    return f.config, {t["name"]: decode(f.tensor(t["name"]), t["dtype"]) for t in f.tensors}
