@@ -163,13 +163,23 @@ void ModelFile::validate_tensor_bounds() {
                         " but the file has " + std::to_string(size) + " bytes; the file is truncated — " + kReexport);
     t.data = map_->data() + t.offset;
   }
+  // Tensors may not overlap, and every byte outside the header and the tensors must be zero
+  // padding: with the checksums that leaves no byte of the file unchecked.
   std::vector<const TensorInfo*> by_offset;
   for (const TensorInfo& t : tensors_) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i)
-    if (by_offset[i - 1]->offset + by_offset[i - 1]->nbytes > by_offset[i]->offset)
+  uint64_t cursor = kPreambleSize + header_size_;
+  for (size_t i = 0; i <= by_offset.size(); ++i) {
+    const uint64_t next = i < by_offset.size() ? by_offset[i]->offset : size;
+    if (next < cursor)
       throw FormatError(where() + ": tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
                         "' overlap; " + kReexport);
+    for (uint64_t b = cursor; b < next; ++b)
+      if (map_->data()[b] != 0)
+        throw FormatError(where() + ": padding byte " + std::to_string(b) + " is " + std::to_string(map_->data()[b]) +
+                          ", expected 0; the file is corrupt — copy it again or " + kReexport);
+    if (i < by_offset.size()) cursor = by_offset[i]->offset + by_offset[i]->nbytes;
+  }
 }
 
 void ModelFile::verify_tensor_checksums() const {

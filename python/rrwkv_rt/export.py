@@ -58,6 +58,18 @@ def resolve_config(shapes: dict, embedded: ModelConfig | None, arch: str = "auto
     return cfg
 
 
+def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike, *, dtype: str = "f32",
+                      force: bool = False, metadata: dict | None = None, progress: bool | None = None) -> None:
+    """Write an in-memory official-layout state dict (numpy arrays or torch tensors) as .rrwkv."""
+    from .checkpoint import _to_numpy
+    arrays = {k: _to_numpy(v) for k, v in state_dict.items()}
+    problems = check_against_spec({k: tuple(v.shape) for k, v in arrays.items()}, cfg, "state dict")
+    if problems:
+        raise _core.FormatError("state dict does not fit its config: " + "; ".join(problems))
+    write_model(dst, cfg, to_runtime_layout(arrays, cfg, canonical_dtype(dtype)), metadata=metadata,
+                force=force, progress=progress)
+
+
 def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
            medium_interval: int | None = None, cm_mode: str | None = None, force: bool = False,
            progress: bool | None = None) -> ModelConfig:
