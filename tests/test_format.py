@@ -191,3 +191,11 @@ def test_write_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
         write_model(path, CFG, random_tensors(CFG, seed=1), force=True)
     assert path.read_bytes() == before  # the old file is untouched
     assert [p.name for p in tmp_path.iterdir()] == ["m.rrwkv"]  # and no temporary file is left
+
+
+def test_cuda_probe_never_fails():
+    n = _core.cuda_device_count()
+    assert isinstance(n, int) and n >= 0
+    assert isinstance(_core.cuda_status(), str)
+    if not _core.cuda_compiled():
+        assert n == 0

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "core/crc32.h"
+#include "core/device.h"
 #include "core/errors.h"
 #include "format/model_file.h"
 #include "python/bindings.h"
@@ -67,6 +68,10 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 void bind_format(py::module_& m) {
   m.attr("FORMAT_VERSION") = kFormatVersion;
   m.attr("MAGIC") = py::bytes(kMagic, 8);
+
+  m.def("cuda_compiled", &cuda_compiled, "Whether this build contains the CUDA kernels.");
+  m.def("cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without a GPU or driver).");
+  m.def("cuda_status", &cuda_status, "One line describing CUDA support, for diagnostics.");
 
   m.def("crc32", [](py::buffer b, uint32_t crc) {
         py::buffer_info info = b.request();

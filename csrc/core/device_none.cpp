@@ -1,0 +1,10 @@
+// Build without CUDA: no devices.
+#include "core/device.h"
+
+namespace rrwkv {
+
+bool cuda_compiled() { return false; }
+int cuda_device_count() { return 0; }
+std::string cuda_status() { return "CUDA not compiled into this build"; }
+
+}  // namespace rrwkv
