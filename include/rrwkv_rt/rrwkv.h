@@ -1,0 +1,198 @@
+/* rrwkv.h: the C API of rrwkv_rt, a runtime for RWKV-4 and RRWKV language models.
+ *
+ * Plain C99, usable from C, C++ and any language with a C FFI. Link librrwkv_rt (CMake:
+ * find_package(rrwkv_rt) and target rrwkv_rt::rrwkv_rt); docs/C_API.md shows how.
+ *
+ * Handles. An rrwkv_model is an immutable, memory-mapped .rrwkv file; an rrwkv_session is one
+ * sequence's recurrent state on a model. A session keeps its model alive, so the model handle may
+ * be freed before its sessions. Every *_free function accepts NULL.
+ *
+ * Errors. Every call that can fail returns an rrwkv_status; RRWKV_OK (0) is success. On failure
+ * rrwkv_last_error() returns a sentence saying what was wrong, and output handles are set to NULL.
+ * No C++ exception crosses this boundary and nothing aborts or exits on bad input.
+ *
+ * Thread-safety. A model may be used by any number of threads at once. A session may be called
+ * from any thread; calls on one session are serialised (run several sessions for parallel
+ * sequences). The last-error message is kept per thread.
+ */
+#ifndef RRWKV_RT_RRWKV_H
+#define RRWKV_RT_RRWKV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32)
+#  if defined(RRWKV_BUILDING_LIBRARY)
+#    define RRWKV_API __declspec(dllexport)
+#  else
+#    define RRWKV_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__) || defined(__clang__)
+#  define RRWKV_API __attribute__((visibility("default")))
+#else
+#  define RRWKV_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- status codes ------------------------------------------------------------------------- */
+
+typedef enum rrwkv_status {
+  RRWKV_OK = 0,
+  RRWKV_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a zero count, a bad option */
+  RRWKV_ERR_FILE_NOT_FOUND = 2,   /* the path does not exist or cannot be opened */
+  RRWKV_ERR_FORMAT = 3,           /* not a .rrwkv file, truncated, corrupt, newer format, bad tokenizer */
+  RRWKV_ERR_OUT_OF_RANGE = 4,     /* a token id outside [0, vocab_size) */
+  RRWKV_ERR_STATE_MISMATCH = 5,   /* a state blob of another model, another size, or corrupt */
+  RRWKV_ERR_BUFFER_TOO_SMALL = 6, /* an output buffer shorter than the result; the size needed is reported */
+  RRWKV_ERR_OUT_OF_MEMORY = 7,
+  RRWKV_ERR_INTERNAL = 8          /* a failed system call (threads), or a bug: the message says which */
+} rrwkv_status;
+
+/* The message of the last failed call on this thread ("" if none; a call that succeeds clears
+ * it). The pointer stays valid until the next rrwkv_* call on this thread. Never NULL. */
+RRWKV_API const char* rrwkv_last_error(void);
+
+/* "RRWKV_OK", "RRWKV_ERR_FORMAT", ...; "RRWKV_ERR_UNKNOWN" for a value not listed above. */
+RRWKV_API const char* rrwkv_status_name(rrwkv_status status);
+
+/* The library's version, e.g. "0.1.0" (the Python package's version). */
+RRWKV_API const char* rrwkv_version(void);
+
+/* Use the BLAS library at `path` (a shared library exporting cblas_sgemm, e.g. OpenBLAS) for the
+ * matrix products of rrwkv_session_eval; "" or NULL means the built-in kernels. Without this call
+ * the environment variable RRWKV_BLAS is used if set ("0" or "" for none), else the built-in
+ * kernels. Chosen once per process, at the first rrwkv_session_new: call it before that.
+ * Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT if the choice was already made. */
+RRWKV_API rrwkv_status rrwkv_set_blas(const char* path);
+
+/* ---- models ------------------------------------------------------------------------------- */
+
+typedef struct rrwkv_model rrwkv_model;
+
+typedef struct rrwkv_model_params {
+  bool verify_checksums; /* CRC-check every tensor at load (about 1 GB/s); default true */
+} rrwkv_model_params;
+
+RRWKV_API rrwkv_model_params rrwkv_model_default_params(void);
+
+/* Opens and validates a .rrwkv file (header, layout, bounds, checksums). params may be NULL for
+ * the defaults. Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT (path or out NULL),
+ * RRWKV_ERR_FILE_NOT_FOUND, RRWKV_ERR_FORMAT, RRWKV_ERR_OUT_OF_MEMORY. */
+RRWKV_API rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params, rrwkv_model** out);
+
+/* Releases the handle; sessions created from it stay valid. NULL is a no-op. */
+RRWKV_API void rrwkv_model_free(rrwkv_model* model);
+
+typedef struct rrwkv_model_info {
+  const char* arch;        /* "rwkv4" or "rrwkv" */
+  const char* cm_mode;     /* "replace" or "add" (RRWKV channel-mix mode) */
+  const char* dtype;       /* storage type of the weight matrices: "f32", "f16" or "bf16" */
+  const char* tokenizer;   /* "bytes", "world", or NULL if the file carries no usable tokenizer */
+  int64_t n_layer;
+  int64_t n_embd;
+  int64_t ffn_dim;
+  int64_t vocab_size;      /* logits per token */
+  int64_t medium_interval; /* RRWKV s (1 for RWKV-4) */
+  double layer_norm_eps;
+  uint32_t format_version;
+  uint32_t header_crc32;   /* identifies the model's contents */
+  uint64_t file_size;
+  uint64_t decode_bytes_per_token; /* weight bytes one step reads */
+} rrwkv_model_info;
+
+/* Fills *info. Its strings belong to the model handle and live as long as it.
+ * Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (model or info NULL). */
+RRWKV_API rrwkv_status rrwkv_model_get_info(const rrwkv_model* model, rrwkv_model_info* info);
+
+/* Logits per token; 0 if model is NULL. */
+RRWKV_API int64_t rrwkv_model_vocab_size(const rrwkv_model* model);
+
+/* ---- tokenizer (the one the model file carries) ----------------------------------------- */
+
+/* Encodes text_len bytes of text into token ids. Writes *n_tokens (always, when non-NULL) and,
+ * if capacity >= *n_tokens, the ids. Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (model or
+ * n_tokens NULL, text NULL with text_len > 0, tokens NULL with capacity > 0); RRWKV_ERR_FORMAT
+ * (the file has no usable tokenizer); RRWKV_ERR_BUFFER_TOO_SMALL (call again with *n_tokens). */
+RRWKV_API rrwkv_status rrwkv_tokenize(const rrwkv_model* model, const char* text, size_t text_len, int32_t* tokens,
+                                      size_t capacity, size_t* n_tokens);
+
+/* Decodes n ids into bytes plus a terminating NUL. Writes *n_bytes (always, when non-NULL; the
+ * NUL not counted) and, if capacity > *n_bytes, the bytes. Returns RRWKV_OK;
+ * RRWKV_ERR_INVALID_ARGUMENT (model or n_bytes NULL, tokens NULL with n > 0, text NULL with
+ * capacity > 0); RRWKV_ERR_FORMAT (no usable tokenizer); RRWKV_ERR_OUT_OF_RANGE (a bad id);
+ * RRWKV_ERR_BUFFER_TOO_SMALL (call again with capacity *n_bytes + 1). */
+RRWKV_API rrwkv_status rrwkv_detokenize(const rrwkv_model* model, const int32_t* tokens, size_t n, char* text,
+                                        size_t capacity, size_t* n_bytes);
+
+/* ---- sessions ----------------------------------------------------------------------------- */
+
+typedef struct rrwkv_session rrwkv_session;
+
+typedef struct rrwkv_session_params {
+  int32_t n_threads; /* threads of the session's pool; 0 (default) = every CPU this process may use */
+} rrwkv_session_params;
+
+RRWKV_API rrwkv_session_params rrwkv_session_default_params(void);
+
+/* A session at the initial state (pos 0). params may be NULL for the defaults. Returns RRWKV_OK
+ * and *out; RRWKV_ERR_INVALID_ARGUMENT (model or out NULL, n_threads < 0),
+ * RRWKV_ERR_OUT_OF_MEMORY, RRWKV_ERR_INTERNAL (threads could not be started). */
+RRWKV_API rrwkv_status rrwkv_session_new(const rrwkv_model* model, const rrwkv_session_params* params,
+                                         rrwkv_session** out);
+
+/* NULL is a no-op. */
+RRWKV_API void rrwkv_session_free(rrwkv_session* session);
+
+/* An independent session with a copy of the state, the same model and thread count.
+ * Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT, RRWKV_ERR_OUT_OF_MEMORY. */
+RRWKV_API rrwkv_status rrwkv_session_clone(const rrwkv_session* session, rrwkv_session** out);
+
+/* Feeds one token. logits (may be NULL) receives vocab_size floats; logits_len is its length in
+ * floats. Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (session NULL);
+ * RRWKV_ERR_OUT_OF_RANGE (bad token; the state is unchanged); RRWKV_ERR_BUFFER_TOO_SMALL
+ * (logits_len < vocab_size; nothing is computed). */
+RRWKV_API rrwkv_status rrwkv_session_step(rrwkv_session* session, int32_t token, float* logits, size_t logits_len);
+
+/* Feeds n >= 1 tokens in sequence mode (prompt ingestion; same result as n steps up to float
+ * rounding). logits (may be NULL, which skips the output projection) receives the last token's
+ * vocab_size logits. Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (session NULL, tokens NULL,
+ * n == 0); RRWKV_ERR_OUT_OF_RANGE (a bad token; all are checked first and the state is
+ * unchanged); RRWKV_ERR_BUFFER_TOO_SMALL (logits_len < vocab_size). */
+RRWKV_API rrwkv_status rrwkv_session_eval(rrwkv_session* session, const int32_t* tokens, size_t n, float* logits,
+                                          size_t logits_len);
+
+/* As rrwkv_session_eval, but logits (required) receives every token's logits, row-major
+ * n x vocab_size, so logits_len must be at least n * vocab_size. */
+RRWKV_API rrwkv_status rrwkv_session_eval_all(rrwkv_session* session, const int32_t* tokens, size_t n, float* logits,
+                                              size_t logits_len);
+
+/* Back to the initial state, pos 0. Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (NULL). */
+RRWKV_API rrwkv_status rrwkv_session_reset(rrwkv_session* session);
+
+/* Tokens fed since the last reset (or carried by a restored state); -1 if session is NULL. */
+RRWKV_API int64_t rrwkv_session_pos(const rrwkv_session* session);
+
+/* Bytes of a state blob for this session's model; 0 if session is NULL. */
+RRWKV_API size_t rrwkv_session_state_size(const rrwkv_session* session);
+
+/* Copies the state (a versioned blob tagged with the model's identity) into buf. Writes *written
+ * (when non-NULL) with the blob's size, also on RRWKV_ERR_BUFFER_TOO_SMALL. Returns RRWKV_OK;
+ * RRWKV_ERR_INVALID_ARGUMENT (session NULL, buf NULL with buf_size > 0);
+ * RRWKV_ERR_BUFFER_TOO_SMALL (buf_size < rrwkv_session_state_size()). */
+RRWKV_API rrwkv_status rrwkv_session_get_state(const rrwkv_session* session, void* buf, size_t buf_size,
+                                               size_t* written);
+
+/* Restores a blob from rrwkv_session_get_state of a session on the same model. Returns RRWKV_OK;
+ * RRWKV_ERR_INVALID_ARGUMENT (session or buf NULL); RRWKV_ERR_STATE_MISMATCH (wrong size,
+ * another model, corrupt; the state is unchanged). */
+RRWKV_API rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, size_t size);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* RRWKV_RT_RRWKV_H */

@@ -1,0 +1,132 @@
+// rrwkv.hpp: a header-only C++17 wrapper over the C API (rrwkv.h): RAII handles, std::vector
+// buffers and exceptions. It sits on the C ABI on purpose, so a program built with any C++
+// compiler or standard library links the same librrwkv_rt; the runtime's internal C++ classes
+// are not installed and have no stable ABI.
+//
+//   rrwkv_rt::Model model("model.rrwkv");
+//   rrwkv_rt::Session s(model);
+//   std::vector<float> logits = s.eval(model.tokenize("Hello"));
+//   logits = s.step(token);
+#ifndef RRWKV_RT_RRWKV_HPP
+#define RRWKV_RT_RRWKV_HPP
+
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "rrwkv_rt/rrwkv.h"
+
+namespace rrwkv_rt {
+
+// What a failed C call reported: status() is its rrwkv_status, what() its message.
+class Error : public std::runtime_error {
+ public:
+  Error(rrwkv_status status, const char* message) : std::runtime_error(message), status_(status) {}
+  rrwkv_status status() const noexcept { return status_; }
+
+ private:
+  rrwkv_status status_;
+};
+
+inline void check(rrwkv_status status) {
+  if (status != RRWKV_OK) throw Error(status, rrwkv_last_error());
+}
+
+class Model {
+ public:
+  explicit Model(const std::string& path, const rrwkv_model_params& params = rrwkv_model_default_params()) {
+    rrwkv_model* m = nullptr;
+    check(rrwkv_model_load(path.c_str(), &params, &m));
+    handle_.reset(m);
+  }
+
+  rrwkv_model* get() const noexcept { return handle_.get(); }
+  rrwkv_model_info info() const {
+    rrwkv_model_info i;
+    check(rrwkv_model_get_info(get(), &i));
+    return i;
+  }
+  int64_t vocab_size() const noexcept { return rrwkv_model_vocab_size(get()); }
+
+  std::vector<int32_t> tokenize(std::string_view text) const {
+    size_t n = 0;
+    rrwkv_status st = rrwkv_tokenize(get(), text.data(), text.size(), nullptr, 0, &n);
+    if (st != RRWKV_ERR_BUFFER_TOO_SMALL) check(st);
+    std::vector<int32_t> ids(n);
+    check(rrwkv_tokenize(get(), text.data(), text.size(), ids.data(), ids.size(), &n));
+    return ids;
+  }
+
+  std::string detokenize(const std::vector<int32_t>& ids) const {
+    size_t n = 0;
+    rrwkv_status st = rrwkv_detokenize(get(), ids.data(), ids.size(), nullptr, 0, &n);
+    if (st != RRWKV_ERR_BUFFER_TOO_SMALL) check(st);
+    std::string text(n + 1, '\0');
+    check(rrwkv_detokenize(get(), ids.data(), ids.size(), text.data(), text.size(), &n));
+    text.resize(n);
+    return text;
+  }
+
+ private:
+  struct Free {
+    void operator()(rrwkv_model* m) const noexcept { rrwkv_model_free(m); }
+  };
+  std::unique_ptr<rrwkv_model, Free> handle_;
+};
+
+class Session {
+ public:
+  // n_threads 0: every CPU this process may use. The session keeps the model alive.
+  explicit Session(const Model& model, int32_t n_threads = 0) : vocab_(model.vocab_size()) {
+    rrwkv_session_params p = rrwkv_session_default_params();
+    p.n_threads = n_threads;
+    rrwkv_session* s = nullptr;
+    check(rrwkv_session_new(model.get(), &p, &s));
+    handle_.reset(s);
+  }
+
+  rrwkv_session* get() const noexcept { return handle_.get(); }
+  int64_t pos() const noexcept { return rrwkv_session_pos(get()); }
+
+  // One token; returns its logits (vocab_size floats).
+  std::vector<float> step(int32_t token) {
+    std::vector<float> logits(static_cast<size_t>(vocab_));
+    check(rrwkv_session_step(get(), token, logits.data(), logits.size()));
+    return logits;
+  }
+  // Prompt ingestion; returns the last token's logits.
+  std::vector<float> eval(const std::vector<int32_t>& tokens) {
+    std::vector<float> logits(static_cast<size_t>(vocab_));
+    check(rrwkv_session_eval(get(), tokens.data(), tokens.size(), logits.data(), logits.size()));
+    return logits;
+  }
+  void reset() { check(rrwkv_session_reset(get())); }
+
+  Session clone() const {
+    rrwkv_session* s = nullptr;
+    check(rrwkv_session_clone(get(), &s));
+    return Session(s, vocab_);
+  }
+  std::vector<uint8_t> get_state() const {
+    std::vector<uint8_t> blob(rrwkv_session_state_size(get()));
+    check(rrwkv_session_get_state(get(), blob.data(), blob.size(), nullptr));
+    return blob;
+  }
+  void set_state(const std::vector<uint8_t>& blob) { check(rrwkv_session_set_state(get(), blob.data(), blob.size())); }
+
+ private:
+  Session(rrwkv_session* s, int64_t vocab) : vocab_(vocab) { handle_.reset(s); }
+  struct Free {
+    void operator()(rrwkv_session* s) const noexcept { rrwkv_session_free(s); }
+  };
+  int64_t vocab_;
+  std::unique_ptr<rrwkv_session, Free> handle_;
+};
+
+}  // namespace rrwkv_rt
+
+#endif  // RRWKV_RT_RRWKV_HPP
