@@ -1,0 +1,289 @@
+// WKV forward and backward on the CPU: one task per (sequence, tile of kTile channels), each a
+// scan over t whose inner loops run over the channels of the tile. Those loops vectorize: the
+// step math (wkv_step.h) is inlined and branch-free, with a libm-free exp; this file is compiled
+// with -fno-trapping-math so that the selects of the max trick can be if-converted. On x86-64
+// with GCC each tile function is also cloned for x86-64-v3 (AVX2, FMA), chosen at load time by
+// CPU features (ifunc).
+// Parameter gradients are summed over the batch from per-sequence partials in a fixed order, so
+// results do not depend on the thread count.
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
+#include "kernels/wkv/wkv.h"
+#include "kernels/wkv/wkv_step.h"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define RRWKV_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define RRWKV_CLONES
+#endif
+
+namespace rrwkv::wkv::detail {
+namespace {
+
+constexpr int64_t kTile = 32;              // channels per task
+// Threads only for big calls, each with at least this many channel-steps (~1 ms): starting a
+// thread costs ~0.1 ms on an idle machine and far more on a busy one (torch's own pool spins).
+constexpr int64_t kWorkPerThread = 1 << 19;
+
+int cpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// fn(task) for task in [0, n); fn must not throw.
+template <class F>
+void parallel_for(int64_t n, int n_threads, int64_t work, const F& fn) {
+  int64_t nt = n_threads > 0 ? n_threads : cpus();
+  nt = std::max<int64_t>(1, std::min({nt, n, work / kWorkPerThread}));
+  std::atomic<int64_t> next{0};
+  auto worker = [&] {
+    for (int64_t i; (i = next.fetch_add(1)) < n;) fn(i);
+  };
+  std::vector<std::thread> threads;
+  try {
+    for (int64_t i = 1; i < nt; ++i) threads.emplace_back(worker);
+  } catch (...) {  // could not start a thread: the ones that did and the caller do the work
+  }
+  worker();
+  for (auto& t : threads) t.join();
+}
+
+// The states of a tile of channels, one array per field (so the loops over channels vectorize).
+template <class M>
+struct Tile {
+  M aa[kTile], bb[kTile], pp[kTile], ma[kTile], mb[kTile], mp[kTile];
+
+  StepState<M> get(int64_t i) const { return {aa[i], bb[i], pp[i], ma[i], mb[i], mp[i]}; }
+  void set(int64_t i, const StepState<M>& s) {
+    aa[i] = s.aa, bb[i] = s.bb, pp[i] = s.pp, ma[i] = s.ma, mb[i] = s.mb, mp[i] = s.mp;
+  }
+  // (6, B, C) state or checkpoint at channel offset o = b * C + c0; null src: the initial state
+  void load(const M* src, int64_t BC, int64_t o, int64_t nc) {
+    M* f[6] = {aa, bb, pp, ma, mb, mp};
+    for (int q = 0; q < kStateFields; ++q)
+      for (int64_t i = 0; i < nc; ++i) f[q][i] = src ? src[q * BC + o + i] : (q == 2 || q == 5 ? M(-1e38) : M(0));
+  }
+  void store(M* dst, int64_t BC, int64_t o, int64_t nc) const {
+    const M* f[6] = {aa, bb, pp, ma, mb, mp};
+    for (int q = 0; q < kStateFields; ++q)
+      for (int64_t i = 0; i < nc; ++i) dst[q * BC + o + i] = f[q][i];
+  }
+};
+
+// Reverse-pass accumulators of a tile: adjoints of the scaled sums and parameter gradients.
+template <class M>
+struct GradTile {
+  M aa[kTile] = {}, bb[kTile] = {}, ma[kTile] = {}, mb[kTile] = {};
+  M w[kTile] = {}, u[kTile] = {}, wm[kTile] = {}, bm[kTile] = {};
+
+  StepGrad<M> get(int64_t i) const { return {aa[i], bb[i], ma[i], mb[i]}; }
+  ParamGrad<M> params(int64_t i) const { return {w[i], u[i], wm[i], bm[i]}; }
+  void set(int64_t i, const StepGrad<M>& g, const ParamGrad<M>& p) {
+    aa[i] = g.aa, bb[i] = g.bb, ma[i] = g.ma, mb[i] = g.mb;
+    w[i] = p.w, u[i] = p.u, wm[i] = p.wm, bm[i] = p.bm;
+  }
+};
+
+template <class M>
+struct Args {  // one task's view of the problem: channels [c0, c0 + nc) of sequence b
+  int64_t B, T, C, J, s, first, b, c0, nc;
+  const M *w, *u, *wm, *bm, *k, *v, *km, *vm;
+  int64_t tok(int64_t t) const { return (b * T + t) * C + c0; }  // offset of token t
+  int64_t med(int64_t j) const { return (b * J + j) * C + c0; }   // offset of medium j
+  int64_t medium_at(int64_t t) const { return t >= first && (t - first) % s == 0 ? (t - first) / s : -1; }
+};
+
+template <class M>
+Args<M> task_args(const Problem& p, const Inputs& in, int64_t b, int64_t c0) {
+  const auto c = [&](const void* q, int64_t off) { return q ? static_cast<const M*>(q) + off : nullptr; };
+  return {p.B, p.T, p.C, p.J, p.s, first_segment_end(p.pos, p.s), b, c0, std::min(kTile, p.C - c0),
+          c(in.w, c0), c(in.u, c0), c(in.wm, c0), c(in.bm, c0), c(in.k, 0), c(in.v, 0), c(in.km, 0), c(in.vm, 0)};
+}
+
+template <class M>
+RRWKV_HD void fold_tile(const Args<M>& a, Tile<M>& st, int64_t j) {
+  const M *__restrict km = a.km + a.med(j), *__restrict vm = a.vm + a.med(j);
+  for (int64_t i = 0; i < a.nc; ++i) {
+    StepState<M> s = st.get(i);
+    step_medium_fold(s, a.wm[i], a.bm[i], km[i], vm[i]);
+    st.set(i, s);
+  }
+}
+
+template <class M, bool kMedium>
+RRWKV_HD void forward_task(const Args<M>& a, const M* state_in, M* __restrict y_all, M* state_out, M* ckpt) {
+  const int64_t BC = a.B * a.C, o = a.b * a.C + a.c0;
+  Tile<M> st;
+  st.load(state_in, BC, o, a.nc);
+  for (int64_t t = 0, next_end = kMedium ? a.first : -1, j = 0; t < a.T; ++t) {
+    if (ckpt && t % kCheckpointInterval == 0) st.store(ckpt + t / kCheckpointInterval * kStateFields * BC, BC, o, a.nc);
+    const M *__restrict k = a.k + a.tok(t), *__restrict v = a.v + a.tok(t);
+    M* __restrict y = y_all + a.tok(t);
+    for (int64_t i = 0; i < a.nc; ++i) {
+      StepState<M> s = st.get(i);
+      y[i] = step_output(s, a.u[i], k[i], v[i], kMedium);
+      step_token_update(s, a.w[i], k[i], v[i]);
+      st.set(i, s);
+    }
+    if (kMedium && t == next_end) {
+      fold_tile<M>(a, st, j++);
+      next_end += a.s;
+    }
+  }
+  if (state_out) st.store(state_out, BC, o, a.nc);
+}
+
+// Reverse pass of one task; writes its parameter gradients to part (4, C) of its sequence.
+template <class M, bool kMedium>
+RRWKV_HD void backward_task(const Args<M>& a, const M* ckpt, const M* gy_all, M* gk_all, M* gv_all, M* gkm_all,
+                            M* gvm_all, M* part, Tile<M>* hist) {
+  const int64_t BC = a.B * a.C, o = a.b * a.C + a.c0, K = kCheckpointInterval;
+  GradTile<M> g;
+  Tile<M> st;
+  for (int64_t n = checkpoint_count(a.T) - 1; n >= 0; --n) {
+    const int64_t t0 = n * K, len = std::min(K, a.T - t0);
+    st.load(ckpt + n * kStateFields * BC, BC, o, a.nc);
+    for (int64_t tt = 0; tt < len; ++tt) {  // recompute the states before each token of the block
+      const int64_t t = t0 + tt;
+      const M *__restrict k = a.k + a.tok(t), *__restrict v = a.v + a.tok(t);
+      hist[tt] = st;
+      for (int64_t i = 0; i < a.nc; ++i) {
+        StepState<M> s = st.get(i);
+        step_token_update(s, a.w[i], k[i], v[i]);
+        st.set(i, s);
+      }
+      const int64_t jm = kMedium ? a.medium_at(t) : -1;
+      if (jm >= 0 && tt + 1 < len) fold_tile<M>(a, st, jm);
+    }
+    for (int64_t tt = len - 1; tt >= 0; --tt) {  // and walk back through them
+      const int64_t t = t0 + tt, jm = kMedium ? a.medium_at(t) : -1;
+      const M *__restrict k = a.k + a.tok(t), *__restrict v = a.v + a.tok(t), *__restrict gy = gy_all + a.tok(t);
+      M *__restrict gk = gk_all + a.tok(t), *__restrict gv = gv_all + a.tok(t);
+      const Tile<M> h = hist[tt];  // a local copy: GCC 12 does not vectorize loads through the pointer
+      if (jm >= 0) {
+        const M *__restrict km = a.km + a.med(jm), *__restrict vm = a.vm + a.med(jm);
+        M *__restrict gkm = gkm_all + a.med(jm), *__restrict gvm = gvm_all + a.med(jm);
+        for (int64_t i = 0; i < a.nc; ++i) {
+          StepGrad<M> sg = g.get(i);
+          ParamGrad<M> pg = g.params(i);
+          step_medium_fold_backward(h.get(i), sg, pg, a.wm[i], a.bm[i], km[i], vm[i], gkm[i], gvm[i]);
+          g.set(i, sg, pg);
+        }
+      }
+      // two loops: GCC 12 vectorizes each but not the two pieces in one
+      for (int64_t i = 0; i < a.nc; ++i) {
+        StepGrad<M> sg = g.get(i);
+        ParamGrad<M> pg = g.params(i);
+        M dk = M(0), dv = M(0);
+        step_token_update_backward(h.get(i), sg, pg, a.w[i], k[i], v[i], dk, dv);
+        g.set(i, sg, pg);
+        gk[i] = dk;
+        gv[i] = dv;
+      }
+      for (int64_t i = 0; i < a.nc; ++i) {
+        StepGrad<M> sg = g.get(i);
+        ParamGrad<M> pg = g.params(i);
+        M dk = gk[i], dv = gv[i];
+        step_output_backward(h.get(i), sg, pg, a.u[i], k[i], v[i], gy[i], kMedium, dk, dv);
+        g.set(i, sg, pg);
+        gk[i] = dk;
+        gv[i] = dv;
+      }
+    }
+  }
+  for (int64_t i = 0; i < a.nc; ++i) {
+    part[0 * a.C + a.c0 + i] = g.w[i];
+    part[1 * a.C + a.c0 + i] = g.u[i];
+    part[2 * a.C + a.c0 + i] = g.wm[i];
+    part[3 * a.C + a.c0 + i] = g.bm[i];
+  }
+}
+
+// Non-template entry points, one per (type, arch): the units the ISA clones are made of.
+#define RRWKV_WKV_TASKS(M, NAME, MEDIUM)                                                                  \
+  RRWKV_CLONES void forward_##NAME(const Args<M>& a, const M* si, M* y, M* so, M* ck) {                   \
+    forward_task<M, MEDIUM>(a, si, y, so, ck);                                                           \
+  }                                                                                                       \
+  RRWKV_CLONES void backward_##NAME(const Args<M>& a, const M* ck, const M* gy, M* gk, M* gv, M* gkm,    \
+                                    M* gvm, M* part, Tile<M>* hist) {                                    \
+    backward_task<M, MEDIUM>(a, ck, gy, gk, gv, gkm, gvm, part, hist);                                   \
+  }
+RRWKV_WKV_TASKS(float, f32_rwkv4, false)
+RRWKV_WKV_TASKS(float, f32_rrwkv, true)
+RRWKV_WKV_TASKS(double, f64_rwkv4, false)
+RRWKV_WKV_TASKS(double, f64_rrwkv, true)
+#undef RRWKV_WKV_TASKS
+
+void forward_tile(const Args<float>& a, bool m, const float* si, float* y, float* so, float* ck) {
+  m ? forward_f32_rrwkv(a, si, y, so, ck) : forward_f32_rwkv4(a, si, y, so, ck);
+}
+void forward_tile(const Args<double>& a, bool m, const double* si, double* y, double* so, double* ck) {
+  m ? forward_f64_rrwkv(a, si, y, so, ck) : forward_f64_rwkv4(a, si, y, so, ck);
+}
+template <class M>
+void backward_tile(const Args<M>& a, bool m, const M* ck, const M* gy, M* gk, M* gv, M* gkm, M* gvm, M* part,
+                   Tile<M>* hist) {
+  if constexpr (std::is_same_v<M, float>) {
+    m ? backward_f32_rrwkv(a, ck, gy, gk, gv, gkm, gvm, part, hist)
+      : backward_f32_rwkv4(a, ck, gy, gk, gv, gkm, gvm, part, hist);
+  } else {
+    m ? backward_f64_rrwkv(a, ck, gy, gk, gv, gkm, gvm, part, hist)
+      : backward_f64_rwkv4(a, ck, gy, gk, gv, gkm, gvm, part, hist);
+  }
+}
+
+template <class M>
+void forward_typed(const Problem& p, const Inputs& in, const ForwardOutputs& out) {
+  const int64_t tiles = (p.C + kTile - 1) / kTile;
+  parallel_for(p.B * tiles, p.n_threads, p.B * p.T * p.C, [&](int64_t task) {
+    const Args<M> a = task_args<M>(p, in, task / tiles, task % tiles * kTile);
+    forward_tile(a, p.medium, static_cast<const M*>(in.state_in), static_cast<M*>(out.y),
+                 static_cast<M*>(out.state_out), static_cast<M*>(out.ckpt));
+  });
+}
+
+template <class M>
+void backward_typed(const Problem& p, const Inputs& in, const BackwardArgs& g) {
+  const int64_t tiles = (p.C + kTile - 1) / kTile, C = p.C;
+  std::vector<M> part(static_cast<size_t>(std::max<int64_t>(p.B, 1) * 4 * C), M(0));  // (B, 4, C)
+  parallel_for(p.B * tiles, p.n_threads, 3 * p.B * p.T * p.C, [&](int64_t task) {
+    thread_local std::vector<Tile<M>> hist;
+    hist.resize(kCheckpointInterval);
+    const Args<M> a = task_args<M>(p, in, task / tiles, task % tiles * kTile);
+    backward_tile(a, p.medium, static_cast<const M*>(g.ckpt), static_cast<const M*>(g.gy), static_cast<M*>(g.gk),
+                  static_cast<M*>(g.gv), static_cast<M*>(g.gkm), static_cast<M*>(g.gvm), part.data() + a.b * 4 * C,
+                  hist.data());
+  });
+  M* outs[4] = {static_cast<M*>(g.gw), static_cast<M*>(g.gu), static_cast<M*>(g.gwm), static_cast<M*>(g.gbm)};
+  for (int f = 0; f < (p.medium ? 4 : 2); ++f) {
+    for (int64_t c = 0; c < C; ++c) {
+      M sum = M(0);
+      for (int64_t b = 0; b < p.B; ++b) sum += part[(b * 4 + f) * C + c];
+      outs[f][c] = sum;
+    }
+  }
+}
+
+}  // namespace
+
+void forward_cpu(const Problem& p, const Inputs& in, const ForwardOutputs& out) {
+  if (p.dtype == DType::F64) forward_typed<double>(p, in, out);
+  else forward_typed<float>(p, in, out);
+}
+
+void backward_cpu(const Problem& p, const Inputs& in, const BackwardArgs& g) {
+  if (p.dtype == DType::F64) backward_typed<double>(p, in, g);
+  else backward_typed<float>(p, in, g);
+}
+
+}  // namespace rrwkv::wkv::detail
