@@ -1,0 +1,180 @@
+"""The ``generate`` and ``chat`` subcommands of ``python -m rrwkv_rt`` (wired in cli.py).
+
+    python -m rrwkv_rt generate [MODEL] --prompt "def main(" --max-new-tokens 100 --seed 1
+    python -m rrwkv_rt chat [MODEL]          # lines from stdin; /reset /save PATH /load PATH /quit
+
+MODEL defaults to the model shipped with the package (rrwkv_rt/data/default.rrwkv).
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+
+SAMPLING = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "penalty_decay",
+            "repetition_penalty", "seed")
+
+
+def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help=".rrwkv model file (default: the model shipped with the package)")
+    g = p.add_argument_group("sampling (the rwkv package's PIPELINE semantics)")
+    g.add_argument("--max-new-tokens", type=int, default=max_new_tokens, metavar="N")
+    g.add_argument("--temperature", type=float, default=1.0, help=">= 0; 0 = greedy (default 1.0)")
+    g.add_argument("--top-p", type=float, default=0.85, help="[0, 1]; 1 = off (default 0.85)")
+    g.add_argument("--top-k", type=int, default=0, help=">= 0; 0 = off (default)")
+    g.add_argument("--min-p", type=float, default=0.0, help="[0, 1]; 0 = off (default)")
+    g.add_argument("--presence-penalty", type=float, default=0.0, help="alpha_presence (default 0)")
+    g.add_argument("--frequency-penalty", type=float, default=0.0, help="alpha_frequency (default 0)")
+    g.add_argument("--penalty-decay", type=float, default=0.996, help="alpha_decay, [0, 1] (default 0.996)")
+    g.add_argument("--repetition-penalty", type=float, default=1.0, help="> 0; 1 = off (default)")
+    g.add_argument("--seed", type=int, default=None, help="makes the output reproducible (default: random)")
+    g.add_argument("--stop", action="append", default=None, metavar="STR",
+                   help="stop at this string, which is not printed (repeatable; \\n, \\t, \\r and \\\\ are "
+                        "decoded, so --stop '\\n\\n' stops at a blank line)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all available)")
+
+
+def add_parsers(sub) -> None:
+    g = sub.add_parser("generate", help="continue a prompt with a model, streaming the text to stdout")
+    _add_common(g, max_new_tokens=200)
+    g.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue ('-' reads stdin)")
+    g.add_argument("--echo", action="store_true", help="print the prompt before the continuation")
+    g.add_argument("--state-in", metavar="PATH", help="start from a state saved by --state-out / save_state()")
+    g.add_argument("--state-out", metavar="PATH", help="save the state afterwards (prompt and generated text)")
+    g.add_argument("--stats", action="store_true", help="print token counts and speed to stderr")
+    g.set_defaults(func=cmd_generate)
+
+    c = sub.add_parser("chat", help="interactive chat keeping the state across turns (reads lines from stdin)")
+    _add_common(c, max_new_tokens=500)
+    c.add_argument("--user", default="User", help="the user's name in the transcript (default: User)")
+    c.add_argument("--assistant", default="Assistant", help="the model's name (default: Assistant)")
+    c.add_argument("--system", default=None, metavar="TEXT", help="text fed before the first turn")
+    c.set_defaults(func=cmd_chat)
+
+
+def _open(args):
+    from .generate import default_model_path
+    from .session import Model, Session
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    return Session(Model(args.model or default_model_path()), threads=args.threads)
+
+
+def _unescape(s: str) -> str:
+    return re.sub(r"\\([ntr\\])", lambda m: {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}[m.group(1)], s)
+
+
+def _options(args) -> dict:
+    stop = [_unescape(s) for s in args.stop] if args.stop else None
+    return {k: getattr(args, k) for k in SAMPLING} | {"stop": stop}
+
+
+def _out(text: str) -> None:
+    out = getattr(sys.stdout, "buffer", None)
+    if out is not None:  # UTF-8 whatever the locale says
+        sys.stdout.flush()
+        out.write(text.encode("utf-8", "replace"))
+        out.flush()
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def cmd_generate(args) -> None:
+    session = _open(args)
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    if args.state_in:
+        session.load_state(args.state_in)
+    t0 = time.perf_counter()
+    stream = session.generate(prompt, args.max_new_tokens, stream=True, **_options(args))
+    if args.echo:
+        _out(prompt)
+    for chunk in stream:
+        _out(chunk)
+    _out("\n")
+    if args.state_out:
+        session.save_state(args.state_out)
+    if args.stats:
+        dt = time.perf_counter() - t0
+        n = len(stream.tokens)
+        print(f"[{stream.prompt_tokens} prompt tokens, {n} generated ({stream.finish_reason}) in {dt:.2f} s: "
+              f"{n / dt if dt > 0 else 0:.1f} tokens/s overall]", file=sys.stderr)
+
+
+SEPARATOR = "\n\n"  # between turns, as in the RWKV chat format ("User: ...\n\nAssistant: ...\n\n")
+CHAT_HELP = "commands: /reset (forget the conversation), /save PATH, /load PATH, /quit (or end of input)"
+
+
+def _check(session, args, opts: dict) -> None:
+    from .generate import Sampler, _max_new_tokens, _stop_strings
+    _max_new_tokens(args.max_new_tokens)
+    _stop_strings(opts["stop"])
+    Sampler(session.model.vocab_size, **{k: opts[k] for k in SAMPLING})
+
+
+def _tokens(session, text: str):
+    from .generate import model_tokenizer
+    return model_tokenizer(session.model).encode_array(text)
+
+
+def cmd_chat(args) -> None:
+    from . import FormatError
+    session = _open(args)
+    interactive = sys.stdin.isatty()
+    opts = _options(args)
+    opts["stop"] = [SEPARATOR] + (opts["stop"] or [])
+    _check(session, args, opts)  # bad options fail now, not at the first turn
+
+    def start():
+        if args.system:
+            session.forward(_tokens(session, args.system.rstrip("\n") + SEPARATOR))
+
+    start()
+    if interactive:
+        print(f"chatting with {session.model.path} ({CHAT_HELP})", file=sys.stderr)
+    while True:
+        if interactive:
+            try:
+                line = input(f"{args.user}: ")
+            except EOFError:
+                print(file=sys.stderr)
+                break
+        else:
+            line = sys.stdin.readline()
+            if not line:
+                break
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("/"):
+            cmd, _, arg = line.partition(" ")
+            arg = arg.strip()
+            try:
+                if cmd in ("/quit", "/exit"):
+                    break
+                elif cmd == "/reset":
+                    session.reset()
+                    start()
+                    print("conversation reset", file=sys.stderr)
+                elif cmd == "/save" and arg:
+                    session.save_state(arg)
+                    print(f"saved the state ({session.pos} tokens) to {arg}", file=sys.stderr)
+                elif cmd == "/load" and arg:
+                    session.load_state(arg)
+                    print(f"loaded the state ({session.pos} tokens) from {arg}", file=sys.stderr)
+                else:
+                    print(f"rrwkv chat: unknown command {line!r}; {CHAT_HELP}", file=sys.stderr)
+            except (ValueError, FormatError, OSError) as e:
+                print(f"rrwkv chat: error: {e}", file=sys.stderr)
+            continue
+        stream = session.generate(f"{args.user}: {line}{SEPARATOR}{args.assistant}:", args.max_new_tokens,
+                                  stream=True, **opts)
+        _out(f"{args.assistant}:")
+        for chunk in stream:
+            _out(chunk)
+        _out("\n")
+        # Every turn ends with the separator in the state, so that /save keeps whole turns.
+        if stream.stop_string != SEPARATOR.encode():
+            session.forward(_tokens(session, SEPARATOR))

@@ -1,0 +1,250 @@
+"""Text generation on a :class:`Session` (attached as ``Session.generate``).
+
+    s = rrwkv_rt.Session("model.rrwkv")
+    text = s.generate("def main(", max_new_tokens=100, temperature=0.8, top_p=0.9, stop=["\\n\\n"], seed=1)
+    for chunk in s.generate("import os", stream=True):   # text chunks as they are produced
+        print(chunk, end="", flush=True)
+
+The prompt is ingested in sequence mode (``Session.forward``), then each token is drawn by the
+native :class:`Sampler` (rwkv package semantics: bans, presence/frequency penalties with decay,
+top-p / top-k / min-p at temperature 1, then the temperature) and fed with ``Session.step``.
+Afterwards the session's state covers the prompt and every drawn token except a stop token, so
+the next ``generate`` continues the same text (a chat turn, or a longer document).
+
+Streaming holds back an incomplete UTF-8 tail and any tail that could be the start of a stop
+string; a stop string ends the generation and is not part of the text. The chunks of
+``stream=True`` concatenate to exactly the text ``stream=False`` returns for the same seed. A
+stream does its work as it is consumed: the prompt is ingested at the first ``next()``.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from typing import Iterable, Iterator, Sequence, Union
+
+import numpy as np
+
+from . import _core
+from .tokenizer import Tokenizer
+
+Sampler = _core.Sampler
+Sampler.__module__ = "rrwkv_rt"
+
+Prompt = Union[str, bytes, Sequence[int], np.ndarray]
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer_of(path: str, header_crc32: int) -> Tokenizer:
+    f = _core.ModelFile(path, verify_checksums=False)
+    if f.header_crc32 != header_crc32:
+        raise ValueError(f"model file {path!r} changed on disk after the session opened it (header crc32 "
+                         f"{f.header_crc32:#010x}, expected {header_crc32:#010x}); pass tokenizer= explicitly "
+                         "or reopen the model")
+    return Tokenizer.from_model(f)
+
+
+def model_tokenizer(model) -> Tokenizer:
+    """The tokenizer a runtime Model's file carries (cached); ValueError if it has none."""
+    return _tokenizer_of(model.path, model.info["header_crc32"])
+
+
+# ---- streaming text ----------------------------------------------------------------------------
+
+def _incomplete_utf8(buf: bytes | bytearray) -> int:
+    """Bytes at the end of `buf` that start a UTF-8 sequence still missing continuation bytes."""
+    for k in range(1, min(3, len(buf)) + 1):
+        b = buf[-k]
+        if b & 0xC0 == 0x80:  # a continuation byte: look further back
+            continue
+        need = 2 if 0xC2 <= b <= 0xDF else 3 if 0xE0 <= b <= 0xEF else 4 if 0xF0 <= b <= 0xF4 else 0
+        return k if need > k else 0
+    return 0
+
+
+def _partial_stop(buf: bytes | bytearray, stops: Sequence[bytes]) -> int:
+    """Length of the longest tail of `buf` that is a proper prefix of a stop string."""
+    best = 0
+    for s in stops:
+        for k in range(min(len(s) - 1, len(buf)), best, -1):
+            if buf.endswith(s[:k]):
+                best = k
+                break
+    return best
+
+
+class TextStream:
+    """Bytes in, text out: holds back an incomplete UTF-8 tail and a possible stop-string start,
+    and cuts the text at the first stop string. Invalid bytes become U+FFFD."""
+
+    def __init__(self, stops: Iterable[bytes] = ()):
+        self.stops = [bytes(s) for s in stops]
+        self.buf = bytearray()
+        self.stopped = False
+        self.stop_string: bytes | None = None
+
+    def push(self, data: bytes) -> str:
+        """Text that is final once `data` is added ('' if none); sets .stopped at a stop string."""
+        if self.stopped:
+            return ""
+        self.buf += data
+        found = [(j, s) for j, s in ((self.buf.find(s), s) for s in self.stops) if j >= 0]
+        if found:
+            cut, self.stop_string = min(found, key=lambda f: f[0])
+            self.stopped = True
+            text = bytes(self.buf[:cut])
+            self.buf.clear()
+            return text.decode("utf-8", "replace")
+        n = len(self.buf) - max(_partial_stop(self.buf, self.stops), _incomplete_utf8(self.buf))
+        text = bytes(self.buf[:n])
+        del self.buf[:n]
+        return text.decode("utf-8", "replace")
+
+    def flush(self) -> str:
+        """Everything still held back (the generation ended without a stop string)."""
+        text = bytes(self.buf)
+        self.buf.clear()
+        return "" if self.stopped else text.decode("utf-8", "replace")
+
+
+# ---- argument checks ---------------------------------------------------------------------------
+
+def _prompt_ids(prompt: Prompt, tok: Tokenizer) -> np.ndarray:
+    if isinstance(prompt, (str, bytes, bytearray, memoryview)):
+        ids = tok.encode_array(prompt)
+    else:
+        ids = np.asarray(prompt)
+        if ids.size and (ids.ndim != 1 or ids.dtype.kind not in "iu"):
+            raise TypeError("prompt must be a str, bytes or a 1-D sequence of token ids")
+        ids = ids.astype(np.int64, copy=False).reshape(-1)
+    if ids.size == 0:
+        raise ValueError("prompt is empty; expected at least one token (the model needs a token to predict "
+                         "the next one from)")
+    return ids
+
+
+def _stop_strings(stop) -> list[bytes]:
+    if stop is None:
+        return []
+    if isinstance(stop, (str, bytes)):
+        stop = [stop]
+    out = []
+    for s in stop:
+        b = s.encode("utf-8") if isinstance(s, str) else bytes(s) if isinstance(s, (bytes, bytearray)) else None
+        if b is None:
+            raise TypeError(f"stop must be a str or a list of str, got an item of type {type(s).__name__}")
+        if not b:
+            raise ValueError("stop strings must not be empty")
+        out.append(b)
+    return out
+
+
+def _max_new_tokens(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+# ---- generation --------------------------------------------------------------------------------
+
+def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: float = 1.0, top_p: float = 0.85,
+             top_k: int = 0, min_p: float = 0.0, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
+             penalty_decay: float = 0.996, repetition_penalty: float = 1.0, stop: str | Sequence[str] | None = None,
+             stop_tokens: Sequence[int] | None = None, banned_tokens: Sequence[int] | None = None,
+             stream: bool = False, seed: int | None = None,
+             tokenizer: Tokenizer | None = None) -> Union[str, Iterator[str]]:
+    """Continue `prompt` (str, bytes or token ids) by up to `max_new_tokens` tokens.
+
+    Sampling (the rwkv package's PIPELINE_ARGS names in brackets): ``temperature`` >= 0 (0 =
+    greedy), ``top_p`` in [0, 1] (1 = off), ``top_k`` >= 0 (0 = off), ``min_p`` in [0, 1] (0 =
+    off), ``presence_penalty`` [alpha_presence], ``frequency_penalty`` [alpha_frequency],
+    ``penalty_decay`` in [0, 1] [alpha_decay], ``repetition_penalty`` > 0 (1 = off),
+    ``banned_tokens`` [token_ban], ``stop_tokens`` [token_stop; default: the World
+    tokenizer's end-of-text, id 0], ``seed`` (None = random; an int makes the run reproducible).
+    ``stop``: strings that end the generation; they are not part of the text.
+
+    Returns the text (str), or with ``stream=True`` a :class:`GenerationStream` of text chunks.
+    Bad arguments raise ValueError naming the valid range, before anything is computed.
+    Afterwards the state covers the prompt and every drawn token but a stop token, so the next
+    call continues the text. ``tokenizer`` overrides the one the model file carries.
+    """
+    tok = tokenizer if tokenizer is not None else model_tokenizer(self.model)
+    vocab = self.model.vocab_size
+    n_new = _max_new_tokens(max_new_tokens)
+    stops = _stop_strings(stop)
+    if stop_tokens is None:
+        stop_tokens = [0] if tok.kind == "world" else []
+    banned = list(banned_tokens) if banned_tokens is not None else []
+    banned += range(min(tok.vocab_size, vocab), vocab)  # ids the tokenizer cannot decode
+    sampler = Sampler(vocab, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
+                      presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
+                      penalty_decay=penalty_decay, repetition_penalty=repetition_penalty,
+                      banned_tokens=banned, stop_tokens=stop_tokens,
+                      occurrence_weights=_core._occurrence_weights(tok._t, vocab), seed=seed)
+    ids = _prompt_ids(prompt, tok)
+    if int(ids.min()) < 0 or int(ids.max()) >= vocab:
+        bad = int(ids[(ids < 0) | (ids >= vocab)][0])
+        raise IndexError(f"prompt token {bad} is outside the vocabulary: expected 0 <= token < {vocab}")
+    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops)
+    return chunks if stream else "".join(chunks)
+
+
+class GenerationStream:
+    """The iterator of text chunks ``generate(..., stream=True)`` returns. Once exhausted,
+    ``finish_reason`` is "stop" (a stop string; ``stop_string`` says which), "stop_token" or
+    "length"; ``tokens`` are the drawn token ids (stop token excluded), ``prompt_tokens`` the
+    prompt's length."""
+
+    def __init__(self, session, sampler, tok: Tokenizer, ids: np.ndarray, n_new: int, stops: list[bytes]):
+        self.prompt_tokens = int(ids.size)
+        self.tokens: list[int] = []
+        self.finish_reason: str | None = None
+        self.stop_string: bytes | None = None
+        self._it = self._run(session, sampler, tok, ids, n_new, stops)
+
+    def __iter__(self) -> GenerationStream:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._it)
+
+    def close(self) -> None:
+        self._it.close()
+
+    def _run(self, session, sampler, tok, ids, n_new, stops) -> Iterator[str]:
+        logits = session.forward(ids)
+        out = np.empty_like(logits)
+        text = TextStream(stops)
+        self.finish_reason = "length"
+        for _ in range(n_new):
+            token = sampler.sample(logits)
+            if sampler.is_stop(token):
+                self.finish_reason = "stop_token"
+                break
+            sampler.accept(token)
+            self.tokens.append(token)
+            # Fed before the chunk is yielded, so that the state covers every token handed out
+            # even if the caller stops iterating here.
+            logits = session.step(token, out=out)
+            chunk = text.push(tok.token_bytes(token))
+            if chunk:
+                yield chunk
+            if text.stopped:
+                self.finish_reason, self.stop_string = "stop", text.stop_string
+                return
+        tail = text.flush()
+        if tail:
+            yield tail
+
+
+def default_model_path() -> str:
+    """The model shipped with the package (rrwkv_rt/data/default.rrwkv); FileNotFoundError if
+    this installation has none."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "default.rrwkv")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no MODEL was given and the default model {path} is not installed; pass the path "
+                                "of a .rrwkv model file (make one with `python -m rrwkv_rt export`), or reinstall "
+                                "rrwkv_rt from a source tree that has python/rrwkv_rt/data/default.rrwkv")
+    return path
+
+
+__all__ = ["GenerationStream", "Sampler", "TextStream", "default_model_path", "generate", "model_tokenizer"]

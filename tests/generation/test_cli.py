@@ -1,0 +1,122 @@
+"""`python -m rrwkv_rt generate | chat` as a user runs them: output equals Session.generate,
+state files, chat over a pipe, and errors as one line with a non-zero exit and no traceback."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import rrwkv_rt
+
+
+def cli(*args, stdin=None, timeout=120, exe=None):
+    cmd = [exe] if exe else [sys.executable, "-m", "rrwkv_rt"]
+    r = subprocess.run(cmd + [str(a) for a in args], input=None if stdin is None else stdin.encode(),
+                       capture_output=True, timeout=timeout)
+    r.stdout, r.stderr = r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8", "replace")  # no \r -> \n
+    return r
+
+
+def one_line_error(r, command, *needles):
+    assert r.returncode == 1, r
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith(f"rrwkv {command}: error: "), r.stderr
+    for n in needles:
+        assert n in r.stderr, r.stderr
+
+
+def test_generate_prints_what_session_generate_returns(models, tmp_path):
+    opts = dict(temperature=0.9, top_p=0.9, top_k=50, min_p=0.01, presence_penalty=0.2, frequency_penalty=0.1,
+                penalty_decay=0.99, seed=11)
+    r = cli("generate", models["a"], "--prompt", "def f(x):", "--max-new-tokens", 40, "--temperature", 0.9,
+            "--top-p", 0.9, "--top-k", 50, "--min-p", 0.01, "--presence-penalty", 0.2, "--frequency-penalty", 0.1,
+            "--penalty-decay", 0.99, "--seed", 11, "--threads", 1, "--state-out", tmp_path / "s.state", "--stats")
+    assert r.returncode == 0, r.stderr
+    s = rrwkv_rt.Session(models["a"], threads=1)
+    expect = s.generate("def f(x):", 40, **opts)
+    assert r.stdout == expect + "\n"
+    assert "prompt tokens" in r.stderr and "tokens/s" in r.stderr
+    # the saved state continues like the session that generated in-process
+    r2 = cli("generate", models["a"], "--prompt", "\n", "--max-new-tokens", 20, "--temperature", 0,
+             "--state-in", tmp_path / "s.state", "--stop", "zz", "--echo")
+    assert r2.returncode == 0, r2.stderr
+    assert r2.stdout == "\n" + s.generate("\n", 20, temperature=0, stop="zz") + "\n"
+
+
+def test_stop_escapes(models):
+    r = cli("generate", models["b"], "--prompt", "class A:\n", "--max-new-tokens", 60, "--temperature", 0,
+            "--stop", "\\n", "--stop", "\\t")
+    assert r.returncode == 0, r.stderr
+    s = rrwkv_rt.Session(models["b"])
+    assert r.stdout == s.generate("class A:\n", 60, temperature=0, stop=["\n", "\t"]) + "\n"
+
+
+def test_generate_errors_are_one_line(models, tmp_path):
+    one_line_error(cli("generate", tmp_path / "missing.rrwkv", "--prompt", "x"), "generate", "missing.rrwkv")
+    one_line_error(cli("generate", models["a"], "--prompt", "x", "--temperature", "-1"), "generate",
+                   "temperature must be a finite number >= 0")
+    one_line_error(cli("generate", models["a"], "--prompt", "x", "--top-p", "3"), "generate", "top_p must be in [0, 1]")
+    one_line_error(cli("generate", models["a"], "--prompt", ""), "generate", "prompt is empty")
+    one_line_error(cli("generate", models["a"], "--prompt", "x", "--threads", "0"), "generate", "--threads")
+    (tmp_path / "junk.state").write_bytes(b"junk")
+    one_line_error(cli("generate", models["a"], "--prompt", "x", "--state-in", tmp_path / "junk.state"), "generate",
+                   "truncated")
+    r = cli("generate", models["a"], "--prompt", "x", "--max-new-tokens", "lots")
+    assert r.returncode == 2 and "invalid int value" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_default_model(tmp_path):
+    path = os.path.join(os.path.dirname(rrwkv_rt.__file__), "data", "default.rrwkv")
+    r = cli("generate", "--prompt", "import ", "--max-new-tokens", 30, "--seed", 0)
+    if os.path.exists(path):
+        assert r.returncode == 0 and len(r.stdout) > 1, r.stderr
+    else:
+        one_line_error(r, "generate", "default model", "is not installed")
+        with pytest.raises(FileNotFoundError, match="is not installed"):
+            rrwkv_rt.default_model_path()
+
+
+def test_chat_over_a_pipe(models, tmp_path):
+    state = tmp_path / "chat.state"
+    script = "\n".join(["hello there", "/save " + str(state), "/load " + str(tmp_path / "nope.state"), "",
+                        "how are you?", "/bogus", "/reset", "/load " + str(state), "again", "/quit", "never read"])
+    args = ["chat", models["a"], "--max-new-tokens", 12, "--temperature", 0, "--threads", 1]
+    r = cli(*args, stdin=script + "\n")
+    assert r.returncode == 0, r.stderr
+    assert "saved the state" in r.stderr and "loaded the state" in r.stderr and "conversation reset" in r.stderr
+    assert "rrwkv chat: error:" in r.stderr and "unknown command '/bogus'" in r.stderr
+    assert "Traceback" not in r.stderr and state.exists()
+    # the turns keep the state: the replies equal one session fed the same transcript
+    s = rrwkv_rt.Session(models["a"], threads=1)
+
+    def turn(text):
+        st = s.generate(f"User: {text}\n\nAssistant:", 12, temperature=0, stop=["\n\n"], stream=True)
+        reply = "".join(st)
+        if st.stop_string != b"\n\n":
+            s.forward(list(b"\n\n"))
+        return "Assistant:" + reply
+
+    expect = turn("hello there") + "\n"
+    after_first = s.get_state()
+    expect += turn("how are you?") + "\n"
+    s.set_state(after_first)  # /reset, then /load of the state saved after the first turn
+    expect += turn("again") + "\n"
+    assert r.stdout == expect
+    # end of input without /quit ends cleanly too
+    r2 = cli(*args, stdin="hi\n")
+    assert r2.returncode == 0 and r2.stdout.startswith("Assistant:")
+    one_line_error(cli("chat", tmp_path / "missing.rrwkv", stdin=""), "chat", "missing.rrwkv")
+    one_line_error(cli("chat", models["a"], "--top-k", "-1", stdin=""), "chat", "top_k must be >= 0")
+
+
+def test_console_script(models):
+    exe = shutil.which("rrwkv")
+    if exe is None:
+        pytest.skip("the console script `rrwkv` is not on PATH (package not pip-installed)")
+    r = cli("generate", models["a"], "--prompt", "ab", "--max-new-tokens", 5, "--temperature", 0, exe=exe)
+    assert r.returncode == 0 and r.stdout.endswith("\n"), r.stderr
+    r = cli("--help", exe=exe)
+    assert r.returncode == 0 and "generate" in r.stdout and "chat" in r.stdout
