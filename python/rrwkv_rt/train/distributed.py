@@ -1,0 +1,91 @@
+"""Multi-process training with torchrun and DDP.
+
+``torchrun --nproc_per_node N -m rrwkv_rt train ...`` (or ``python -m torch.distributed.run``)
+sets RANK, WORLD_SIZE, LOCAL_RANK and the rendezvous variables; a plain ``python -m rrwkv_rt
+train`` is one process with no process group at all. The backend is NCCL on GPUs and gloo on the
+CPU. Each process computes the gradient of its slice of the global batch; DDP averages them, so
+with equal slices the step is that of the whole batch on one process.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Dist:
+    rank: int = 0
+    local_rank: int = 0
+    world_size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: this torch build has no usable CUDA device; use --device cpu")
+        if dev.index is None:
+            dev = torch.device("cuda", local_rank % torch.cuda.device_count())
+        torch.cuda.set_device(dev)
+    return dev
+
+
+def init(device_name: str) -> tuple[Dist, torch.device]:
+    """Set up the process group from torchrun's environment (if any) and pick this process's device."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = resolve_device(device_name, local)
+    d = Dist(rank, local, world)
+    if d.enabled and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return d, device
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: torch.nn.Module, d: Dist, device: torch.device) -> torch.nn.Module:
+    """The module to call for training: the model itself, or a DDP wrapper of it."""
+    if not d.enabled:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    ids = [device.index] if device.type == "cuda" else None
+    return DDP(model, device_ids=ids)
+
+
+def all_mean(values: list[float], d: Dist, device: torch.device) -> list[float]:
+    """Mean over processes of each value (identity on one process)."""
+    if not d.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return (t / d.world_size).tolist()
+
+
+def all_sum(values: list[float], d: Dist, device: torch.device) -> list[float]:
+    if not d.enabled:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def barrier(d: Dist) -> None:
+    if d.enabled:
+        dist.barrier()
