@@ -190,6 +190,7 @@ def test_write_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="simulated disk full"):
         write_model(path, CFG, random_tensors(CFG, seed=1), force=True)
     assert path.read_bytes() == before  # the old file is untouched
+    assert path.stat().st_mode & 0o777 == 0o666 & ~_current_umask()  # not mkstemp's 0600
     assert [p.name for p in tmp_path.iterdir()] == ["m.rrwkv"]  # and no temporary file is left
 
 
@@ -199,3 +200,9 @@ def test_cuda_probe_never_fails():
     assert isinstance(_core.cuda_status(), str)
     if not _core.cuda_compiled():
         assert n == 0
+
+
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -113,6 +113,7 @@ def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str,
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".rrwkv-", suffix=".tmp", dir=folder)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is ordinary data
         with os.fdopen(fd, "wb") as f:
             f.write(preamble)
             f.write(header)
@@ -130,6 +131,12 @@ def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str,
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _progress(items: Iterable, total: int, enabled: bool | None):
