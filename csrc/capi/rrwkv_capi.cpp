@@ -17,12 +17,17 @@
 #include "kernels/cpu/blas.h"
 #include "runtime/model.h"
 #include "runtime/session.h"
+#include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
 struct rrwkv_model {
   std::shared_ptr<const rrwkv::Model> model;
   std::unique_ptr<rrwkv::Tokenizer> tokenizer;  // nullptr if the file has none or a bad one...
   std::string tokenizer_error;                  // ...and then why
+};
+
+struct rrwkv_sampler {
+  rrwkv::Sampler sampler;
 };
 
 struct rrwkv_session {
@@ -378,6 +383,86 @@ rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, si
     require(buf, "buf");
     session->session->set_state(buf, size);
   }, RRWKV_ERR_STATE_MISMATCH);
+}
+
+// ---- sampling -------------------------------------------------------------------------------
+
+rrwkv_sampler_params rrwkv_sampler_default_params(void) {
+  const rrwkv::SamplerParams d;
+  rrwkv_sampler_params p;
+  p.temperature = d.temperature;
+  p.top_p = d.top_p;
+  p.top_k = static_cast<int32_t>(d.top_k);
+  p.min_p = d.min_p;
+  p.presence_penalty = d.alpha_presence;
+  p.frequency_penalty = d.alpha_frequency;
+  p.penalty_decay = d.alpha_decay;
+  p.repetition_penalty = d.repetition_penalty;
+  p.banned_tokens = nullptr;
+  p.n_banned = 0;
+  p.stop_tokens = nullptr;
+  p.n_stop = 0;
+  p.has_seed = false;
+  p.seed = 0;
+  return p;
+}
+
+rrwkv_status rrwkv_sampler_new(const rrwkv_model* model, const rrwkv_sampler_params* params, rrwkv_sampler** out) {
+  clear_out(out);
+  return guard(__func__, [&] {
+    require(model, "model");
+    require(out, "out");
+    const rrwkv_sampler_params c = params ? *params : rrwkv_sampler_default_params();
+    if (c.n_banned > 0) require(c.banned_tokens, "params->banned_tokens");
+    if (c.n_stop > 0) require(c.stop_tokens, "params->stop_tokens");
+    const auto V = static_cast<size_t>(model->model->vocab_size());
+    rrwkv::SamplerParams p;
+    p.temperature = c.temperature;
+    p.top_p = c.top_p;
+    p.top_k = c.top_k;
+    p.min_p = c.min_p;
+    p.alpha_presence = c.presence_penalty;
+    p.alpha_frequency = c.frequency_penalty;
+    p.alpha_decay = c.penalty_decay;
+    p.repetition_penalty = c.repetition_penalty;
+    p.banned_tokens.assign(c.banned_tokens, c.banned_tokens + c.n_banned);
+    p.stop_tokens.assign(c.stop_tokens, c.stop_tokens + c.n_stop);
+    if (model->tokenizer) {
+      p.occurrence_weights = rrwkv::occurrence_weights(*model->tokenizer, V);
+      for (size_t id = model->tokenizer->vocab_size(); id < V; ++id) p.banned_tokens.push_back(static_cast<int64_t>(id));
+    }
+    if (c.has_seed) p.seed = c.seed;
+    *out = new rrwkv_sampler{rrwkv::Sampler(V, std::move(p))};
+  });
+}
+
+void rrwkv_sampler_free(rrwkv_sampler* sampler) { delete sampler; }
+
+rrwkv_status rrwkv_sampler_sample(rrwkv_sampler* sampler, const float* logits, size_t n_logits, int32_t* token) {
+  return guard(__func__, [&] {
+    require(sampler, "sampler");
+    require(logits, "logits");
+    require(token, "token");
+    *token = static_cast<int32_t>(sampler->sampler.sample(logits, n_logits));
+  });
+}
+
+rrwkv_status rrwkv_sampler_accept(rrwkv_sampler* sampler, int32_t token) {
+  return guard(__func__, [&] {
+    require(sampler, "sampler");
+    sampler->sampler.accept(token);
+  });
+}
+
+bool rrwkv_sampler_is_stop(const rrwkv_sampler* sampler, int32_t token) {
+  return sampler != nullptr && sampler->sampler.is_stop(token);
+}
+
+rrwkv_status rrwkv_sampler_reset(rrwkv_sampler* sampler) {
+  return guard(__func__, [&] {
+    require(sampler, "sampler");
+    sampler->sampler.reset();
+  });
 }
 
 }  // extern "C"

@@ -34,6 +34,12 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
       throw FormatError("cannot memory-map '" + path + "': " + std::strerror(err));
     }
     data_ = static_cast<const uint8_t*>(p);
+#ifdef MADV_HUGEPAGE
+    // Advisory: pages read through this mapping go into 2 MiB page-cache folios, which the kernel
+    // maps with 2 MiB pages. Decode streams every weight per token; with 4 KiB pages the page
+    // walks cost ~15% of its speed. Ignored where unsupported.
+    (void)::madvise(p, size_, MADV_HUGEPAGE);
+#endif
   }
   ::close(fd);  // the mapping keeps the file alive
 }

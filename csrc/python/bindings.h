@@ -6,5 +6,9 @@
 namespace rrwkv::python {
 
 void bind_format(pybind11::module_& m);
+void bind_tokenizer(pybind11::module_& m);
+void bind_runtime(pybind11::module_& m);
+void bind_sampler(pybind11::module_& m);
+void bind_wkv(pybind11::module_& m);
 
 }  // namespace rrwkv::python

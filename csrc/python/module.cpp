@@ -28,4 +28,8 @@ PYBIND11_MODULE(_core, m) {
   });
 
   rrwkv::python::bind_format(m);
+  rrwkv::python::bind_tokenizer(m);
+  rrwkv::python::bind_runtime(m);
+  rrwkv::python::bind_sampler(m);
+  rrwkv::python::bind_wkv(m);
 }

@@ -191,6 +191,65 @@ RRWKV_API rrwkv_status rrwkv_session_get_state(const rrwkv_session* session, voi
  * another model, corrupt; the state is unchanged). */
 RRWKV_API rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, size_t size);
 
+/* ---- sampling ------------------------------------------------------------------------------ */
+
+/* A token sampler with the semantics of the `rwkv` package's PIPELINE: banned tokens, then
+ * presence / frequency penalties from occurrence counts that decay at each accepted token, then
+ * top-p / top-k / min-p on the probabilities at temperature 1, then the temperature, then one
+ * draw from a seeded generator (the same seed gives the same tokens on every platform).
+ * A sampler belongs to one sequence: calls on one sampler must not overlap. It allocates
+ * nothing per token. Loop: token = sample(logits); stop if is_stop(token); accept(token);
+ * rrwkv_session_step(token). */
+typedef struct rrwkv_sampler rrwkv_sampler;
+
+typedef struct rrwkv_sampler_params {
+  double temperature;        /* >= 0; 0 = greedy (argmax); default 1 */
+  double top_p;              /* [0, 1]; 1 = off (default) */
+  int32_t top_k;             /* >= 0; 0 = off (default) */
+  double min_p;              /* [0, 1]; keep p >= min_p * p_max; 0 = off (default) */
+  double presence_penalty;   /* alpha_presence: subtracted from every seen token's logit; default 0 */
+  double frequency_penalty;  /* alpha_frequency: times the token's count, subtracted too; default 0 */
+  double penalty_decay;      /* alpha_decay, [0, 1]: counts are multiplied by it per accepted token; 0.996 */
+  double repetition_penalty; /* > 0: seen tokens' logits, positive / rp, negative * rp; 1 = off (default) */
+  const int32_t* banned_tokens; /* never sampled; the array is copied; may be NULL when n_banned is 0 */
+  size_t n_banned;
+  const int32_t* stop_tokens;   /* rrwkv_sampler_is_stop() is true for them; copied */
+  size_t n_stop;
+  bool has_seed;             /* false (default): seeded at random */
+  uint64_t seed;
+} rrwkv_sampler_params;
+
+RRWKV_API rrwkv_sampler_params rrwkv_sampler_default_params(void);
+
+/* A sampler for `model`'s logits (vocab_size). If the model file carries a tokenizer, tokens
+ * whose text is part of " \t0123456789" add 0 to their count (as in the rwkv package; others
+ * add 1) and ids the tokenizer cannot decode are banned. params may be NULL for the defaults.
+ * Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT (model or out NULL, a parameter out of
+ * its range: the message names it and the range); RRWKV_ERR_OUT_OF_RANGE (a banned or stop
+ * token outside [0, vocab_size)); RRWKV_ERR_OUT_OF_MEMORY. */
+RRWKV_API rrwkv_status rrwkv_sampler_new(const rrwkv_model* model, const rrwkv_sampler_params* params,
+                                         rrwkv_sampler** out);
+
+/* NULL is a no-op. */
+RRWKV_API void rrwkv_sampler_free(rrwkv_sampler* sampler);
+
+/* Draws one token from n_logits logits (n_logits must be the model's vocab_size). Returns
+ * RRWKV_OK and *token; RRWKV_ERR_INVALID_ARGUMENT (NULL pointers, a wrong n_logits, or no token
+ * can be drawn: every token banned or -inf). */
+RRWKV_API rrwkv_status rrwkv_sampler_sample(rrwkv_sampler* sampler, const float* logits, size_t n_logits,
+                                            int32_t* token);
+
+/* Records a token that was kept (not a stop token): every count decays, then the token's grows.
+ * Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (NULL); RRWKV_ERR_OUT_OF_RANGE (bad token). */
+RRWKV_API rrwkv_status rrwkv_sampler_accept(rrwkv_sampler* sampler, int32_t token);
+
+/* Whether token is one of the stop tokens; false for NULL or an id out of range. */
+RRWKV_API bool rrwkv_sampler_is_stop(const rrwkv_sampler* sampler, int32_t token);
+
+/* Forgets every occurrence and restarts the generator from the seed (the same draws again).
+ * Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (NULL). */
+RRWKV_API rrwkv_status rrwkv_sampler_reset(rrwkv_sampler* sampler);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -13,7 +13,7 @@ from . import _core
 def _cmd_export(args) -> None:
     from .export import export
     cfg = export(args.src, args.dst, dtype=args.dtype, arch=args.arch, medium_interval=args.medium_interval,
-                 cm_mode=args.cm_mode, force=args.force)
+                 cm_mode=args.cm_mode, force=args.force, vocab=args.vocab)
     f = _core.ModelFile(args.dst)
     print(f"wrote {args.dst}: {cfg.arch}, {cfg.n_layer} layers, n_embd {cfg.n_embd}, vocab {cfg.vocab_size}, "
           f"{args.dtype} matrices, {f.file_size / 2**20:.1f} MiB")
@@ -40,9 +40,21 @@ def _cmd_info(args) -> None:
     print("OK: header, layout and all tensor checksums verified")
 
 
+def _cmd_train(args) -> None:
+    from .train import config as train_config
+    from .train.loop import train
+    train(train_config.from_args(args))
+
+def _cmd_bench(args) -> None:
+    from .bench import run
+    run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: RWKV-4 / RRWKV runtime tools")
     sub = p.add_subparsers(dest="command", required=True)
+    from .cli_generate import add_parsers as add_generate_parsers  # generate, chat
+    add_generate_parsers(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
     e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")
@@ -55,16 +67,33 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cm-mode", default=None, choices=["replace", "add"],
                    help="RRWKV channel-mix mode (default: add if ffn.medium_mix_k is present, else replace)")
     e.add_argument("--force", action="store_true", help="overwrite DST if it exists")
+    e.add_argument("--vocab", default=None, metavar="world|bytes|PATH",
+                   help="store a tokenizer in the file: the RWKV World vocabulary, byte-level, or a vocabulary "
+                        "file in the rwkv_vocab_v20230424.txt format (write ./world for a file named world)")
     e.set_defaults(func=_cmd_export)
 
     i = sub.add_parser("info", help="print a .rrwkv file's header and validate the whole file")
     i.add_argument("file")
     i.add_argument("--tensors", action="store_true", help="list every tensor")
     i.set_defaults(func=_cmd_info)
+
+    t = sub.add_parser("train", help="train an RWKV-4 / RRWKV model (docs/TRAINING.md); torchrun for several GPUs")
+    from .train.config import add_arguments as add_train_arguments
+    add_train_arguments(t)
+    t.set_defaults(func=_cmd_train)
+
+    b = sub.add_parser("bench", help="CPU benchmark: decode, prefill, memory, bandwidth floor, vs the rwkv package")
+    from .bench import build_parser as add_bench_arguments
+    add_bench_arguments(b)
+    b.set_defaults(func=_cmd_bench)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .native import print_dir_flag  # `--cmakedir`, `--includedir`, `--libdir`: for native builds
+    status = print_dir_flag(sys.argv[1:] if argv is None else argv)
+    if status is not None:
+        return status
     args = build_parser().parse_args(argv)
     try:
         args.func(args)

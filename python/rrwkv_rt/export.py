@@ -72,11 +72,16 @@ def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike
 
 def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
            medium_interval: int | None = None, cm_mode: str | None = None, force: bool = False,
-           progress: bool | None = None) -> ModelConfig:
-    """Convert checkpoint ``src`` into the .rrwkv file ``dst``; returns the model's config."""
+           progress: bool | None = None, vocab: str | os.PathLike | None = None) -> ModelConfig:
+    """Convert checkpoint ``src`` into the .rrwkv file ``dst``; returns the model's config.
+    ``vocab`` ("world", "bytes" or a vocabulary file's path) stores that tokenizer in the file."""
     dtype = canonical_dtype(dtype)
     if os.path.exists(dst) and not force:
         raise FileExistsError(f"{os.fspath(dst)!r} already exists; pass --force to overwrite it")
+    tokenizer = None
+    if vocab is not None:  # before the checkpoint is loaded, so a bad --vocab fails fast
+        from .tokenizer import Tokenizer
+        tokenizer = Tokenizer.from_spec(vocab)
     state_dict, embedded = load_checkpoint(src)
     shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     cfg = resolve_config(shapes, embedded, arch, medium_interval, cm_mode)
@@ -91,6 +96,8 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32"
         "exporter": f"rrwkv_rt {__version__}",
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if tokenizer is not None:
+        tokenizer.check_fits(cfg.vocab_size)
     write_model(dst, cfg, to_runtime_layout(state_dict, cfg, dtype), metadata=metadata, force=force,
-                progress=progress)
+                progress=progress, tokenizer=tokenizer.header if tokenizer is not None else None)
     return cfg

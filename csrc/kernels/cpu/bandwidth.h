@@ -1,0 +1,19 @@
+// Measured memory read bandwidth, for the decode benchmark's floor (bytes read per token divided
+// by this). Reads a buffer much larger than the caches with the same kernels and thread count
+// that decode uses.
+#pragma once
+
+#include <cstdint>
+
+#include "kernels/cpu/matvec.h"
+
+namespace rrwkv::cpu {
+
+// Median bytes/second over `repeats` full reads of a `bytes`-sized buffer on `threads` threads.
+double measure_read_bandwidth(int64_t bytes, int threads, int repeats);
+
+// Fastest of `repeats` full matrix-vector products y = W x on `threads` threads, in seconds
+// (the decode kernel alone, for tuning).
+double time_matvec(const MatRef& w, int threads, int repeats);
+
+}  // namespace rrwkv::cpu

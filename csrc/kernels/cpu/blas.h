@@ -1,0 +1,22 @@
+// An optional BLAS for the matrix-matrix products of prefill, loaded at run time (dlopen) so the
+// extension has no link-time dependency: the Python package points it at the OpenBLAS of the
+// `scipy-openblas32` wheel; without one, gemm.cpp falls back to the matvec kernels.
+#pragma once
+
+#include <string>
+
+namespace rrwkv::cpu {
+
+// Remembers the library to load on first use (a path to a shared library exporting
+// [scipy_]cblas_sgemm). An empty path disables BLAS. Loading happens at most once per process.
+void blas_configure(const std::string& path);
+
+// C (m, n; row stride ldc) = A (m, k; lda) · B (n, k; ldb)ᵀ, single-threaded (the caller's pool
+// parallelises). Only valid when blas_available().
+using SgemmNT = void (*)(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc);
+
+bool blas_available();   // loads the configured library on the first call
+SgemmNT blas_sgemm_nt();  // nullptr if unavailable
+std::string blas_status();  // e.g. "OpenBLAS 0.3.34 (.../libscipy_openblas.so)" or why none is used
+
+}  // namespace rrwkv::cpu

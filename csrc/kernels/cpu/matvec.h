@@ -1,0 +1,56 @@
+// The per-ISA CPU kernels: matrix-vector products over f32 / f16 / bf16 row-major weights with
+// f32 accumulation, row conversion to f32, and the WKV scan. One implementation per ISA
+// (AVX-512, AVX2+FMA, portable scalar), chosen once at run time from the CPU's features.
+//
+// Determinism: a row's result depends only on the row, the input vector and the ISA, never on
+// the row range a call covers or the thread that runs it. Sessions therefore agree bit for bit
+// whatever their thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "format/dtype.h"
+#include "kernels/cpu/wkv.h"
+
+namespace rrwkv::cpu {
+
+// A row-major (rows, cols) matrix inside the model mapping.
+struct MatRef {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+
+  int64_t row_bytes() const { return cols * static_cast<int64_t>(dtype_size(dtype)); }
+  int64_t bytes() const { return rows * row_bytes(); }
+};
+
+constexpr int kMaxVecs = 4;  // vectors one matvec call multiplies at once (weights read once)
+
+struct KernelTable {
+  const char* name;
+  // y[n][r] = sum_c W[r, c] * x[n][c] for r in [r0, r1) and n in [0, nvec), 1 <= nvec <= kMaxVecs.
+  void (*matvec)(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1);
+  // out[(r - r0) * cols + c] = float(W[r, c]) for r in [r0, r1).
+  void (*rows_to_f32)(const MatRef& w, int64_t r0, int64_t r1, float* out);
+  // Sum of n floats (reads memory as fast as the ISA allows; used to measure read bandwidth).
+  float (*sum)(const float* p, int64_t n);
+  // The WKV recurrence (wkv.h).
+  WkvScanFn wkv_scan;
+};
+
+// The kernels in use (the best the CPU supports unless set_isa chose others).
+const KernelTable& kernels();
+
+// "auto", "avx512", "avx2" or "scalar"; throws InvalidArgument if unknown or unsupported here.
+// Meant for tests and benchmarks; not safe while other threads run kernels.
+void set_isa(const std::string& name);
+std::string isa_name();
+bool isa_supported(const std::string& name);
+
+// Per-ISA tables (nullptr where not compiled for this architecture).
+const KernelTable* kernels_avx512();
+const KernelTable* kernels_avx2();
+const KernelTable* kernels_scalar();
+
+}  // namespace rrwkv::cpu

@@ -1,0 +1,143 @@
+// Weight-streaming kernels for AVX2 with FMA and F16C. Compiled with those flags for this file
+// only; called only after the CPU was checked (matvec.cpp). Everything here has internal linkage
+// (and no header inline functions are called) so that no AVX code leaks into other files.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/cpu/matvec.h"
+
+namespace rrwkv::cpu {
+namespace {
+
+inline int64_t row_bytes(const MatRef& w) { return w.cols * (w.dtype == DType::F32 ? 4 : 2); }
+inline int64_t elem_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
+
+template <DType D>
+inline __m256 load8(const uint8_t* row, int64_t c) {
+  if constexpr (D == DType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
+  } else if constexpr (D == DType::F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + c)));
+  } else {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + c));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+}
+
+// The last cols - c (< 8) elements, zero padded.
+template <DType D>
+inline __m256 load8_tail(const uint8_t* row, int64_t c, int64_t n) {
+  alignas(32) uint8_t buf[32] = {};
+  std::memcpy(buf, row + c * elem_bytes(D), static_cast<size_t>(n * elem_bytes(D)));
+  return load8<D>(buf, 0);
+}
+
+inline float hsum(__m256 v) {
+  const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+// One row against NV vectors, read once front to back (see matvec_avx512.cpp); A accumulators
+// per vector along the columns. The result depends only on the row and the vectors.
+template <DType D, int NV, int A>
+inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, float* const* y, int64_t r) {
+  __m256 acc[NV][A];
+  for (int n = 0; n < NV; ++n)
+    for (int a = 0; a < A; ++a) acc[n][a] = _mm256_setzero_ps();
+  int64_t c = 0;
+  for (; c + 8 * A <= cols; c += 8 * A)
+    for (int a = 0; a < A; ++a) {
+      const __m256 wv = load8<D>(row, c + 8 * a);
+      for (int n = 0; n < NV; ++n) acc[n][a] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[n] + c + 8 * a), acc[n][a]);
+    }
+  for (; c + 8 <= cols; c += 8) {
+    const __m256 wv = load8<D>(row, c);
+    for (int n = 0; n < NV; ++n) acc[n][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[n] + c), acc[n][0]);
+  }
+  if (c < cols) {
+    const __m256 wv = load8_tail<D>(row, c, cols - c);
+    for (int n = 0; n < NV; ++n) {
+      const __m256 xv = load8_tail<DType::F32>(reinterpret_cast<const uint8_t*>(x[n]), c, cols - c);
+      acc[n][0] = _mm256_fmadd_ps(wv, xv, acc[n][0]);
+    }
+  }
+  for (int n = 0; n < NV; ++n) {
+    __m256 s = acc[n][0];
+    for (int a = 1; a < A; ++a) s = _mm256_add_ps(s, acc[n][a]);
+    y[n][r] = hsum(s);
+  }
+}
+
+template <DType D, int NV>
+void matvec_rows(const MatRef& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t ld = row_bytes(w);
+  constexpr int A = NV == 1 ? 4 : NV == 2 ? 2 : 1;  // 16 ymm registers
+  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, A>(base + r * ld, w.cols, x, y, r);
+}
+
+template <DType D>
+void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+  switch (nvec) {
+    case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
+    case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
+    case 3: return matvec_rows<D, 3>(w, x, y, r0, r1);
+    default: return matvec_rows<D, 4>(w, x, y, r0, r1);
+  }
+}
+
+void matvec(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+  switch (w.dtype) {
+    case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
+    case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
+    case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
+  }
+}
+
+template <DType D>
+void rows_to_f32_dtype(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t ld = row_bytes(w), cols = w.cols;
+  for (int64_t r = r0; r < r1; ++r, out += cols) {
+    const uint8_t* row = base + r * ld;
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(out + c, load8<D>(row, c));
+    if (c < cols) {
+      alignas(32) float tmp[8];
+      _mm256_store_ps(tmp, load8_tail<D>(row, c, cols - c));
+      std::memcpy(out + c, tmp, static_cast<size_t>(cols - c) * sizeof(float));
+    }
+  }
+}
+
+void rows_to_f32(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+  switch (w.dtype) {
+    case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
+    case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
+    case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
+  }
+}
+
+float sum(const float* p, int64_t n) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    a0 = _mm256_add_ps(a0, _mm256_loadu_ps(p + i));
+    a1 = _mm256_add_ps(a1, _mm256_loadu_ps(p + i + 8));
+    a2 = _mm256_add_ps(a2, _mm256_loadu_ps(p + i + 16));
+    a3 = _mm256_add_ps(a3, _mm256_loadu_ps(p + i + 24));
+  }
+  float s = hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+const KernelTable kTable = {"avx2", &matvec, &rows_to_f32, &sum, &wkv_scan_avx2};
+
+}  // namespace
+
+const KernelTable* kernels_avx2() { return &kTable; }
+
+}  // namespace rrwkv::cpu

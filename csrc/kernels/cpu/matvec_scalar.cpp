@@ -1,0 +1,71 @@
+// Portable weight-streaming kernels (any CPU, any compiler): the fallback and the reference the
+// SIMD kernels are tested against. Eight partial sums per row keep the loop vectorisable.
+#include "kernels/cpu/half.h"
+#include "kernels/cpu/matvec.h"
+
+namespace rrwkv::cpu {
+namespace {
+
+template <DType D>
+inline float load(const uint8_t* row, int64_t c) {
+  if constexpr (D == DType::F32) return reinterpret_cast<const float*>(row)[c];
+  else if constexpr (D == DType::F16) return f16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+  else return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+}
+
+template <DType D>
+void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t ld = w.row_bytes(), cols = w.cols;
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = base + r * ld;
+    for (int n = 0; n < nvec; ++n) {
+      float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t c = 0;
+      for (; c + 8 <= cols; c += 8)
+        for (int j = 0; j < 8; ++j) part[j] += load<D>(row, c + j) * x[n][c + j];
+      for (int j = 0; c + j < cols; ++j) part[j] += load<D>(row, c + j) * x[n][c + j];
+      y[n][r] = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
+    }
+  }
+}
+
+void matvec(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+  switch (w.dtype) {
+    case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
+    case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
+    case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
+  }
+}
+
+void rows_to_f32(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t ld = w.row_bytes(), cols = w.cols;
+  for (int64_t r = r0; r < r1; ++r, out += cols) {
+    const uint8_t* row = base + r * ld;
+    switch (w.dtype) {
+      case DType::F32: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F32>(row, c); break;
+      case DType::F16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F16>(row, c); break;
+      case DType::BF16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::BF16>(row, c); break;
+    }
+  }
+}
+
+float sum(const float* p, int64_t n) {
+  float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; ++j) part[j] += p[i + j];
+  float s = 0;
+  for (int j = 0; j < 8; ++j) s += part[j];
+  for (; i < n; ++i) s += p[i];
+  return s;
+}
+
+const KernelTable kTable = {"scalar", &matvec, &rows_to_f32, &sum, &wkv_scan_scalar};
+
+}  // namespace
+
+const KernelTable* kernels_scalar() { return &kTable; }
+
+}  // namespace rrwkv::cpu

@@ -1,0 +1,39 @@
+"""The CPU runtime: :class:`Model` and :class:`Session` (C++ classes, csrc/runtime).
+
+    model = rrwkv_rt.Model("model.rrwkv")   # mmapped, validated, immutable
+    s = rrwkv_rt.Session(model)             # threads=None: every available CPU
+    logits = s.forward(prompt_tokens)       # sequence mode; the last token's logits (vocab,)
+    logits = s.step(next_token)             # one token, float32 (vocab,)
+    blob = s.get_state(); s.set_state(blob); s2 = s.clone(); s.reset()
+
+Contracts:
+
+* A ``Model`` is never modified after it is opened: any number of sessions on any number of
+  threads may share one. A ``Session`` owns only its recurrent state and scratch; calls on one
+  session are serialised, and the GIL is released while it computes, so sessions stepped from
+  several Python threads run in parallel (and give exactly their sequential results).
+* ``step`` and ``forward`` agree to ~1e-6 whatever the chunking (``forward`` projects all tokens
+  with matrix-matrix products, then runs the recurrence); a saved, restored or cloned state
+  continues bit for bit. Results do not depend on the thread count.
+* f16 / bf16 weights are converted to f32 on the fly with f32 accumulation: exact up to the
+  rounding of the weights themselves (on random models with unit-scale logits, max |Δlogit| vs
+  the f32 model is ~2e-3 for f16 and ~2e-2 for bf16; tests/runtime/test_dtypes.py).
+* Bad input raises ``IndexError`` (a token outside [0, vocab)) or ``ValueError`` (a state blob
+  of another model, architecture or size; bad arguments); the session state is unchanged.
+
+Prefill matrix products use the OpenBLAS of the ``scipy-openblas32`` wheel when present
+(``rrwkv_rt._core.blas_info()``; ``RRWKV_BLAS`` overrides, see ``_blas.py``); without it they
+run on the built-in kernels.
+"""
+from __future__ import annotations
+
+from . import _blas, _core
+
+_blas.configure()
+
+Model = _core.Model
+Session = _core.Session
+Model.__module__ = "rrwkv_rt"
+Session.__module__ = "rrwkv_rt"
+
+__all__ = ["Model", "Session"]
