@@ -13,19 +13,6 @@ namespace py = pybind11;
 namespace rrwkv::python {
 namespace {
 
-py::dict config_to_dict(const ModelConfig& c) {
-  py::dict d;
-  d["arch"] = arch_name(c.arch);
-  d["n_layer"] = c.n_layer;
-  d["n_embd"] = c.n_embd;
-  d["vocab_size"] = c.vocab_size;
-  d["ffn_dim"] = c.ffn_dim;
-  d["medium_interval"] = c.medium_interval;
-  d["cm_mode"] = cm_mode_name(c.cm_mode);
-  d["layer_norm_eps"] = c.layer_norm_eps;
-  return d;
-}
-
 ModelConfig config_from_dict(const py::dict& d) {
   ModelConfig c;
   try {
@@ -64,6 +51,19 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 }
 
 }  // namespace
+
+py::dict config_to_dict(const ModelConfig& c) {
+  py::dict d;
+  d["arch"] = arch_name(c.arch);
+  d["n_layer"] = c.n_layer;
+  d["n_embd"] = c.n_embd;
+  d["vocab_size"] = c.vocab_size;
+  d["ffn_dim"] = c.ffn_dim;
+  d["medium_interval"] = c.medium_interval;
+  d["cm_mode"] = cm_mode_name(c.cm_mode);
+  d["layer_norm_eps"] = c.layer_norm_eps;
+  return d;
+}
 
 void bind_format(py::module_& m) {
   m.attr("FORMAT_VERSION") = kFormatVersion;

@@ -29,16 +29,7 @@ ModelPtr open_model(const py::object& path, bool verify_checksums) {
 }
 
 py::dict model_info(const Model& m) {
-  const ModelConfig& c = m.config();
-  py::dict d;
-  d["arch"] = arch_name(c.arch);
-  d["n_layer"] = c.n_layer;
-  d["n_embd"] = c.n_embd;
-  d["ffn_dim"] = c.ffn_dim;
-  d["vocab_size"] = c.vocab_size;
-  d["medium_interval"] = c.medium_interval;
-  d["cm_mode"] = cm_mode_name(c.cm_mode);
-  d["layer_norm_eps"] = c.layer_norm_eps;
+  py::dict d = config_to_dict(m.config());
   d["dtype"] = dtype_name(m.matrix_dtype());
   d["path"] = m.file().path();
   d["file_size"] = m.file().file_size();
