@@ -1,6 +1,6 @@
 """rrwkv_rt: an embeddable runtime for RWKV-4 and RRWKV language models.
 
-``import rrwkv_rt`` needs only numpy; the PyTorch reference model (``rrwkv_rt.reference``) and
+``import rrwkv_rt`` never needs torch; the PyTorch reference model (``rrwkv_rt.reference``) and
 exporting from ``.pth`` files need torch.
 """
 from ._core import FORMAT_VERSION, FormatError, ModelFile
