@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/matvec.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/wkv/wkv.h"
 #include "runtime/scratch.h"
 #include "runtime/session.h"
 
@@ -97,14 +98,15 @@ void Session::chunk_time_mix(int64_t l, int64_t n) {
   cpu::gemm_xwt(pool_, *gemm_ws_, w.att_value, p.xv, C, n + n_fold, p.v, C);
   cpu::gemm_xwt(pool_, *gemm_ws_, w.att_receptance, p.xr, C, n, p.r, C, cpu::Epilogue::Sigmoid);
 
-  const cpu::WkvParams params{w.att_decay, w.att_first, w.att_decay_m, w.att_first_m};
-  const cpu::WkvState ws{state_.field(kAA, l), state_.field(kBB, l), state_.field(kPP, l),
-                         state_.field(kMA, l), state_.field(kMB, l), state_.field(kMP, l)};
   float* rw = p.xk;  // the inputs are consumed: reuse as r ⊙ wkv
+  const wkv::RowScan scan{w.att_decay, w.att_first, w.att_decay_m, w.att_first_m, p.k, p.v, p.k + n * C,
+                          p.v + n * C, p.fold_at.data(), n_fold, C, n,
+                          {state_.field(kAA, l), state_.field(kBB, l), state_.field(kPP, l), state_.field(kMA, l),
+                           state_.field(kMB, l), state_.field(kMP, l)},
+                          rw, C};
   pool_.run(n_blocks(C, kChannelBlock), [&](int64_t task, int) {
     const int64_t c0 = task * kChannelBlock, c1 = std::min(C, c0 + kChannelBlock);
-    cpu::kernels().wkv_scan(params, p.k, p.v, C, n, p.k + n * C, p.v + n * C, p.fold_at.data(), n_fold, ws, rw, C,
-                            c0, c1);
+    wkv::scan_rows_f32(scan, c0, c1);
     for (int64_t t = 0; t < n; ++t)
       for (int64_t c = c0; c < c1; ++c) rw[t * C + c] = p.r[t * C + c] * rw[t * C + c];
   });

@@ -6,6 +6,7 @@
 
 #include "kernels/cpu/matvec.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/wkv/wkv.h"
 #include "runtime/scratch.h"
 #include "runtime/session.h"
 
@@ -71,9 +72,12 @@ void Session::step_time_mix(int64_t l) {
       }
     }
   }
-  const cpu::WkvParams params{w.att_decay, w.att_first, w.att_decay_m, w.att_first_m};
-  const cpu::WkvState ws{state_.field(kAA, l), state_.field(kBB, l), state_.field(kPP, l),
-                         state_.field(kMA, l), state_.field(kMB, l), state_.field(kMP, l)};
+  const int64_t fold_at[1] = {0};  // the medium, if any, folds in after this token
+  const wkv::RowScan scan{w.att_decay, w.att_first, w.att_decay_m, w.att_first_m, d.k, d.v, d.km, d.vm, fold_at,
+                          fold ? 1 : 0, C, 1,
+                          {state_.field(kAA, l), state_.field(kBB, l), state_.field(kPP, l), state_.field(kMA, l),
+                           state_.field(kMB, l), state_.field(kMP, l)},
+                          d.rw, C};
   const int nk = fold ? 2 : 1;
   const float* xk[2] = {d.xk, d.med};
   const float* xv[2] = {d.xv, d.med};
@@ -88,8 +92,7 @@ void Session::step_time_mix(int64_t l) {
     k.matvec(w.att_key, xk, nk, yk, c0, c1);
     k.matvec(w.att_value, xv, nk, yv, c0, c1);
     k.matvec(w.att_receptance, xr, 1, yr, c0, c1);
-    const int64_t fold_at[1] = {0};  // the medium, if any, folds in after this token
-    k.wkv_scan(params, d.k, d.v, C, 1, d.km, d.vm, fold_at, fold ? 1 : 0, ws, d.rw, C, c0, c1);
+    wkv::scan_rows_f32(scan, c0, c1);
     for (int64_t c = c0; c < c1; ++c) d.rw[c] = cpu::sigmoid(d.r[c]) * d.rw[c];
   });
   std::copy(d.xa, d.xa + C, att_x);

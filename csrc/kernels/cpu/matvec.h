@@ -1,5 +1,5 @@
 // The per-ISA CPU kernels: matrix-vector products over f32 / f16 / bf16 row-major weights with
-// f32 accumulation, row conversion to f32, and the WKV scan. One implementation per ISA
+// f32 accumulation and row conversion to f32. One implementation per ISA
 // (AVX-512, AVX2+FMA, portable scalar), chosen once at run time from the CPU's features.
 //
 // Determinism: a row's result depends only on the row, the input vector and the ISA, never on
@@ -11,7 +11,6 @@
 #include <string>
 
 #include "format/dtype.h"
-#include "kernels/cpu/wkv.h"
 
 namespace rrwkv::cpu {
 
@@ -35,8 +34,6 @@ struct KernelTable {
   void (*rows_to_f32)(const MatRef& w, int64_t r0, int64_t r1, float* out);
   // Sum of n floats (reads memory as fast as the ISA allows; used to measure read bandwidth).
   float (*sum)(const float* p, int64_t n);
-  // The WKV recurrence (wkv.h).
-  WkvScanFn wkv_scan;
 };
 
 // The kernels in use (the best the CPU supports unless set_isa chose others).

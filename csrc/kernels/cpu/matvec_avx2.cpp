@@ -134,7 +134,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx2", &matvec, &rows_to_f32, &sum, &wkv_scan_avx2};
+const KernelTable kTable = {"avx2", &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

@@ -129,7 +129,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx512", &matvec, &rows_to_f32, &sum, &wkv_scan_avx512};
+const KernelTable kTable = {"avx512", &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

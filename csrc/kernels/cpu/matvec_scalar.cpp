@@ -62,7 +62,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"scalar", &matvec, &rows_to_f32, &sum, &wkv_scan_scalar};
+const KernelTable kTable = {"scalar", &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

@@ -83,6 +83,24 @@ void forward(const Problem& p, const Inputs& in, const ForwardOutputs& out);
 // differentiable). Outputs are overwritten, not accumulated.
 void backward(const Problem& p, const Inputs& in, const BackwardArgs& g);
 
+// Inference entry on the host (the runtime's decode and prefill): the forward recurrence of
+// forward() in f32, same per-step code, on channels [c0, c1) of one sequence. Rows are strided
+// so the runtime's scratch buffers are used in place; the state is updated in place.
+struct RowScan {
+  const float *w, *u;        // (C) decay rate exp(time_decay), time_first
+  const float *wm, *bm;      // (C) exp(time_decay_m), time_first_m; both null: RWKV-4
+  const float *k, *v;        // T rows, stride ld
+  const float *km, *vm;      // medium j at row j (stride ld), folded right after local token fold_at[j]
+  const int64_t* fold_at;    // increasing; ignored for RWKV-4
+  int64_t n_fold, ld, T;
+  float* state[kStateFields];  // aa, bb, pp, ma, mb, mp: C floats each
+  float* out;                // T rows, stride ldo
+  int64_t ldo;
+};
+// Per channel the result depends only on that channel, not on [c0, c1): callers may split
+// channels across threads freely. No checks (the runtime's shapes are validated at load).
+void scan_rows_f32(const RowScan& r, int64_t c0, int64_t c1);
+
 namespace detail {
 void forward_cpu(const Problem& p, const Inputs& in, const ForwardOutputs& out);
 void backward_cpu(const Problem& p, const Inputs& in, const BackwardArgs& g);

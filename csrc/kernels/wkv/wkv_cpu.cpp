@@ -78,6 +78,17 @@ struct Tile {
     for (int q = 0; q < kStateFields; ++q)
       for (int64_t i = 0; i < nc; ++i) dst[q * BC + o + i] = f[q][i];
   }
+  // six separate field rows (the runtime's session state) at channel c0
+  void load(M* const* src, int64_t c0, int64_t nc) {
+    M* f[6] = {aa, bb, pp, ma, mb, mp};
+    for (int q = 0; q < kStateFields; ++q)
+      for (int64_t i = 0; i < nc; ++i) f[q][i] = src[q][c0 + i];
+  }
+  void store(M* const* dst, int64_t c0, int64_t nc) const {
+    const M* f[6] = {aa, bb, pp, ma, mb, mp};
+    for (int q = 0; q < kStateFields; ++q)
+      for (int64_t i = 0; i < nc; ++i) dst[q][c0 + i] = f[q][i];
+  }
 };
 
 // Reverse-pass accumulators of a tile: adjoints of the scaled sums and parameter gradients.
@@ -110,14 +121,32 @@ Args<M> task_args(const Problem& p, const Inputs& in, int64_t b, int64_t c0) {
           c(in.w, c0), c(in.u, c0), c(in.wm, c0), c(in.bm, c0), c(in.k, 0), c(in.v, 0), c(in.km, 0), c(in.vm, 0)};
 }
 
-template <class M>
-RRWKV_HD void fold_tile(const Args<M>& a, Tile<M>& st, int64_t j) {
-  const M *__restrict km = a.km + a.med(j), *__restrict vm = a.vm + a.med(j);
-  for (int64_t i = 0; i < a.nc; ++i) {
+// The forward loop bodies over the channels of a tile, shared by forward() and scan_rows_f32():
+// one token's outputs and token update, and one medium fold.
+template <class M, bool kMedium>
+RRWKV_HD void token_tile(int64_t nc, const M* u, const M* w, const M* __restrict k, const M* __restrict v,
+                         Tile<M>& st, M* __restrict y) {
+  for (int64_t i = 0; i < nc; ++i) {
     StepState<M> s = st.get(i);
-    step_medium_fold(s, a.wm[i], a.bm[i], km[i], vm[i]);
+    y[i] = step_output(s, u[i], k[i], v[i], kMedium);
+    step_token_update(s, w[i], k[i], v[i]);
     st.set(i, s);
   }
+}
+
+template <class M>
+RRWKV_HD void fold_tile(int64_t nc, const M* wm, const M* bm, const M* __restrict km, const M* __restrict vm,
+                        Tile<M>& st) {
+  for (int64_t i = 0; i < nc; ++i) {
+    StepState<M> s = st.get(i);
+    step_medium_fold(s, wm[i], bm[i], km[i], vm[i]);
+    st.set(i, s);
+  }
+}
+
+template <class M>
+RRWKV_HD void fold_tile(const Args<M>& a, Tile<M>& st, int64_t j) {
+  fold_tile(a.nc, a.wm, a.bm, a.km + a.med(j), a.vm + a.med(j), st);
 }
 
 template <class M, bool kMedium>
@@ -127,14 +156,7 @@ RRWKV_HD void forward_task(const Args<M>& a, const M* state_in, M* __restrict y_
   st.load(state_in, BC, o, a.nc);
   for (int64_t t = 0, next_end = kMedium ? a.first : -1, j = 0; t < a.T; ++t) {
     if (ckpt && t % kCheckpointInterval == 0) st.store(ckpt + t / kCheckpointInterval * kStateFields * BC, BC, o, a.nc);
-    const M *__restrict k = a.k + a.tok(t), *__restrict v = a.v + a.tok(t);
-    M* __restrict y = y_all + a.tok(t);
-    for (int64_t i = 0; i < a.nc; ++i) {
-      StepState<M> s = st.get(i);
-      y[i] = step_output(s, a.u[i], k[i], v[i], kMedium);
-      step_token_update(s, a.w[i], k[i], v[i]);
-      st.set(i, s);
-    }
+    token_tile<M, kMedium>(a.nc, a.u, a.w, a.k + a.tok(t), a.v + a.tok(t), st, y_all + a.tok(t));
     if (kMedium && t == next_end) {
       fold_tile<M>(a, st, j++);
       next_end += a.s;
@@ -208,6 +230,25 @@ RRWKV_HD void backward_task(const Args<M>& a, const M* ckpt, const M* gy_all, M*
     part[3 * a.C + a.c0 + i] = g.bm[i];
   }
 }
+
+// scan_rows_f32 on channels [c0, c0 + nc), nc <= kTile: the loop of forward_task on row strides.
+template <bool kMedium>
+RRWKV_HD void scan_rows_task(const RowScan& r, int64_t c0, int64_t nc) {
+  Tile<float> st;
+  st.load(r.state, c0, nc);
+  for (int64_t t = 0, j = 0; t < r.T; ++t) {
+    token_tile<float, kMedium>(nc, r.u + c0, r.w + c0, r.k + t * r.ld + c0, r.v + t * r.ld + c0, st,
+                               r.out + t * r.ldo + c0);
+    if (kMedium && j < r.n_fold && r.fold_at[j] == t) {
+      fold_tile<float>(nc, r.wm + c0, r.bm + c0, r.km + j * r.ld + c0, r.vm + j * r.ld + c0, st);
+      ++j;
+    }
+  }
+  st.store(r.state, c0, nc);
+}
+
+RRWKV_CLONES void scan_rows_rwkv4(const RowScan& r, int64_t c0, int64_t nc) { scan_rows_task<false>(r, c0, nc); }
+RRWKV_CLONES void scan_rows_rrwkv(const RowScan& r, int64_t c0, int64_t nc) { scan_rows_task<true>(r, c0, nc); }
 
 // Non-template entry points, one per (type, arch): the units the ISA clones are made of.
 #define RRWKV_WKV_TASKS(M, NAME, MEDIUM)                                                                  \
@@ -287,3 +328,15 @@ void backward_cpu(const Problem& p, const Inputs& in, const BackwardArgs& g) {
 }
 
 }  // namespace rrwkv::wkv::detail
+
+namespace rrwkv::wkv {
+
+void scan_rows_f32(const RowScan& r, int64_t c0, int64_t c1) {
+  const bool medium = r.wm != nullptr;
+  for (int64_t c = c0; c < c1; c += detail::kTile) {
+    const int64_t nc = std::min(detail::kTile, c1 - c);
+    medium ? detail::scan_rows_rrwkv(r, c, nc) : detail::scan_rows_rwkv4(r, c, nc);
+  }
+}
+
+}  // namespace rrwkv::wkv
