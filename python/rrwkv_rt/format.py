@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import struct
 import sys
-import tempfile
 import zlib
 from typing import Iterable, Mapping
 
 import numpy as np
 
 from . import _core
+from .atomic import atomic_write
 from .config import ModelConfig
 from .dtypes import DTYPE_CODES, decode, encode
 
@@ -110,33 +110,12 @@ def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str,
     header_crc = zlib.crc32(header, zlib.crc32(after_crc))
     preamble = MAGIC + struct.pack("<II", FORMAT_VERSION, header_crc) + after_crc
 
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".rrwkv-", suffix=".tmp", dir=folder)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; a model file is ordinary data
-        with os.fdopen(fd, "wb") as f:
-            f.write(preamble)
-            f.write(header)
-            for (a, _), off, (name, *_rest) in _progress(zip(stored.values(), offsets, table), len(table), progress):
-                f.write(bytes(off - f.tell()))  # zero padding up to the 64-byte boundary
-                f.write(a.tobytes(order="C"))
-            f.flush()
-            os.fsync(f.fileno())
-        if force:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # fails instead of overwriting a file that appeared meanwhile
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    with atomic_write(path, overwrite=force) as f:
+        f.write(preamble)
+        f.write(header)
+        for (a, _), off in _progress(zip(stored.values(), offsets), len(table), progress):
+            f.write(bytes(off - f.tell()))  # zero padding up to the 64-byte boundary
+            f.write(a.tobytes(order="C"))
 
 
 def _progress(items: Iterable, total: int, enabled: bool | None):

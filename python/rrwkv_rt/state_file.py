@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import zlib
 
 from . import _core
+from .atomic import atomic_write
 
 MAGIC = b"RRWKVSF\n"
 VERSION = 1
@@ -91,36 +91,10 @@ def decode_state(data: bytes, session, source: str = "state") -> bytes:
     return blob
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, fsync and rename."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
-
-
 def save_state(self, path: str | os.PathLike) -> None:
     """Save this session's state (and position) to `path`, atomically."""
-    write_atomic(path, encode_state(self))
+    with atomic_write(path) as f:
+        f.write(encode_state(self))
 
 
 def load_state(self, path: str | os.PathLike) -> int:
@@ -133,4 +107,4 @@ def load_state(self, path: str | os.PathLike) -> int:
     return self.pos
 
 
-__all__ = ["save_state", "load_state", "encode_state", "decode_state", "write_atomic"]
+__all__ = ["save_state", "load_state", "encode_state", "decode_state"]

@@ -17,10 +17,10 @@ any point leaves either the old checkpoint or the new one, never a partial file.
 from __future__ import annotations
 
 import os
-import tempfile
 
 import torch
 
+from ..atomic import atomic_write
 from ..checkpoint import TRAIN_CHECKPOINT_FORMAT
 
 CHECKPOINT_NAME = "ckpt.pt"
@@ -28,43 +28,9 @@ CHECKPOINT_NAME = "ckpt.pt"
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
     """torch.save ``obj`` to ``path`` atomically (see the module doc)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a checkpoint is an ordinary file
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. Windows: directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    os.makedirs(os.path.dirname(os.path.abspath(os.fspath(path))), exist_ok=True)
+    with atomic_write(path) as f:
+        torch.save(obj, f)
 
 
 def rng_state() -> dict:
