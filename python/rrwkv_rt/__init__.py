@@ -6,11 +6,11 @@ exporting from ``.pth`` files need torch.
 from ._core import FORMAT_VERSION, FormatError, ModelFile
 from ._core import __version__
 from .config import ModelConfig
-from .session import Model, Session
-from .native import get_cmake_dir, get_include, get_library_dir
-from .tokenizer import Tokenizer
 from . import generate as _generate, state_file as _state_file
 from .generate import Sampler, default_model_path
+from .native import get_cmake_dir, get_include, get_library_dir
+from .session import Model, Session
+from .tokenizer import Tokenizer
 
 # Session is the native class (session.py); generation and state files are written in Python on
 # top and attached here, so every Session has them (clones and sessions made by _core included).
@@ -20,7 +20,7 @@ Session.load_state = _state_file.load_state
 
 FormatError.__module__ = "rrwkv_rt"
 
-__all__ = ["FORMAT_VERSION", "FormatError", "Model", "ModelConfig", "ModelFile", "Session", "__version__"]
-__all__ += ["Tokenizer"]
-__all__ += ["Sampler", "default_model_path"]
-__all__ += ["get_cmake_dir", "get_include", "get_library_dir"]
+__all__ = [
+    "FORMAT_VERSION", "FormatError", "Model", "ModelConfig", "ModelFile", "Sampler", "Session", "Tokenizer",
+    "__version__", "default_model_path", "get_cmake_dir", "get_include", "get_library_dir",
+]
