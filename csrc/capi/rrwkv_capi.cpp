@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "engine/engine.h"
+#include "engine/session.h"
+#include "engine/state_blob.h"
 #include "kernels/cpu/blas.h"
-#include "runtime/model.h"
-#include "runtime/session.h"
+#include "sampling/model_defaults.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -24,6 +26,7 @@ struct rrwkv_model {
   std::shared_ptr<const rrwkv::Model> model;
   std::unique_ptr<rrwkv::Tokenizer> tokenizer;  // nullptr if the file has none or a bad one...
   std::string tokenizer_error;                  // ...and then why
+  std::string dtypes;                           // for rrwkv_model_info.dtype
 };
 
 struct rrwkv_sampler {
@@ -33,8 +36,11 @@ struct rrwkv_sampler {
 struct rrwkv_session {
   std::unique_ptr<rrwkv::Session> session;  // holds the model alive
   size_t state_size = 0;
-  std::mutex scratch_mu;       // guards scratch: the logits a step without an output buffer
-  std::vector<float> scratch;  // computes (allocated on first use)
+};
+
+struct rrwkv_batch {
+  std::unique_ptr<rrwkv::Engine> engine;  // holds the model alive
+  size_t state_size = 0;
 };
 
 namespace {
@@ -76,6 +82,8 @@ rrwkv_status guard(const char* fn, F&& body, rrwkv_status invalid = RRWKV_ERR_IN
     return fail(RRWKV_ERR_FILE_NOT_FOUND, fn, e.what());
   } catch (const rrwkv::OutOfRange& e) {
     return fail(RRWKV_ERR_OUT_OF_RANGE, fn, e.what());
+  } catch (const rrwkv::StateMismatch& e) {
+    return fail(RRWKV_ERR_STATE_MISMATCH, fn, e.what());
   } catch (const rrwkv::InvalidArgument& e) {
     return fail(invalid, fn, e.what());
   } catch (const std::bad_alloc&) {
@@ -118,7 +126,8 @@ const rrwkv::Tokenizer& tokenizer_of(const rrwkv_model* model) {
   return *model->tokenizer;
 }
 
-// BLAS is chosen once per process, at the first session: by rrwkv_set_blas, else RRWKV_BLAS.
+// BLAS is chosen once per process, at the first session or batch: by rrwkv_set_blas, else by the
+// environment (RRWKV_BLAS, the policy of kernels/cpu/blas.h).
 std::mutex g_blas_mu;
 bool g_blas_chosen = false;
 
@@ -126,10 +135,7 @@ void choose_blas_from_env() {
   std::lock_guard<std::mutex> lock(g_blas_mu);
   if (g_blas_chosen) return;
   g_blas_chosen = true;
-  if (const char* env = std::getenv("RRWKV_BLAS")) {
-    const std::string v = env;
-    rrwkv::cpu::blas_configure(v == "0" || v == "none" || v == "off" ? "" : v);
-  }
+  rrwkv::cpu::blas_configure_from_env("");
 }
 
 }  // namespace
@@ -184,6 +190,7 @@ rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params
     opts.verify_checksums = params ? params->verify_checksums : true;
     auto h = std::make_unique<rrwkv_model>();
     h->model = rrwkv::Model::open(path, opts);
+    h->dtypes = h->model->matrix_dtypes();
     try {  // a bad tokenizer fails only the tokenizer calls: the model is usable without it
       h->tokenizer = rrwkv::Tokenizer::from_model(h->model->file());
       if (!h->tokenizer)
@@ -207,20 +214,22 @@ rrwkv_status rrwkv_model_get_info(const rrwkv_model* model, rrwkv_model_info* in
     const rrwkv::ModelConfig& c = m.config();
     rrwkv_model_info r;
     std::memset(&r, 0, sizeof r);
-    r.arch = rrwkv::arch_name(c.arch);
-    r.cm_mode = rrwkv::cm_mode_name(c.cm_mode);
-    r.dtype = rrwkv::dtype_name(m.matrix_dtype());
+    r.arch = c.arch.c_str();
+    r.cm_mode = c.cm_mode.c_str();
+    r.dtype = model->dtypes.c_str();
     r.tokenizer = model->tokenizer ? model->tokenizer->kind().c_str() : nullptr;
-    r.n_layer = m.n_layer();
-    r.n_embd = m.n_embd();
-    r.ffn_dim = m.ffn_dim();
+    r.n_layer = static_cast<int64_t>(c.n_layer);
+    r.n_embd = static_cast<int64_t>(c.n_embd);
+    r.ffn_dim = static_cast<int64_t>(c.ffn_dim);
     r.vocab_size = m.vocab_size();
-    r.medium_interval = m.medium_interval();
+    r.medium_interval = static_cast<int64_t>(c.medium_interval);
+    r.head_size = static_cast<int64_t>(c.head_size);
     r.layer_norm_eps = c.layer_norm_eps;
     r.format_version = m.file().version();
     r.header_crc32 = m.file().header_crc32();
     r.file_size = m.file().file_size();
     r.decode_bytes_per_token = m.decode_bytes_per_token();
+    r.state_size = rrwkv::state_blob_size(m);
     *info = r;
   });
 }
@@ -285,7 +294,7 @@ rrwkv_status rrwkv_session_new(const rrwkv_model* model, const rrwkv_session_par
     choose_blas_from_env();
     auto h = std::make_unique<rrwkv_session>();
     h->session = std::make_unique<rrwkv::Session>(model->model, n_threads);
-    h->state_size = h->session->get_state().size();
+    h->state_size = rrwkv::state_blob_size(*model->model);
     *out = h.release();
   });
 }
@@ -309,14 +318,8 @@ rrwkv_status rrwkv_session_step(rrwkv_session* session, int32_t token, float* lo
     require(session, "session");
     rrwkv::Session& s = *session->session;
     const auto V = static_cast<size_t>(s.model()->vocab_size());
-    if (logits) {
-      check_logits_len(logits_len, V, "one token's logits (vocab_size)");
-      s.step(token, logits);
-      return;
-    }
-    std::lock_guard<std::mutex> lock(session->scratch_mu);
-    session->scratch.resize(V);
-    s.step(token, session->scratch.data());
+    if (logits) check_logits_len(logits_len, V, "one token's logits (vocab_size)");
+    s.step(token, logits);
   });
 }
 
@@ -382,7 +385,121 @@ rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, si
     require(session, "session");
     require(buf, "buf");
     session->session->set_state(buf, size);
-  }, RRWKV_ERR_STATE_MISMATCH);
+  });
+}
+
+// ---- batches --------------------------------------------------------------------------------
+
+rrwkv_batch_params rrwkv_batch_default_params(void) {
+  rrwkv_batch_params p;
+  p.capacity = 8;
+  p.n_threads = 0;
+  return p;
+}
+
+rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params* params, rrwkv_batch** out) {
+  clear_out(out);
+  return guard(__func__, [&] {
+    require(model, "model");
+    require(out, "out");
+    const rrwkv_batch_params c = params ? *params : rrwkv_batch_default_params();
+    if (c.n_threads < 0)
+      throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n_threads is " + std::to_string(c.n_threads) +
+                                                     "; expected >= 1, or 0 for every available CPU");
+    choose_blas_from_env();
+    rrwkv::EngineOptions o;
+    o.capacity = c.capacity;
+    o.threads = c.n_threads;
+    auto h = std::make_unique<rrwkv_batch>();
+    h->engine = std::make_unique<rrwkv::Engine>(model->model, o);
+    h->state_size = rrwkv::state_blob_size(*model->model);
+    *out = h.release();
+  });
+}
+
+void rrwkv_batch_free(rrwkv_batch* batch) { delete batch; }
+
+rrwkv_status rrwkv_batch_add(rrwkv_batch* batch, int32_t* row) {
+  if (row) *row = -1;
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    require(row, "row");
+    *row = static_cast<int32_t>(batch->engine->add());
+  });
+}
+
+rrwkv_status rrwkv_batch_remove(rrwkv_batch* batch, int32_t row) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    batch->engine->remove(row);
+  });
+}
+
+rrwkv_status rrwkv_batch_step(rrwkv_batch* batch, const int32_t* rows, const int32_t* tokens, size_t n, float* logits,
+                              size_t logits_len) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    require(rows, "rows");
+    rrwkv::Engine& e = *batch->engine;
+    if (n == 0) throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n is 0; expected at least one row");
+    const auto V = static_cast<size_t>(e.model()->vocab_size());
+    if (logits) {
+      if (n > std::numeric_limits<size_t>::max() / V)
+        throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n * vocab_size overflows size_t (n = " + std::to_string(n) + ")");
+      check_logits_len(logits_len, n * V, "n x vocab_size logits");
+    }
+    const std::vector<int64_t> r(rows, rows + n), ids = widen(tokens, n);
+    e.step(r.data(), ids.data(), static_cast<int64_t>(n), logits);
+  });
+}
+
+rrwkv_status rrwkv_batch_eval(rrwkv_batch* batch, int32_t row, const int32_t* tokens, size_t n, float* logits,
+                              size_t logits_len) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    rrwkv::Engine& e = *batch->engine;
+    if (logits) check_logits_len(logits_len, static_cast<size_t>(e.model()->vocab_size()), "the last token's logits");
+    const std::vector<int64_t> ids = widen(tokens, n);
+    e.forward(row, ids.data(), static_cast<int64_t>(n), logits, false);
+  });
+}
+
+rrwkv_status rrwkv_batch_reset(rrwkv_batch* batch, int32_t row) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    batch->engine->reset(row);
+  });
+}
+
+int64_t rrwkv_batch_pos(const rrwkv_batch* batch, int32_t row) {
+  try {
+    return batch ? batch->engine->pos(row) : -1;
+  } catch (...) {  // a row not in the batch
+    return -1;
+  }
+}
+
+rrwkv_status rrwkv_batch_get_state(const rrwkv_batch* batch, int32_t row, void* buf, size_t buf_size,
+                                   size_t* written) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    if (buf_size > 0) require(buf, "buf");
+    if (written) *written = batch->state_size;
+    const std::string blob = batch->engine->get_state(row);  // checks the row first
+    if (buf_size < blob.size())
+      throw ApiError(RRWKV_ERR_BUFFER_TOO_SMALL, "buf_size is " + std::to_string(buf_size) +
+                                                     " bytes but the state is " + std::to_string(blob.size()) +
+                                                     "; allocate rrwkv_model_info.state_size bytes");
+    std::memcpy(buf, blob.data(), blob.size());
+  });
+}
+
+rrwkv_status rrwkv_batch_set_state(rrwkv_batch* batch, int32_t row, const void* buf, size_t size) {
+  return guard(__func__, [&] {
+    require(batch, "batch");
+    require(buf, "buf");
+    batch->engine->set_state(row, buf, size);
+  });
 }
 
 // ---- sampling -------------------------------------------------------------------------------
@@ -427,10 +544,7 @@ rrwkv_status rrwkv_sampler_new(const rrwkv_model* model, const rrwkv_sampler_par
     p.repetition_penalty = c.repetition_penalty;
     p.banned_tokens.assign(c.banned_tokens, c.banned_tokens + c.n_banned);
     p.stop_tokens.assign(c.stop_tokens, c.stop_tokens + c.n_stop);
-    if (model->tokenizer) {
-      p.occurrence_weights = rrwkv::occurrence_weights(*model->tokenizer, V);
-      for (size_t id = model->tokenizer->vocab_size(); id < V; ++id) p.banned_tokens.push_back(static_cast<int64_t>(id));
-    }
+    rrwkv::add_model_defaults(p, model->tokenizer.get(), V, /*use_default_stop=*/c.stop_tokens == nullptr);
     if (c.has_seed) p.seed = c.seed;
     *out = new rrwkv_sampler{rrwkv::Sampler(V, std::move(p))};
   });

@@ -1,6 +1,7 @@
 // Exception types of the runtime. C++ code throws these; the Python bindings map them to
-// FormatError(ValueError), FileNotFoundError, IndexError and ValueError; the C API turns them
-// into status codes. Nothing in the runtime aborts or exits on bad input.
+// FormatError(ValueError), FileNotFoundError, IndexError, StateMismatchError(ValueError) and
+// ValueError; the C API turns them into status codes. Nothing in the runtime aborts or exits on
+// bad input.
 #pragma once
 
 #include <stdexcept>
@@ -26,10 +27,16 @@ class OutOfRange : public std::out_of_range {
   using std::out_of_range::out_of_range;
 };
 
-// A bad argument from the caller (wrong sizes, foreign state, bad option).
+// A bad argument from the caller (wrong sizes, bad option).
 class InvalidArgument : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
+};
+
+// An intact state saved from another model (another architecture, shape or weights).
+class StateMismatch : public InvalidArgument {
+ public:
+  using InvalidArgument::InvalidArgument;
 };
 
 }  // namespace rrwkv

@@ -6,6 +6,7 @@
 
 #include "core/crc32.h"
 #include "core/errors.h"
+#include "arch/architecture.h"
 #include "format/byte_reader.h"
 
 namespace rrwkv {
@@ -122,10 +123,11 @@ void ModelFile::parse_header() {
     t.name = r.read_string("name of tensor " + std::to_string(i), 4096);
     const std::string what = "tensor '" + t.name + "'";
     const uint8_t dtype = r.read<uint8_t>("dtype of " + what);
-    if (!dtype_is_valid(dtype))
-      throw FormatError(where() + ": " + what + " has dtype code " + std::to_string(dtype) +
-                        ", expected 0 (f32), 1 (f16) or 2 (bf16); " + kReexport);
-    t.dtype = static_cast<DType>(dtype);
+    const DTypeTraits* dt = find_dtype(dtype);
+    if (!dt || !dt->storable)
+      throw FormatError(where() + ": " + what + " has dtype code " + std::to_string(dtype) + ", expected one of " +
+                        storable_dtype_names() + "; " + kReexport);
+    t.dtype = dt->type;
     const uint8_t ndim = r.read<uint8_t>("rank of " + what);
     if (ndim < 1 || ndim > 4)
       throw FormatError(where() + ": " + what + " has rank " + std::to_string(ndim) + ", expected 1..4; " + kReexport);
@@ -150,11 +152,13 @@ void ModelFile::validate_tensor_bounds() {
     for (uint64_t d : t.shape)
       if (d == 0 || !mul_ok(n, d, &n))
         throw FormatError(what + " has an invalid shape " + shape_str(t.shape) + "; " + kReexport);
-    uint64_t expected_bytes;
-    if (!mul_ok(n, dtype_size(t.dtype), &expected_bytes) || expected_bytes != t.nbytes)
+    // a row is the last dimension: quantized types store it as whole blocks
+    uint64_t row = 0, expected_bytes = 0;
+    if (!row_bytes(t.dtype, t.shape.back(), &row) || !mul_ok(n / t.shape.back(), row, &expected_bytes) ||
+        expected_bytes != t.nbytes)
       throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) + " should have " +
-                        std::to_string(n * dtype_size(t.dtype)) + " bytes but the table says " + std::to_string(t.nbytes) +
-                        "; " + kReexport);
+                        (expected_bytes ? std::to_string(expected_bytes) + " bytes" : "a size that is not representable") +
+                        " but the table says " + std::to_string(t.nbytes) + "; " + kReexport);
     if (t.offset % kAlignment != 0 || t.offset < data_offset_)
       throw FormatError(what + " starts at byte " + std::to_string(t.offset) + ", expected a multiple of 64 at or after " +
                         "the data section (byte " + std::to_string(data_offset_) + "); " + kReexport);
@@ -193,45 +197,57 @@ void ModelFile::verify_tensor_checksums() const {
 }
 
 void ModelFile::read_config() {
-  auto get = [&](const std::string& key, auto* out, const char* type_name) {
-    using T = std::remove_pointer_t<decltype(out)>;
+  auto field = [&](const std::string& key) -> const FieldValue& {
     auto it = fields_.find(key);
-    if (it == fields_.end())
-      throw FormatError(where() + ": the header has no '" + key + "' field; " + kReexport);
-    if (!std::holds_alternative<T>(it->second))
-      throw FormatError(where() + ": header field '" + key + "' should be of type " + type_name + "; " + kReexport);
-    *out = std::get<T>(it->second);
+    if (it == fields_.end()) throw FormatError(where() + ": the header has no '" + key + "' field; " + kReexport);
+    return it->second;
   };
-  auto in_range = [&](const char* key, uint64_t v, uint64_t lo, uint64_t hi) {
-    if (v < lo || v > hi)
-      throw FormatError(where() + ": header field '" + key + "' is " + std::to_string(v) + ", expected " +
-                        std::to_string(lo) + ".." + std::to_string(hi) + "; " + kReexport);
+  auto wrong_type = [&](const std::string& key, const char* type_name) {
+    return FormatError(where() + ": header field '" + key + "' should be of type " + type_name + "; " + kReexport);
   };
-  std::string arch, cm_mode;
-  get("arch", &arch, "str");
-  get("cm_mode", &cm_mode, "str");
-  config_.arch = parse_arch(arch);
-  config_.cm_mode = parse_cm_mode(cm_mode);
-  get("n_layer", &config_.n_layer, "u64");
-  get("n_embd", &config_.n_embd, "u64");
-  get("ffn_dim", &config_.ffn_dim, "u64");
-  get("vocab_size", &config_.vocab_size, "u64");
-  get("medium_interval", &config_.medium_interval, "u64");
-  get("layer_norm_eps", &config_.layer_norm_eps, "f64");
-  in_range("n_layer", config_.n_layer, 1, 1u << 16);
-  in_range("n_embd", config_.n_embd, 1, 1u << 20);
-  in_range("ffn_dim", config_.ffn_dim, 1, 1u << 22);
-  in_range("vocab_size", config_.vocab_size, 1, 1u << 26);
-  in_range("medium_interval", config_.medium_interval, 1, 1u << 30);
+  const FieldValue& arch = field("arch");
+  if (!std::holds_alternative<std::string>(arch)) throw wrong_type("arch", "str");
+  config_.arch = std::get<std::string>(arch);
+  arch_ = find_architecture(config_.arch);
+  if (!arch_)
+    throw FormatError(where() + ": header field 'arch' is '" + config_.arch + "', expected one of " +
+                      architecture_names() + "; the file is corrupt or from a newer version of rrwkv_rt — " +
+                      "upgrade rrwkv_rt or re-export the model");
+  std::vector<ConfigField> keys = common_config_fields();
+  for (const ConfigField& f : arch_->config_fields()) keys.push_back(f);
+  for (const ConfigField& f : keys) {
+    const FieldValue& v = field(f.key);
+    switch (f.kind) {
+      case ConfigField::Kind::U64: {
+        if (!std::holds_alternative<uint64_t>(v)) throw wrong_type(f.key, "u64");
+        const uint64_t x = std::get<uint64_t>(v);
+        if (x < f.lo || x > f.hi)
+          throw FormatError(where() + ": header field '" + f.key + "' is " + std::to_string(x) + ", expected " +
+                            std::to_string(f.lo) + ".." + std::to_string(f.hi) + "; " + kReexport);
+        config_.*f.u64 = x;
+        break;
+      }
+      case ConfigField::Kind::F64:
+        if (!std::holds_alternative<double>(v)) throw wrong_type(f.key, "f64");
+        config_.*f.f64 = std::get<double>(v);
+        break;
+      case ConfigField::Kind::Str:
+        if (!std::holds_alternative<std::string>(v)) throw wrong_type(f.key, "str");
+        config_.*f.str = std::get<std::string>(v);
+        break;
+    }
+  }
   if (!(config_.layer_norm_eps > 0 && config_.layer_norm_eps < 1))
     throw FormatError(where() + ": header field 'layer_norm_eps' is " + std::to_string(config_.layer_norm_eps) +
                       ", expected a value in (0, 1); " + kReexport);
+  const std::string problem = arch_->check_config(config_);
+  if (!problem.empty()) throw FormatError(where() + ": " + problem + "; " + kReexport);
 }
 
 void ModelFile::check_layout() const {
   std::string problems;
   int count = 0;
-  for (const TensorSpec& spec : runtime_layout(config_)) {
+  for (const TensorSpec& spec : arch_->layout(config_)) {
     const TensorInfo* t = find(spec.name);
     std::string p;
     if (!t)
@@ -247,7 +263,7 @@ void ModelFile::check_layout() const {
   }
   if (count > 20) problems += "\n  ... and " + std::to_string(count - 20) + " more";
   if (count)
-    throw FormatError(where() + " does not match its header (" + arch_name(config_.arch) + ", n_layer=" +
+    throw FormatError(where() + " does not match its header (" + config_.arch + ", n_layer=" +
                       std::to_string(config_.n_layer) + ", n_embd=" + std::to_string(config_.n_embd) + "): " +
                       std::to_string(count) + " problem(s):" + problems + "\n" + kReexport);
 }

@@ -10,11 +10,13 @@
 #include <variant>
 #include <vector>
 
-#include "format/dtype.h"
-#include "format/layout.h"
+#include "core/dtype.h"
+#include "format/config.h"
 #include "format/mapped_file.h"
 
 namespace rrwkv {
+
+class Architecture;
 
 constexpr char kMagic[8] = {'R', 'R', 'W', 'K', 'V', '\0', '\r', '\n'};
 constexpr uint32_t kFormatVersion = 1;
@@ -58,6 +60,7 @@ class ModelFile {
   uint32_t version() const { return version_; }
   uint32_t header_crc32() const { return header_crc_; }  // identifies the model's contents
   const ModelConfig& config() const { return config_; }
+  const Architecture& architecture() const { return *arch_; }  // from the registry (arch/)
   const std::map<std::string, FieldValue>& fields() const { return fields_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
@@ -83,6 +86,7 @@ class ModelFile {
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> index_;
   ModelConfig config_;
+  const Architecture* arch_ = nullptr;
 };
 
 }  // namespace rrwkv

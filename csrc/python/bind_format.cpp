@@ -5,6 +5,7 @@
 #include "core/crc32.h"
 #include "core/device.h"
 #include "core/errors.h"
+#include "arch/architecture.h"
 #include "format/model_file.h"
 #include "python/bindings.h"
 
@@ -13,19 +14,25 @@ namespace py = pybind11;
 namespace rrwkv::python {
 namespace {
 
+// A config dict (ModelConfig.to_dict() in Python) -> ModelConfig; the arch's fields must be there.
 ModelConfig config_from_dict(const py::dict& d) {
   ModelConfig c;
-  try {
-    c.arch = parse_arch(d["arch"].cast<std::string>());
-    c.cm_mode = parse_cm_mode(d["cm_mode"].cast<std::string>());
-  } catch (const FormatError& e) {
-    throw InvalidArgument(e.what());
+  c.arch = d["arch"].cast<std::string>();
+  const Architecture* a = find_architecture(c.arch);
+  if (!a) throw InvalidArgument("unknown arch '" + c.arch + "'; expected one of " + architecture_names());
+  std::vector<ConfigField> keys = common_config_fields();
+  for (const ConfigField& f : a->config_fields()) keys.push_back(f);
+  for (const ConfigField& f : keys) {
+    if (!d.contains(f.key)) throw InvalidArgument(std::string("config has no '") + f.key + "'");
+    py::handle v = d[f.key];
+    switch (f.kind) {
+      case ConfigField::Kind::U64: c.*f.u64 = v.cast<uint64_t>(); break;
+      case ConfigField::Kind::F64: c.*f.f64 = v.cast<double>(); break;
+      case ConfigField::Kind::Str: c.*f.str = v.cast<std::string>(); break;
+    }
   }
-  c.n_layer = d["n_layer"].cast<uint64_t>();
-  c.n_embd = d["n_embd"].cast<uint64_t>();
-  c.ffn_dim = d["ffn_dim"].cast<uint64_t>();
-  c.vocab_size = d["vocab_size"].cast<uint64_t>();
-  c.medium_interval = d["medium_interval"].cast<uint64_t>();
+  const std::string problem = a->check_config(c);
+  if (!problem.empty()) throw InvalidArgument(problem);
   return c;
 }
 
@@ -54,20 +61,37 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 
 py::dict config_to_dict(const ModelConfig& c) {
   py::dict d;
-  d["arch"] = arch_name(c.arch);
-  d["n_layer"] = c.n_layer;
-  d["n_embd"] = c.n_embd;
-  d["vocab_size"] = c.vocab_size;
-  d["ffn_dim"] = c.ffn_dim;
-  d["medium_interval"] = c.medium_interval;
-  d["cm_mode"] = cm_mode_name(c.cm_mode);
-  d["layer_norm_eps"] = c.layer_norm_eps;
+  d["arch"] = c.arch;
+  std::vector<ConfigField> keys = common_config_fields();
+  if (const Architecture* a = find_architecture(c.arch))
+    for (const ConfigField& f : a->config_fields()) keys.push_back(f);
+  for (const ConfigField& f : keys) {
+    switch (f.kind) {
+      case ConfigField::Kind::U64: d[f.key] = c.*f.u64; break;
+      case ConfigField::Kind::F64: d[f.key] = c.*f.f64; break;
+      case ConfigField::Kind::Str: d[f.key] = c.*f.str; break;
+    }
+  }
   return d;
 }
 
 void bind_format(py::module_& m) {
   m.attr("FORMAT_VERSION") = kFormatVersion;
   m.attr("MAGIC") = py::bytes(kMagic, 8);
+  m.attr("PREAMBLE_SIZE") = kPreambleSize;
+  m.attr("ALIGNMENT") = kAlignment;
+  py::dict field_types;
+  field_types["u64"] = static_cast<int>(FieldType::U64);
+  field_types["i64"] = static_cast<int>(FieldType::I64);
+  field_types["f64"] = static_cast<int>(FieldType::F64);
+  field_types["str"] = static_cast<int>(FieldType::Str);
+  field_types["bytes"] = static_cast<int>(FieldType::Bytes);
+  m.attr("FIELD_TYPES") = field_types;
+  py::dict dtypes;  // name -> (code, elements per block, bytes per block) of every storable type
+  for (int code = 0; code < 256; ++code)
+    if (const DTypeTraits* t = find_dtype(static_cast<uint8_t>(code)); t && t->storable)
+      dtypes[t->name] = py::make_tuple(code, t->block_elems, t->block_bytes);
+  m.attr("DTYPES") = dtypes;
 
   m.def("cuda_compiled", &cuda_compiled, "Whether this build contains the CUDA kernels.");
   m.def("cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without a GPU or driver).");
@@ -82,10 +106,22 @@ void bind_format(py::module_& m) {
 
   m.def("runtime_layout", [](const py::dict& cfg) {
         py::list out;
-        for (const TensorSpec& s : runtime_layout(config_from_dict(cfg)))
+        const ModelConfig c = config_from_dict(cfg);
+    for (const TensorSpec& s : find_architecture(c.arch)->layout(c))
           out.append(py::make_tuple(s.name, py::tuple(py::cast(s.shape)), s.is_matrix));
         return out;
       }, py::arg("config"), "(name, shape, is_matrix) of every tensor a .rrwkv file of this config must hold.");
+  m.def("config_fields", [](const std::string& arch) {
+        const Architecture* a = find_architecture(arch);
+        if (!a) throw InvalidArgument("unknown arch '" + arch + "'; expected one of " + architecture_names());
+        py::list out;
+        std::vector<ConfigField> keys = common_config_fields();
+        for (const ConfigField& f : a->config_fields()) keys.push_back(f);
+        for (const ConfigField& f : keys)
+          out.append(py::make_tuple(f.key, f.kind == ConfigField::Kind::U64 ? "u64"
+                                           : f.kind == ConfigField::Kind::F64 ? "f64" : "str"));
+        return out;
+      }, py::arg("arch"), "(key, type) of every header field a file of this architecture stores ('arch' aside).");
 
   py::class_<ModelFile, std::shared_ptr<ModelFile>>(m, "ModelFile",
       "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).")

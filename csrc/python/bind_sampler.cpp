@@ -9,6 +9,7 @@
 
 #include "core/errors.h"
 #include "python/bindings.h"
+#include "sampling/model_defaults.h"
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
@@ -81,7 +82,7 @@ void bind_sampler(py::module_& m) {
       .def(py::init([](int64_t vocab_size, double temperature, double top_p, int64_t top_k, double min_p,
                        double presence, double frequency, double decay, double repetition,
                        const py::object& banned, const py::object& stop, const py::object& weights,
-                       const py::object& seed) {
+                       const py::object& seed, const py::object& tokenizer) {
              if (vocab_size < 1) throw InvalidArgument("vocab_size must be >= 1, got " + std::to_string(vocab_size));
              SamplerParams p;
              p.temperature = temperature;
@@ -100,13 +101,22 @@ void bind_sampler(py::module_& m) {
                p.occurrence_weights.assign(w.data(), w.data() + w.size());
              }
              p.seed = seed_arg(seed);
+             if (!tokenizer.is_none()) {
+               if (!weights.is_none())
+                 throw InvalidArgument("pass either tokenizer (which sets occurrence_weights) or occurrence_weights");
+               add_model_defaults(p, tokenizer.cast<const Tokenizer*>(), static_cast<size_t>(vocab_size),
+                                  /*use_default_stop=*/stop.is_none());
+             }
              return std::make_unique<Sampler>(static_cast<size_t>(vocab_size), std::move(p));
            }),
            py::arg("vocab_size"), py::kw_only(), py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
            py::arg("top_k") = 0, py::arg("min_p") = 0.0, py::arg("presence_penalty") = 0.0,
            py::arg("frequency_penalty") = 0.0, py::arg("penalty_decay") = 0.996, py::arg("repetition_penalty") = 1.0,
            py::arg("banned_tokens") = py::none(), py::arg("stop_tokens") = py::none(),
-           py::arg("occurrence_weights") = py::none(), py::arg("seed") = py::none())
+           py::arg("occurrence_weights") = py::none(), py::arg("seed") = py::none(), py::arg("tokenizer") = py::none(),
+           "tokenizer: the model's (a native Tokenizer) to apply the per-model policy shared with the C API "
+           "(sampling/model_defaults.h): occurrence weights, a ban on ids it cannot decode, and its end-of-text "
+           "as the stop token when stop_tokens is None.")
       .def("sample", [](Sampler& s, const Logits& logits) {
              const float* p = logits_ptr(logits, s);
              if (s.vocab_size() < kReleaseGilVocab) return s.sample(p, s.vocab_size());

@@ -19,7 +19,7 @@ wkv::Problem make_problem(int64_t B, int64_t T, int64_t C, int64_t J, int64_t po
                           const std::string& dtype, int device, uintptr_t stream, int n_threads) {
   wkv::Problem p;
   p.B = B, p.T = T, p.C = C, p.J = J, p.pos = pos, p.s = s, p.medium = medium;
-  p.dtype = wkv::parse_dtype(dtype);
+  p.dtype = parse_dtype(dtype);
   p.device = device;
   p.stream = mptr(stream);
   p.n_threads = n_threads;

@@ -13,6 +13,8 @@ PYBIND11_MODULE(_core, m) {
 
   // FormatError subclasses ValueError so callers that catch ValueError keep working.
   static py::exception<rrwkv::FormatError> format_error(m, "FormatError", PyExc_ValueError);
+  // A state saved from another model: a ValueError too, distinct from a corrupt one (FormatError).
+  static py::exception<rrwkv::StateMismatch> state_mismatch(m, "StateMismatchError", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
@@ -22,6 +24,8 @@ PYBIND11_MODULE(_core, m) {
       py::set_error(PyExc_FileNotFoundError, e.what());
     } catch (const rrwkv::OutOfRange& e) {
       py::set_error(PyExc_IndexError, e.what());
+    } catch (const rrwkv::StateMismatch& e) {
+      py::set_error(state_mismatch, e.what());
     } catch (const rrwkv::InvalidArgument& e) {
       py::set_error(PyExc_ValueError, e.what());
     }
@@ -29,7 +33,9 @@ PYBIND11_MODULE(_core, m) {
 
   rrwkv::python::bind_format(m);
   rrwkv::python::bind_tokenizer(m);
-  rrwkv::python::bind_runtime(m);
+  rrwkv::python::bind_model(m);
+  rrwkv::python::bind_session(m);
+  rrwkv::python::bind_batch(m);
   rrwkv::python::bind_sampler(m);
   rrwkv::python::bind_wkv(m);
 }

@@ -1,4 +1,4 @@
-/* rrwkv.h: the C API of rrwkv_rt, a runtime for RWKV-4 and RRWKV language models.
+/* rrwkv.h: the C API of rrwkv_rt, a runtime for RWKV-family and RRWKV language models.
  *
  * Plain C99, usable from C, C++ and any language with a C FFI. Link librrwkv_rt (CMake:
  * find_package(rrwkv_rt) and target rrwkv_rt::rrwkv_rt); docs/C_API.md shows how.
@@ -88,20 +88,22 @@ RRWKV_API rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_para
 RRWKV_API void rrwkv_model_free(rrwkv_model* model);
 
 typedef struct rrwkv_model_info {
-  const char* arch;        /* "rwkv4" or "rrwkv" */
+  const char* arch;        /* the architecture: "rwkv4", "rrwkv", ... */
   const char* cm_mode;     /* "replace" or "add" (RRWKV channel-mix mode) */
-  const char* dtype;       /* storage type of the weight matrices: "f32", "f16" or "bf16" */
+  const char* dtype;       /* storage types of the weight matrices: "f32", "f16", "bf16" or a mix ("f16+f32") */
   const char* tokenizer;   /* "bytes", "world", or NULL if the file carries no usable tokenizer */
   int64_t n_layer;
   int64_t n_embd;
   int64_t ffn_dim;
   int64_t vocab_size;      /* logits per token */
-  int64_t medium_interval; /* RRWKV s (1 for RWKV-4) */
+  int64_t medium_interval; /* RRWKV s (1 otherwise) */
+  int64_t head_size;       /* RWKV-5/6/7 head size (0 otherwise) */
   double layer_norm_eps;
   uint32_t format_version;
   uint32_t header_crc32;   /* identifies the model's contents */
   uint64_t file_size;
   uint64_t decode_bytes_per_token; /* weight bytes one step reads */
+  size_t state_size;               /* bytes of one sequence's state blob */
 } rrwkv_model_info;
 
 /* Fills *info. Its strings belong to the model handle and live as long as it.
@@ -187,9 +189,66 @@ RRWKV_API rrwkv_status rrwkv_session_get_state(const rrwkv_session* session, voi
                                                size_t* written);
 
 /* Restores a blob from rrwkv_session_get_state of a session on the same model. Returns RRWKV_OK;
- * RRWKV_ERR_INVALID_ARGUMENT (session or buf NULL); RRWKV_ERR_STATE_MISMATCH (wrong size,
- * another model, corrupt; the state is unchanged). */
+ * RRWKV_ERR_INVALID_ARGUMENT (session or buf NULL); RRWKV_ERR_FORMAT (not a state blob, another
+ * version, truncated or corrupt); RRWKV_ERR_STATE_MISMATCH (an intact state of another model).
+ * On any error the state is unchanged. */
 RRWKV_API rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, size_t size);
+
+/* ---- batches ------------------------------------------------------------------------------ */
+
+/* A batch: up to `capacity` independent sequences ("rows") on one model, stepped together so that
+ * the weights are read once for all of them (much more throughput than one session per sequence).
+ * Rows join with rrwkv_batch_add and leave with rrwkv_batch_remove between calls; each has its own
+ * state and position. Calls on one batch are serialised. Row ids are in [0, capacity). */
+typedef struct rrwkv_batch rrwkv_batch;
+
+typedef struct rrwkv_batch_params {
+  int32_t capacity;  /* most rows at once, 1..4096; default 8 */
+  int32_t n_threads; /* 0 (default) = every CPU this process may use */
+} rrwkv_batch_params;
+
+RRWKV_API rrwkv_batch_params rrwkv_batch_default_params(void);
+
+/* Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT (NULL, a bad capacity or n_threads),
+ * RRWKV_ERR_OUT_OF_MEMORY, RRWKV_ERR_INTERNAL. A batch keeps its model alive. */
+RRWKV_API rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params* params, rrwkv_batch** out);
+
+/* NULL is a no-op. */
+RRWKV_API void rrwkv_batch_free(rrwkv_batch* batch);
+
+/* A free row at the initial state into *row. RRWKV_ERR_INVALID_ARGUMENT if every row is in use. */
+RRWKV_API rrwkv_status rrwkv_batch_add(rrwkv_batch* batch, int32_t* row);
+
+/* The row leaves the batch. RRWKV_ERR_OUT_OF_RANGE for a row not in it. */
+RRWKV_API rrwkv_status rrwkv_batch_remove(rrwkv_batch* batch, int32_t row);
+
+/* One token for each of n distinct rows: logits (may be NULL) receives n x vocab_size floats,
+ * row i for rows[i]. Everything is checked before anything runs: RRWKV_ERR_OUT_OF_RANGE (a row
+ * not in the batch, or a token outside [0, vocab_size); the message names the row),
+ * RRWKV_ERR_INVALID_ARGUMENT (NULL, n == 0, a row twice), RRWKV_ERR_BUFFER_TOO_SMALL; then no
+ * row's state changed. */
+RRWKV_API rrwkv_status rrwkv_batch_step(rrwkv_batch* batch, const int32_t* rows, const int32_t* tokens, size_t n,
+                                        float* logits, size_t logits_len);
+
+/* n >= 1 tokens of one row in sequence mode (prompt ingestion); logits (may be NULL) receives the
+ * last token's vocab_size logits. Errors as rrwkv_batch_step. */
+RRWKV_API rrwkv_status rrwkv_batch_eval(rrwkv_batch* batch, int32_t row, const int32_t* tokens, size_t n,
+                                        float* logits, size_t logits_len);
+
+/* The row back to the initial state. RRWKV_ERR_OUT_OF_RANGE for a row not in the batch. */
+RRWKV_API rrwkv_status rrwkv_batch_reset(rrwkv_batch* batch, int32_t row);
+
+/* Tokens the row has taken since its last reset; -1 if batch is NULL or the row is not in it. */
+RRWKV_API int64_t rrwkv_batch_pos(const rrwkv_batch* batch, int32_t row);
+
+/* The row's state blob (the format of rrwkv_session_get_state; rrwkv_model_info.state_size
+ * bytes), as rrwkv_session_get_state. RRWKV_ERR_OUT_OF_RANGE for a row not in the batch. */
+RRWKV_API rrwkv_status rrwkv_batch_get_state(const rrwkv_batch* batch, int32_t row, void* buf, size_t buf_size,
+                                             size_t* written);
+
+/* Restores a blob (from a batch row or a session of the same model) into a row; errors as
+ * rrwkv_session_set_state, the row unchanged on any. */
+RRWKV_API rrwkv_status rrwkv_batch_set_state(rrwkv_batch* batch, int32_t row, const void* buf, size_t size);
 
 /* ---- sampling ------------------------------------------------------------------------------ */
 
@@ -213,7 +272,9 @@ typedef struct rrwkv_sampler_params {
   double repetition_penalty; /* > 0: seen tokens' logits, positive / rp, negative * rp; 1 = off (default) */
   const int32_t* banned_tokens; /* never sampled; the array is copied; may be NULL when n_banned is 0 */
   size_t n_banned;
-  const int32_t* stop_tokens;   /* rrwkv_sampler_is_stop() is true for them; copied */
+  const int32_t* stop_tokens;   /* rrwkv_sampler_is_stop() is true for them; copied. NULL (default): the
+                                   model's default, the World tokenizer's end-of-text (id 0) or none;
+                                   non-NULL with n_stop 0: no stop tokens */
   size_t n_stop;
   bool has_seed;             /* false (default): seeded at random */
   uint64_t seed;
@@ -221,9 +282,10 @@ typedef struct rrwkv_sampler_params {
 
 RRWKV_API rrwkv_sampler_params rrwkv_sampler_default_params(void);
 
-/* A sampler for `model`'s logits (vocab_size). If the model file carries a tokenizer, tokens
- * whose text is part of " \t0123456789" add 0 to their count (as in the rwkv package; others
- * add 1) and ids the tokenizer cannot decode are banned. params may be NULL for the defaults.
+/* A sampler for `model`'s logits (vocab_size), with the same per-model policy as the Python
+ * package's generate(): if the model file carries a tokenizer, tokens whose text is part of
+ * " \t0123456789" add 0 to their count (as in the rwkv package; others add 1), ids the tokenizer
+ * cannot decode are banned, and stop_tokens NULL means the tokenizer's end-of-text. params may be NULL for the defaults.
  * Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT (model or out NULL, a parameter out of
  * its range: the message names it and the range); RRWKV_ERR_OUT_OF_RANGE (a banned or stop
  * token outside [0, vocab_size)); RRWKV_ERR_OUT_OF_MEMORY. */

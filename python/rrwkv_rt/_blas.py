@@ -37,11 +37,9 @@ def _scipy_bundled() -> str:
     return libs[0] if libs else ""
 
 
-def default_path() -> str:
-    """The library the runtime will load ('' if none)."""
-    env = os.environ.get("RRWKV_BLAS")
-    if env is not None:
-        return "" if env.strip() in ("", "0", "none", "off") else env
+def bundled_path() -> str:
+    """The OpenBLAS this installation can offer ('' if none); RRWKV_BLAS, when set, overrides it
+    (the policy itself is in C++, shared with the C API: kernels/cpu/blas.h)."""
     for find in (_scipy_openblas32, _scipy_bundled):
         path = find()
         if path and os.path.exists(path):
@@ -50,4 +48,4 @@ def default_path() -> str:
 
 
 def configure() -> None:
-    _core._configure_blas(default_path())
+    _core._configure_blas(bundled_path())

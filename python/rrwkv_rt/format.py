@@ -16,13 +16,12 @@ from .atomic import atomic_write
 from .config import ModelConfig
 from .dtypes import DTYPE_CODES, decode, encode
 
-MAGIC = b"RRWKV\x00\r\n"
-FORMAT_VERSION = 1
-PREAMBLE_SIZE = 64
-ALIGN = 64
-
-# header field type codes
-U64, I64, F64, STR, BYTES = 1, 2, 3, 4, 5
+# The format's constants come from the C++ reader, the one source of truth (format/model_file.h).
+MAGIC = _core.MAGIC
+FORMAT_VERSION = _core.FORMAT_VERSION
+PREAMBLE_SIZE = _core.PREAMBLE_SIZE
+ALIGN = _core.ALIGNMENT
+U64, I64, F64, STR, BYTES = (_core.FIELD_TYPES[k] for k in ("u64", "i64", "f64", "str", "bytes"))
 
 
 def _align(n: int) -> int:
@@ -50,16 +49,11 @@ def _field(key: str, value) -> bytes:
 
 def header_fields(cfg: ModelConfig, metadata: Mapping[str, str] | None = None,
                   tokenizer: tuple[str, bytes] | None = None) -> dict:
-    fields = {
-        "arch": cfg.arch,
-        "n_layer": cfg.n_layer,
-        "n_embd": cfg.n_embd,
-        "ffn_dim": cfg.ffn_dim,
-        "vocab_size": cfg.vocab_size,
-        "medium_interval": cfg.medium_interval,
-        "cm_mode": cfg.cm_mode,
-        "layer_norm_eps": float(cfg.layer_norm_eps),
-    }
+    # the fields the C++ reader expects for this architecture, typed as it reads them
+    fields = {"arch": cfg.arch}
+    for key, kind in _core.config_fields(cfg.arch):
+        value = getattr(cfg, key)
+        fields[key] = float(value) if kind == "f64" else str(value) if kind == "str" else int(value)
     if tokenizer is not None:
         kind, vocab = tokenizer
         fields["tokenizer.kind"] = kind

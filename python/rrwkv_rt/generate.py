@@ -171,15 +171,12 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     vocab = self.model.vocab_size
     n_new = _max_new_tokens(max_new_tokens)
     stops = _stop_strings(stop)
-    if stop_tokens is None:
-        stop_tokens = [0] if tok.kind == "world" else []
-    banned = list(banned_tokens) if banned_tokens is not None else []
-    banned += range(min(tok.vocab_size, vocab), vocab)  # ids the tokenizer cannot decode
+    # the tokenizer brings the per-model policy (C++, shared with the C API): occurrence weights,
+    # a ban on ids it cannot decode, its end-of-text as the stop token when stop_tokens is None
     sampler = Sampler(vocab, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                       presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
                       penalty_decay=penalty_decay, repetition_penalty=repetition_penalty,
-                      banned_tokens=banned, stop_tokens=stop_tokens,
-                      occurrence_weights=_core._occurrence_weights(tok._t, vocab), seed=seed)
+                      banned_tokens=banned_tokens, stop_tokens=stop_tokens, tokenizer=tok._t, seed=seed)
     ids = _prompt_ids(prompt, tok)
     if int(ids.min()) < 0 or int(ids.max()) >= vocab:
         bad = int(ids[(ids < 0) | (ids >= vocab)][0])

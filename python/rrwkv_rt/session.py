@@ -1,4 +1,4 @@
-"""The CPU runtime: :class:`Model` and :class:`Session` (C++ classes, csrc/runtime).
+"""The runtime: :class:`Model`, :class:`Session` and :class:`Batch` (C++ classes, csrc/engine).
 
     model = rrwkv_rt.Model("model.rrwkv")   # mmapped, validated, immutable
     s = rrwkv_rt.Session(model)             # threads=None: every available CPU
@@ -21,6 +21,14 @@ Contracts:
 * Bad input raises ``IndexError`` (a token outside [0, vocab)) or ``ValueError`` (a state blob
   of another model, architecture or size; bad arguments); the session state is unchanged.
 
+A :class:`Batch` holds up to ``capacity`` sequences (rows) that are stepped together, reading the
+weights once for all of them::
+
+    b = rrwkv_rt.Batch(model, capacity=8)
+    r0, r1 = b.add(), b.add()               # rows join (add) and leave (remove) between calls
+    logits = b.step([r0, r1], [tok0, tok1])  # (2, vocab): one token per row, rows at any position
+    b.forward(r1, prompt)                   # many tokens of one row (prefill)
+
 Prefill matrix products use the OpenBLAS of the ``scipy-openblas32`` wheel when present
 (``rrwkv_rt._core.blas_info()``; ``RRWKV_BLAS`` overrides, see ``_blas.py``); without it they
 run on the built-in kernels.
@@ -33,7 +41,8 @@ _blas.configure()
 
 Model = _core.Model
 Session = _core.Session
-Model.__module__ = "rrwkv_rt"
-Session.__module__ = "rrwkv_rt"
+Batch = _core.Batch
+for _cls in (Model, Session, Batch):
+    _cls.__module__ = "rrwkv_rt"
 
-__all__ = ["Model", "Session"]
+__all__ = ["Batch", "Model", "Session"]

@@ -317,16 +317,17 @@ static void test_state(const rrwkv_model* m, const rrwkv_model* other) {
   EXPECT(same_floats(a, b, V));
   EXPECT_STATUS(rrwkv_session_set_state(s, blob, size), RRWKV_OK, "");
 
-  /* every bad blob is refused and leaves the state as it was */
+  /* every bad blob is refused and leaves the state as it was: a corrupt one with RRWKV_ERR_FORMAT,
+     an intact one of another model with RRWKV_ERR_STATE_MISMATCH */
   EXPECT_STATUS(rrwkv_session_set_state(NULL, blob, size), RRWKV_ERR_INVALID_ARGUMENT, "session is NULL");
   EXPECT_STATUS(rrwkv_session_set_state(s, NULL, size), RRWKV_ERR_INVALID_ARGUMENT, "buf is NULL");
-  EXPECT_STATUS(rrwkv_session_set_state(s, blob, 0), RRWKV_ERR_STATE_MISMATCH, "not a session state");
-  EXPECT_STATUS(rrwkv_session_set_state(s, "garbage", 7), RRWKV_ERR_STATE_MISMATCH, "not a session state");
-  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size - 4), RRWKV_ERR_STATE_MISMATCH, "truncated");
-  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size + 8), RRWKV_ERR_STATE_MISMATCH, "bytes, expected");
+  EXPECT_STATUS(rrwkv_session_set_state(s, blob, 0), RRWKV_ERR_FORMAT, "not a session state");
+  EXPECT_STATUS(rrwkv_session_set_state(s, "garbage", 7), RRWKV_ERR_FORMAT, "not a session state");
+  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size - 4), RRWKV_ERR_FORMAT, "truncated");
+  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size + 8), RRWKV_ERR_FORMAT, "bytes, expected");
   EXPECT_STATUS(rrwkv_session_set_state(s, theirs, size), RRWKV_ERR_STATE_MISMATCH, "another model");
   blob[size - 3] ^= 0x10;
-  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size), RRWKV_ERR_STATE_MISMATCH, "checksum");
+  EXPECT_STATUS(rrwkv_session_set_state(s, blob, size), RRWKV_ERR_FORMAT, "checksum");
   EXPECT(rrwkv_session_pos(s) == 4);
   EXPECT_STATUS(rrwkv_session_step(s, 50, b, V), RRWKV_OK, "");
   EXPECT(same_floats(a, b, V));

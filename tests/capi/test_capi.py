@@ -148,7 +148,7 @@ def session_greedy(path, prompt, n):
 @pytest.mark.parametrize("arch", ["rrwkv", "rwkv4"])
 def test_greedy_example_equals_session(built, models, arch):
     # Same BLAS on both sides (the Python package's choice), so prefill is bit-identical too.
-    env = {"RRWKV_BLAS": rrwkv_rt._blas.default_path() or "0"}
+    env = {"RRWKV_BLAS": rrwkv_rt._blas.bundled_path() or "0"}
     r = run([built["greedy"], "-l", models[arch], "10", "--ids", *map(str, PROMPT)], env=env)
     tokens, logits = parse_greedy(r.stdout)
     want_tokens, want_logits = session_greedy(models[arch], PROMPT, 10)

@@ -63,7 +63,7 @@ def test_generate_errors_are_one_line(models, tmp_path):
     one_line_error(cli("generate", models["a"], "--prompt", "x", "--threads", "0"), "generate", "--threads")
     (tmp_path / "junk.state").write_bytes(b"junk")
     one_line_error(cli("generate", models["a"], "--prompt", "x", "--state-in", tmp_path / "junk.state"), "generate",
-                   "truncated")
+                   "not a session state")
     r = cli("generate", models["a"], "--prompt", "x", "--max-new-tokens", "lots")
     assert r.returncode == 2 and "invalid int value" in r.stderr and "Traceback" not in r.stderr
 

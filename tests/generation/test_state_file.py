@@ -12,7 +12,6 @@ import pytest
 
 import rrwkv_rt
 from rrwkv_rt import FormatError
-from rrwkv_rt import state_file
 
 PROMPT = "import os\nimport sys\n\ndef main(argv):\n    "
 
@@ -41,15 +40,16 @@ def test_round_trip_continues_identically(models, saved):
 def test_foreign_model_is_refused(models, saved, tmp_path):
     _, path = saved
     other_shape = rrwkv_rt.Session(models["a"], threads=1)
-    with pytest.raises(ValueError, match=r"saved from another model: expected rwkv4 .* found rrwkv .*"
-                                         r"load it into a session on the model it was saved from") as e:
+    with pytest.raises(rrwkv_rt.StateMismatchError, match=r"saved from another model: rrwkv .* but this model is "
+                                                         r"rwkv4 .* restore it into a session of the model") as e:
         other_shape.load_state(path)
-    assert not isinstance(e.value, FormatError) and other_shape.pos == 0
+    assert isinstance(e.value, ValueError) and not isinstance(e.value, FormatError) and other_shape.pos == 0
+    assert os.fspath(path) in str(e.value)
     a = rrwkv_rt.Session(models["a"], threads=1)
     a.forward([1, 2, 3])
     a.save_state(tmp_path / "a.state")
     a2 = rrwkv_rt.Session(models["a2"], threads=1)  # same shape, other weights
-    with pytest.raises(ValueError, match="the same shape but other weights"):
+    with pytest.raises(rrwkv_rt.StateMismatchError, match=r"another model of the same shape \(other weights\)"):
         a2.load_state(tmp_path / "a.state")
     assert a2.pos == 0
 
@@ -59,25 +59,41 @@ def corrupt(path, data: bytes):
     return path
 
 
+def _with_header_crc(head: bytearray) -> bytes:
+    """A 96-byte blob header with its checksum (bytes 92..96) recomputed."""
+    head[92:96] = struct.pack("<I", zlib.crc32(bytes(head[:92])))
+    return bytes(head)
+
+
 def test_damaged_files_raise_format_error(models, saved, tmp_path):
     s, path = saved
     data = path.read_bytes()
     t = rrwkv_rt.Session(models["b"], threads=1)
     cases = {
-        "truncated": (data[:-10], "is truncated or damaged"),
-        "header only": (data[:64], "is truncated or damaged"),
+        "truncated": (data[:-10], r"bytes, expected .* \(truncated or padded\)"),
+        "padded": (data + b"\0" * 4, r"bytes, expected .* \(truncated or padded\)"),
+        "header only": (data[:96], r"bytes, expected"),
         "short header": (data[:30], "is truncated: 30 bytes"),
-        "empty": (b"", "is truncated: 0 bytes"),
-        "magic": (b"NOTSTATE" + data[8:], "is not an rrwkv_rt state file"),
-        "blob bit flip": (data[:100] + bytes([data[100] ^ 1]) + data[101:], "is corrupt: the checksum"),
+        "empty": (b"", "not a session state"),
+        "magic": (b"NOTSTATE" + data[8:], "not a session state"),
+        "blob bit flip": (data[:200] + bytes([data[200] ^ 1]) + data[201:], "fails its checksum"),
         "header bit flip": (data[:41] + bytes([data[41] ^ 1]) + data[42:], "corrupt header"),
+        "position bit flip": (data[:64] + bytes([data[64] ^ 1]) + data[65:], "corrupt header"),
     }
-    head = bytearray(data[:60])
-    head[8:12] = struct.pack("<I", 2)
-    cases["newer version"] = (bytes(head) + struct.pack("<I", zlib.crc32(head)) + data[64:], "newer than this")
+    newer = bytearray(data[:96])
+    newer[8:12] = struct.pack("<I", 3)
+    cases["newer version"] = (bytes(newer) + data[96:], "upgrade rrwkv_rt")
+    older = bytearray(data[:96])
+    older[8:12] = struct.pack("<I", 1)
+    cases["version 1"] = (bytes(older) + data[96:], "written by rrwkv_rt 0.1")
+    cases["0.1 state file"] = (b"RRWKVSF\n" + bytes(56) + data, "state file of rrwkv_rt 0.1")
+    huge = bytearray(data[:96])
+    huge[64:72] = struct.pack("<q", 2**63 - 1)  # a crafted position with a valid checksum
+    cases["impossible position"] = (_with_header_crc(huge) + data[96:], "impossible position")
     for name, (bad, msg) in cases.items():
-        with pytest.raises(FormatError, match=msg):
+        with pytest.raises(FormatError, match=msg) as e:
             t.load_state(corrupt(tmp_path / f"{name}.state", bad))
+        assert "state file" in str(e.value), name
         assert t.pos == 0, name
     with pytest.raises(FileNotFoundError):
         t.load_state(tmp_path / "missing.state")
@@ -103,9 +119,13 @@ def test_atomic_write(models, saved, monkeypatch):
     assert t.load_state(path) == len(PROMPT) + 1
 
 
-def test_header_layout(saved):
+def test_file_is_the_blob(saved):
+    """A state file holds exactly Session.get_state()'s blob (docs/FORMAT.md: 96-byte header)."""
     s, path = saved
     data = path.read_bytes()
-    assert data[:8] == state_file.MAGIC and len(data) == 64 + len(s.get_state())
+    assert data == s.get_state()
+    assert data[:8] == b"RRWKVST\n" and struct.unpack_from("<II", data, 8) == (2, 96)
     assert struct.unpack_from("<I", data, 16)[0] == s.model.info["header_crc32"]
-    assert struct.unpack_from("<q", data, 40)[0] == len(PROMPT)
+    assert data[24:40].rstrip(b"\0") == s.model.arch.encode()
+    assert struct.unpack_from("<q", data, 64)[0] == len(PROMPT)
+    assert len(data) == s.model.info["state_bytes"]

@@ -140,8 +140,10 @@ def test_bad_arguments_raise_value_errors():
         _core.wkv_forward(J=3, dtype="float32", **args)
     with pytest.raises(ValueError, match="bfloat16"):
         _core.wkv_forward(J=2, dtype="bfloat16", **args)
-    with pytest.raises(ValueError, match="unknown dtype"):
+    with pytest.raises(ValueError, match="f16 is not supported; expected float32, float64 or bfloat16"):
         _core.wkv_forward(J=2, dtype="float16", **args)
+    with pytest.raises(ValueError, match="unknown dtype 'int7'"):
+        _core.wkv_forward(J=2, dtype="int7", **args)
     with pytest.raises(ValueError, match="ckpt is a null pointer"):
         _core.wkv_backward(J=2, dtype="float32", ckpt=0, gy=k.data_ptr(), gk=k.data_ptr(), gv=k.data_ptr(),
                            gw=w.data_ptr(), gu=w.data_ptr(), gwm=w.data_ptr(), gbm=w.data_ptr(),

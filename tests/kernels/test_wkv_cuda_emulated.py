@@ -27,7 +27,8 @@ def test_emulated_cuda_kernels_match_cpu(tmp_path):
     exe = tmp_path / "compare"
     wkv = ROOT / "csrc" / "kernels" / "wkv"
     cmd = [cxx, "-std=c++17", "-O1", "-fno-trapping-math", f"-I{HERE}", f"-I{ROOT / 'csrc'}", str(HERE / "compare.cpp"),
-           str(emu), str(wkv / "wkv.cpp"), str(wkv / "wkv_cpu.cpp"), "-o", str(exe), "-pthread"]
+           str(emu), str(wkv / "wkv.cpp"), str(wkv / "wkv_cpu.cpp"), str(ROOT / "csrc" / "core" / "dtype.cpp"),
+           str(ROOT / "csrc" / "core" / "thread_pool.cpp"), "-o", str(exe), "-pthread"]
     build = subprocess.run(cmd, capture_output=True, text=True)
     assert build.returncode == 0, "emulation build failed:\n" + build.stderr[-4000:]
     run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=300)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import rrwkv_rt
+from rrwkv_rt.state_file import state_arrays
 
 from rt_helpers import make_config, max_abs, reference_logits, tokens
 
@@ -48,11 +49,10 @@ def test_rwkv4_matches_official_package(model_factory, official_rwkv, tmp_path, 
     s.reset()
     assert max_abs(s.forward(toks, all_logits=True), theirs) <= TOL
     # the official state (att_x, aa, bb, pp, ffn_x per layer) after the last token agrees as well
-    blob = s.get_state()
-    fields = np.frombuffer(blob, dtype=np.float32, offset=64).reshape(11, n_layer, n_embd)
+    fields = state_arrays(s.model, s.get_state())
     for i in range(n_layer):
-        for j, f in enumerate((0, 1, 2, 3, 8)):  # att_x, aa, bb, pp, ffn_x
-            np.testing.assert_allclose(fields[f, i], state[5 * i + j].numpy(), rtol=1e-4, atol=1e-4)
+        for j, name in enumerate(("att_x", "aa", "bb", "pp", "ffn_x")):  # the official state's order
+            np.testing.assert_allclose(fields[name][i], state[5 * i + j].numpy(), rtol=1e-4, atol=1e-4)
 
 
 CASES = [("rwkv4", 1, "replace")] + [("rrwkv", s, m) for s in (1, 3, 16) for m in ("replace", "add")]

@@ -49,23 +49,4 @@ double measure_read_bandwidth(int64_t bytes, int threads, int repeats) {
   return rates[rates.size() / 2];
 }
 
-double time_matvec(const MatRef& w, int threads, int repeats) {
-  ThreadPool pool(threads > 0 ? threads : ThreadPool::available_cpus());
-  std::vector<float> x(static_cast<size_t>(w.cols), 0.5f), y(static_cast<size_t>(w.rows));
-  const int64_t per = std::max<int64_t>(4, (int64_t{65536} / std::max<int64_t>(1, w.row_bytes())) / 4 * 4);
-  const int64_t n_tasks = (w.rows + per - 1) / per;
-  double best = 1e30;
-  for (int r = 0; r < repeats + 1; ++r) {
-    const auto t0 = std::chrono::steady_clock::now();
-    pool.run(n_tasks, [&](int64_t task, int) {
-      const float* xs[1] = {x.data()};
-      float* ys[1] = {y.data()};
-      kernels().matvec(w, xs, 1, ys, task * per, std::min(w.rows, (task + 1) * per));
-    });
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (r > 0) best = std::min(best, dt);
-  }
-  return best;
-}
-
 }  // namespace rrwkv::cpu

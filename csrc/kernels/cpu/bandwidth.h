@@ -12,8 +12,4 @@ namespace rrwkv::cpu {
 // Median bytes/second over `repeats` full reads of a `bytes`-sized buffer on `threads` threads.
 double measure_read_bandwidth(int64_t bytes, int threads, int repeats);
 
-// Fastest of `repeats` full matrix-vector products y = W x on `threads` threads, in seconds
-// (the decode kernel alone, for tuning).
-double time_matvec(const MatRef& w, int threads, int repeats);
-
 }  // namespace rrwkv::cpu

@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <cstdlib>
 #include <mutex>
 
 namespace rrwkv::cpu {
@@ -77,6 +78,15 @@ void blas_configure(const std::string& path) {
   if (b.loaded) return;  // too late: the first product already chose
   b.path = path;
   b.status = path.empty() ? "BLAS disabled; using the built-in kernels" : "BLAS '" + path + "' not loaded yet";
+}
+
+void blas_configure_from_env(const std::string& fallback) {
+  if (const char* env = std::getenv("RRWKV_BLAS")) {
+    const std::string v = env;
+    blas_configure(v.empty() || v == "0" || v == "none" || v == "off" ? "" : v);
+    return;
+  }
+  blas_configure(fallback);
 }
 
 bool blas_available() {

@@ -15,6 +15,11 @@ void blas_configure(const std::string& path);
 // parallelises). Only valid when blas_available().
 using SgemmNT = void (*)(int m, int n, int k, const float* a, int lda, const float* b, int ldb, float* c, int ldc);
 
+// The one policy for choosing the library: the environment variable RRWKV_BLAS if set (a path,
+// or "0" / "none" / "off" / "" for none), else `fallback` (the Python package passes the
+// OpenBLAS of the scipy-openblas32 wheel; the C API passes "").
+void blas_configure_from_env(const std::string& fallback);
+
 bool blas_available();   // loads the configured library on the first call
 SgemmNT blas_sgemm_nt();  // nullptr if unavailable
 std::string blas_status();  // e.g. "OpenBLAS 0.3.34 (.../libscipy_openblas.so)" or why none is used

@@ -1,37 +1,30 @@
 // The per-ISA CPU kernels: matrix-vector products over f32 / f16 / bf16 row-major weights with
-// f32 accumulation and row conversion to f32. One implementation per ISA
-// (AVX-512, AVX2+FMA, portable scalar), chosen once at run time from the CPU's features.
+// f32 accumulation, and row conversion to f32. One implementation per ISA (AVX-512, AVX2+FMA,
+// portable scalar), chosen once at run time from the CPU's features. Only plain types reach
+// them: the ops check a matrix's dtype before calling.
 //
-// Determinism: a row's result depends only on the row, the input vector and the ISA, never on
-// the row range a call covers or the thread that runs it. Sessions therefore agree bit for bit
-// whatever their thread count.
+// Determinism: a (row, vector) result depends only on the row, the vector and the ISA, never on
+// the row range a call covers, the other vectors of the call or the thread that runs it. So
+// sessions agree bit for bit whatever their thread count, and a batched decode step equals the
+// steps of each sequence alone.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
-#include "format/dtype.h"
+#include "core/tensor.h"
 
 namespace rrwkv::cpu {
 
-// A row-major (rows, cols) matrix inside the model mapping.
-struct MatRef {
-  const void* data = nullptr;
-  DType dtype = DType::F32;
-  int64_t rows = 0, cols = 0;
-
-  int64_t row_bytes() const { return cols * static_cast<int64_t>(dtype_size(dtype)); }
-  int64_t bytes() const { return rows * row_bytes(); }
-};
-
-constexpr int kMaxVecs = 4;  // vectors one matvec call multiplies at once (weights read once)
+constexpr int kMaxVecs = 8;  // the most vectors any table's matvec takes at once
 
 struct KernelTable {
   const char* name;
-  // y[n][r] = sum_c W[r, c] * x[n][c] for r in [r0, r1) and n in [0, nvec), 1 <= nvec <= kMaxVecs.
-  void (*matvec)(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1);
+  int max_vecs;  // vectors one matvec call multiplies at once (the weights read once), <= kMaxVecs
+  // y[n][r] = sum_c W[r, c] * x[n][c] for r in [r0, r1) and n in [0, nvec), 1 <= nvec <= max_vecs.
+  void (*matvec)(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1);
   // out[(r - r0) * cols + c] = float(W[r, c]) for r in [r0, r1).
-  void (*rows_to_f32)(const MatRef& w, int64_t r0, int64_t r1, float* out);
+  void (*rows_to_f32)(const Matrix& w, int64_t r0, int64_t r1, float* out);
   // Sum of n floats (reads memory as fast as the ISA allows; used to measure read bandwidth).
   float (*sum)(const float* p, int64_t n);
 };

@@ -10,8 +10,8 @@
 namespace rrwkv::cpu {
 namespace {
 
-inline int64_t row_bytes(const MatRef& w) { return w.cols * (w.dtype == DType::F32 ? 4 : 2); }
-inline int64_t elem_bytes(DType d) { return d == DType::F32 ? 4 : 2; }
+template <DType D>
+constexpr int64_t elem_bytes() { return D == DType::F32 ? 4 : 2; }  // the plain types this file handles
 
 template <DType D>
 inline __m256 load8(const uint8_t* row, int64_t c) {
@@ -29,7 +29,7 @@ inline __m256 load8(const uint8_t* row, int64_t c) {
 template <DType D>
 inline __m256 load8_tail(const uint8_t* row, int64_t c, int64_t n) {
   alignas(32) uint8_t buf[32] = {};
-  std::memcpy(buf, row + c * elem_bytes(D), static_cast<size_t>(n * elem_bytes(D)));
+  std::memcpy(buf, row + c * elem_bytes<D>(), static_cast<size_t>(n * elem_bytes<D>()));
   return load8<D>(buf, 0);
 }
 
@@ -40,7 +40,7 @@ inline float hsum(__m256 v) {
 }
 
 // One row against NV vectors, read once front to back (see matvec_avx512.cpp); A accumulators
-// per vector along the columns. The result depends only on the row and the vectors.
+// per vector along the columns. The result depends only on the row and the vector.
 template <DType D, int NV, int A>
 inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, float* const* y, int64_t r) {
   __m256 acc[NV][A];
@@ -70,36 +70,40 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   }
 }
 
+// The same A for every NV (see matvec_avx512.cpp: batched rows equal single rows, bit for bit).
+constexpr int kAccumulators = 2;  // x 4 vectors = 8 of the 16 ymm registers
+constexpr int kVectors = 4;
+
 template <DType D, int NV>
-void matvec_rows(const MatRef& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = row_bytes(w);
-  constexpr int A = NV == 1 ? 4 : NV == 2 ? 2 : 1;  // 16 ymm registers
-  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, A>(base + r * ld, w.cols, x, y, r);
+  const int64_t ld = w.ld;
+  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
 }
 
 template <DType D>
-void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (nvec) {
     case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
     case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
     case 3: return matvec_rows<D, 3>(w, x, y, r0, r1);
-    default: return matvec_rows<D, 4>(w, x, y, r0, r1);
+    default: return matvec_rows<D, kVectors>(w, x, y, r0, r1);
   }
 }
 
-void matvec(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (w.dtype) {
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
+    default: return;  // not a plain type: the ops never pass one
   }
 }
 
 template <DType D>
-void rows_to_f32_dtype(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = row_bytes(w), cols = w.cols;
+  const int64_t ld = w.ld, cols = w.cols;
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     int64_t c = 0;
@@ -112,11 +116,12 @@ void rows_to_f32_dtype(const MatRef& w, int64_t r0, int64_t r1, float* out) {
   }
 }
 
-void rows_to_f32(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   switch (w.dtype) {
     case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
     case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
     case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
+    default: return;
   }
 }
 
@@ -134,7 +139,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx2", &matvec, &rows_to_f32, &sum};
+const KernelTable kTable = {"avx2", kVectors, &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

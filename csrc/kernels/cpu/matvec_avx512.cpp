@@ -10,7 +10,6 @@ namespace {
 
 // Local on purpose: header inline functions compiled here could be emitted with AVX-512 code and
 // picked by the linker for other files.
-inline int64_t row_bytes(const MatRef& w) { return w.cols * (w.dtype == DType::F32 ? 4 : 2); }
 
 template <DType D>
 inline __m512 load16(const uint8_t* row, int64_t c) {
@@ -38,7 +37,9 @@ inline __m512 load16_masked(const uint8_t* row, int64_t c, __mmask16 m) {
 
 // One row against NV vectors, reading the row once, front to back (sequential reads stream
 // best: interleaving several rows measured 20-40% slower here). A accumulators per vector
-// along the columns hide the FMA latency. The result depends only on the row and the vectors.
+// along the columns hide the FMA latency. A is the same for every NV, so a (row, vector)
+// result is the same whichever vectors it is computed with: batched decode equals decoding
+// each sequence alone, bit for bit.
 template <DType D, int NV, int A>
 inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, float* const* y, int64_t r) {
   __m512 acc[NV][A];
@@ -66,36 +67,43 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   }
 }
 
+constexpr int kAccumulators = 2;  // x 8 vectors = 16 of the 32 zmm registers
+constexpr int kVectors = 8;
+
 template <DType D, int NV>
-void matvec_rows(const MatRef& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = row_bytes(w);
-  constexpr int A = NV == 1 ? 4 : 2;
-  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, A>(base + r * ld, w.cols, x, y, r);
+  const int64_t ld = w.ld;
+  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
 }
 
 template <DType D>
-void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (nvec) {
     case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
     case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
     case 3: return matvec_rows<D, 3>(w, x, y, r0, r1);
-    default: return matvec_rows<D, 4>(w, x, y, r0, r1);
+    case 4: return matvec_rows<D, 4>(w, x, y, r0, r1);
+    case 5: return matvec_rows<D, 5>(w, x, y, r0, r1);
+    case 6: return matvec_rows<D, 6>(w, x, y, r0, r1);
+    case 7: return matvec_rows<D, 7>(w, x, y, r0, r1);
+    default: return matvec_rows<D, kVectors>(w, x, y, r0, r1);
   }
 }
 
-void matvec(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (w.dtype) {
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
+    default: return;  // not a plain type: the ops never pass one
   }
 }
 
 template <DType D>
-void rows_to_f32_dtype(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = row_bytes(w), cols = w.cols;
+  const int64_t ld = w.ld, cols = w.cols;
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     int64_t c = 0;
@@ -107,11 +115,12 @@ void rows_to_f32_dtype(const MatRef& w, int64_t r0, int64_t r1, float* out) {
   }
 }
 
-void rows_to_f32(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   switch (w.dtype) {
     case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
     case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
     case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
+    default: return;
   }
 }
 
@@ -129,7 +138,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx512", &matvec, &rows_to_f32, &sum};
+const KernelTable kTable = {"avx512", kVectors, &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

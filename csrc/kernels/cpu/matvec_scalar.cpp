@@ -14,9 +14,9 @@ inline float load(const uint8_t* row, int64_t c) {
 }
 
 template <DType D>
-void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = w.row_bytes(), cols = w.cols;
+  const int64_t ld = w.ld, cols = w.cols;
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = base + r * ld;
     for (int n = 0; n < nvec; ++n) {
@@ -30,23 +30,25 @@ void matvec_dtype(const MatRef& w, const float* const* x, int nvec, float* const
   }
 }
 
-void matvec(const MatRef& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
+void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (w.dtype) {
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
+    default: return;  // not a plain type: the ops never pass one
   }
 }
 
-void rows_to_f32(const MatRef& w, int64_t r0, int64_t r1, float* out) {
+void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const int64_t ld = w.row_bytes(), cols = w.cols;
+  const int64_t ld = w.ld, cols = w.cols;
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     switch (w.dtype) {
       case DType::F32: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F32>(row, c); break;
       case DType::F16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F16>(row, c); break;
       case DType::BF16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::BF16>(row, c); break;
+      default: return;
     }
   }
 }
@@ -62,7 +64,7 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"scalar", &matvec, &rows_to_f32, &sum};
+const KernelTable kTable = {"scalar", kMaxVecs, &matvec, &rows_to_f32, &sum};
 
 }  // namespace
 

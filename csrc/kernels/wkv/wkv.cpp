@@ -30,6 +30,8 @@ void check(const Problem& p, const Inputs& in) {
         ", " + std::to_string(p.pos + p.T) + ") with s=" + std::to_string(p.s) +
         (p.medium ? "" : "; RWKV-4 takes none") + "), got J=" + std::to_string(p.J));
   if (p.device < -1) bad("device must be -1 (CPU) or a CUDA device index, got " + std::to_string(p.device));
+  if (p.dtype != DType::F32 && p.dtype != DType::F64 && p.dtype != DType::BF16)
+    bad(std::string("dtype ") + dtype_name(p.dtype) + " is not supported; expected float32, float64 or bfloat16");
   if (p.dtype == DType::BF16 && p.device < 0)
     bad("bfloat16 buffers are supported on CUDA only; convert them to float32 on the CPU");
   if (p.device >= 0) {
@@ -56,22 +58,6 @@ void check(const Problem& p, const Inputs& in) {
 }
 
 }  // namespace
-
-DType parse_dtype(const std::string& name) {
-  if (name == "float32") return DType::F32;
-  if (name == "float64") return DType::F64;
-  if (name == "bfloat16") return DType::BF16;
-  bad("unknown dtype '" + name + "'; expected float32, float64 or bfloat16");
-}
-
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "float32";
-    case DType::F64: return "float64";
-    case DType::BF16: return "bfloat16";
-  }
-  return "?";
-}
 
 int64_t checkpoint_count(int64_t T) { return T <= 0 ? 0 : (T + kCheckpointInterval - 1) / kCheckpointInterval; }
 

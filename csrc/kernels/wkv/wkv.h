@@ -18,11 +18,11 @@
 #include <cstdint>
 #include <string>
 
+#include "core/dtype.h"
+
 namespace rrwkv::wkv {
 
-enum class DType { F32, F64, BF16 };
-DType parse_dtype(const std::string& name);  // "float32", "float64", "bfloat16"; throws InvalidArgument
-const char* dtype_name(DType t);
+using rrwkv::DType;  // F32, F64, or BF16 (CUDA only)
 
 constexpr int64_t kCheckpointInterval = 64;
 constexpr int kStateFields = 6;  // aa, bb, pp, ma, mb, mp: the order of reference.WkvState

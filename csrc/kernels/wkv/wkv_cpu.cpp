@@ -7,14 +7,9 @@
 // Parameter gradients are summed over the batch from per-sequence partials in a fixed order, so
 // results do not depend on the thread count.
 #include <algorithm>
-#include <atomic>
-#include <thread>
 #include <vector>
 
-#if defined(__linux__)
-#include <sched.h>
-#endif
-
+#include "core/thread_pool.h"
 #include "kernels/wkv/wkv.h"
 #include "kernels/wkv/wkv_step.h"
 
@@ -30,32 +25,20 @@ namespace {
 constexpr int64_t kTile = 32;              // channels per task
 // Threads only for big calls, each with at least this many channel-steps (~1 ms): starting a
 // thread costs ~0.1 ms on an idle machine and far more on a busy one (torch's own pool spins).
+// (The training kernels are called from torch without an engine, so each big call makes a pool.)
 constexpr int64_t kWorkPerThread = 1 << 19;
 
-int cpus() {
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
-#endif
-  return std::max(1u, std::thread::hardware_concurrency());
-}
-
-// fn(task) for task in [0, n); fn must not throw.
+// fn(task) for task in [0, n) on a pool sized to the work; fn must not throw.
 template <class F>
 void parallel_for(int64_t n, int n_threads, int64_t work, const F& fn) {
-  int64_t nt = n_threads > 0 ? n_threads : cpus();
+  int64_t nt = n_threads > 0 ? n_threads : ThreadPool::available_cpus();
   nt = std::max<int64_t>(1, std::min({nt, n, work / kWorkPerThread}));
-  std::atomic<int64_t> next{0};
-  auto worker = [&] {
-    for (int64_t i; (i = next.fetch_add(1)) < n;) fn(i);
-  };
-  std::vector<std::thread> threads;
-  try {
-    for (int64_t i = 1; i < nt; ++i) threads.emplace_back(worker);
-  } catch (...) {  // could not start a thread: the ones that did and the caller do the work
+  if (nt == 1) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
   }
-  worker();
-  for (auto& t : threads) t.join();
+  ThreadPool pool(static_cast<int>(nt));
+  pool.run(n, [&](int64_t task, int) { fn(task); });
 }
 
 // The states of a tile of channels, one array per field (so the loops over channels vectorize).
@@ -78,16 +61,18 @@ struct Tile {
     for (int q = 0; q < kStateFields; ++q)
       for (int64_t i = 0; i < nc; ++i) dst[q * BC + o + i] = f[q][i];
   }
-  // six separate field rows (the runtime's session state) at channel c0
+  // six separate field rows (the runtime's state) at channel c0; a null row (the medium fields
+  // of RWKV-4) reads as the initial value and is not written back
   void load(M* const* src, int64_t c0, int64_t nc) {
     M* f[6] = {aa, bb, pp, ma, mb, mp};
     for (int q = 0; q < kStateFields; ++q)
-      for (int64_t i = 0; i < nc; ++i) f[q][i] = src[q][c0 + i];
+      for (int64_t i = 0; i < nc; ++i) f[q][i] = src[q] ? src[q][c0 + i] : (q == 2 || q == 5 ? M(-1e38) : M(0));
   }
   void store(M* const* dst, int64_t c0, int64_t nc) const {
     const M* f[6] = {aa, bb, pp, ma, mb, mp};
     for (int q = 0; q < kStateFields; ++q)
-      for (int64_t i = 0; i < nc; ++i) dst[q][c0 + i] = f[q][i];
+      if (dst[q])
+        for (int64_t i = 0; i < nc; ++i) dst[q][c0 + i] = f[q][i];
   }
 };
 

@@ -1,0 +1,112 @@
+// The seam between the engine and a model architecture. An architecture is one folder under
+// arch/ that owns everything about its models: the header fields it reads, the tensors a file
+// must hold, the recurrent state and how to run a batch of tokens through it. The engine knows
+// only this interface; registry.cpp maps a file's `arch` to the implementation (one line each).
+//
+// Data flow: ModelFile (validated bytes) -> Architecture::bind (weights on a device) ->
+// BoundWeights::make_runner (scratch for one engine) -> Runner::run (a ragged batch, through
+// the ops of ops/, which dispatch to the device's kernels).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/device.h"
+#include "format/config.h"
+#include "ops/context.h"
+
+namespace rrwkv {
+
+class ModelFile;
+
+// A tensor a model file must hold. Vectors (per-channel parameters) are always f32; matrices
+// may have any storable dtype.
+struct TensorSpec {
+  std::string name;
+  std::vector<uint64_t> shape;
+  bool is_matrix;
+};
+
+// The recurrent state of one sequence: per layer, `fields` in order, each `size` floats with an
+// initial value; n_layer times that, plus a position the engine keeps.
+struct StateField {
+  std::string name;
+  int64_t size;
+  float init;
+};
+
+struct StateSchema {
+  std::vector<StateField> fields;  // of one layer
+  int64_t n_layer = 0;
+
+  int64_t layer_floats() const;
+  int64_t floats() const { return n_layer * layer_floats(); }
+  int64_t bytes() const { return floats() * static_cast<int64_t>(sizeof(float)); }
+  // Offset of field `name` of `layer` in a state ([layer][field][element]); -1 if absent.
+  int64_t offset(const std::string& name, int64_t layer) const;
+  void init(float* state) const;
+};
+
+// The tokens of one call: row i of the batch has its own state and position and the tokens
+// [start[i], start[i+1]) of `tokens` (at least one). The runner updates every row's state;
+// the engine advances the positions.
+struct RaggedBatch {
+  int64_t n_rows = 0;
+  const int64_t* start = nullptr;  // n_rows + 1 offsets, start[0] = 0
+  const int64_t* tokens = nullptr;
+  float* const* state = nullptr;   // each row's state (the schema's layout, on the device)
+  const int64_t* pos = nullptr;    // each row's position before its first token in this call
+  // Logits (vocab_size floats per row, row stride ld_logits), if `logits` is set: with
+  // all_logits one row per token, in token order; otherwise one per batch row for its last
+  // token, for the first n_logit_rows rows (the engine puts the rows that want them first).
+  float* logits = nullptr;
+  int64_t ld_logits = 0;
+  bool all_logits = false;
+  int64_t n_logit_rows = 0;
+
+  int64_t n_tokens() const { return start[n_rows]; }
+  int64_t len(int64_t i) const { return start[i + 1] - start[i]; }
+};
+
+// One engine's compute for one architecture: its scratch, sized once for at most `max_tokens`
+// tokens and `max_rows` rows per call. Not thread-safe (an engine serialises its calls).
+class Runner {
+ public:
+  virtual ~Runner() = default;
+  virtual void run(ExecContext& ctx, const RaggedBatch& batch) = 0;
+};
+
+// A model's weights bound on one device (CPU: views into the file mapping). Immutable.
+class BoundWeights {
+ public:
+  virtual ~BoundWeights() = default;
+  virtual std::unique_ptr<Runner> make_runner(int64_t max_tokens, int64_t max_rows) const = 0;
+  // Bytes of weights one decode step of one sequence reads (the bandwidth floor's numerator).
+  virtual uint64_t decode_bytes_per_token() const = 0;
+};
+
+class Architecture {
+ public:
+  virtual ~Architecture() = default;
+  virtual const char* name() const = 0;          // the header's `arch`, e.g. "rwkv4"
+  virtual const char* description() const = 0;   // e.g. "RWKV-4"
+  // Header fields this architecture needs beyond the common ones (all required in its files).
+  virtual std::vector<ConfigField> config_fields() const = 0;
+  // Checks across fields once they are read; every problem as a sentence, "" if none.
+  virtual std::string check_config(const ModelConfig& cfg) const = 0;
+  virtual std::vector<TensorSpec> layout(const ModelConfig& cfg) const = 0;
+  virtual StateSchema state_schema(const ModelConfig& cfg) const = 0;
+  // Throws InvalidArgument if `device` is not supported by this build.
+  virtual std::unique_ptr<const BoundWeights> bind(const ModelFile& file, const Device& device) const = 0;
+};
+
+// The architecture of a header's `arch`, or nullptr.
+const Architecture* find_architecture(const std::string& name);
+// Every architecture this build runs, in registration order.
+const std::vector<const Architecture*>& architectures();
+// "rwkv4, rrwkv, ...": for messages.
+std::string architecture_names();
+
+}  // namespace rrwkv

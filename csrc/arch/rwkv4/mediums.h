@@ -1,0 +1,41 @@
+// Where RRWKV's segments end in a ragged batch (docs/RRWKV.md §2, §5): for each row, from its own
+// position, the local indices of the tokens after which a medium folds in. Built once per call
+// on the host; every layer and both blocks use the same schedule. Medium j of the call is row
+// n_tokens + j of the key/value inputs.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "arch/architecture.h"
+
+namespace rrwkv::rwkv4 {
+
+class MediumSchedule {
+ public:
+  void reserve(int64_t max_rows, int64_t max_tokens) {
+    med_start_.reserve(static_cast<size_t>(max_rows + 1));
+    fold_at_.reserve(static_cast<size_t>(max_tokens));
+  }
+
+  // s == 0: no mediums (RWKV-4).
+  void build(const RaggedBatch& b, int64_t s) {
+    med_start_.assign(1, 0);
+    fold_at_.clear();
+    for (int64_t i = 0; i < b.n_rows; ++i) {
+      if (s > 0)
+        for (int64_t t = (s - 1 - b.pos[i] % s) % s; t < b.len(i); t += s) fold_at_.push_back(t);
+      med_start_.push_back(static_cast<int64_t>(fold_at_.size()));
+    }
+  }
+
+  int64_t count() const { return med_start_.back(); }
+  const int64_t* med_start() const { return med_start_.data(); }  // n_rows + 1 offsets
+  const int64_t* fold_at() const { return fold_at_.data(); }      // local token index per medium
+
+ private:
+  std::vector<int64_t> med_start_{0};
+  std::vector<int64_t> fold_at_;
+};
+
+}  // namespace rrwkv::rwkv4

@@ -1,0 +1,24 @@
+// A read-only weight matrix, row-major, rows = outputs and cols = inputs (Linear's layout):
+// a view into a model's file mapping on the CPU, or into device memory.
+#pragma once
+
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace rrwkv {
+
+struct Matrix {
+  const void* data = nullptr;
+  DType dtype = DType::F32;
+  int64_t rows = 0, cols = 0;
+  int64_t ld = 0;  // bytes from one row to the next (row_bytes(dtype, cols) for dense storage)
+
+  static Matrix dense(const void* data, DType dtype, int64_t rows, int64_t cols) {
+    return {data, dtype, rows, cols, row_bytes(dtype, cols)};
+  }
+  int64_t bytes() const { return rows * ld; }
+  const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * ld; }
+};
+
+}  // namespace rrwkv

@@ -1,0 +1,254 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/errors.h"
+#include "engine/state_blob.h"
+
+namespace rrwkv {
+namespace {
+
+// f16 / bf16 weights are converted tile by tile for BLAS: >= 1 MiB per thread, >= 16 rows.
+int64_t tile_floats(const ModelConfig& c) {
+  return std::max<int64_t>(int64_t{1} << 18, 16 * static_cast<int64_t>(std::max(c.n_embd, c.ffn_dim)));
+}
+
+const EngineOptions& checked(const EngineOptions& o) {
+  if (o.capacity < 1 || o.capacity > Engine::kMaxCapacity)
+    throw InvalidArgument("capacity must be in 1.." + std::to_string(Engine::kMaxCapacity) + " rows, got " +
+                          std::to_string(o.capacity));
+  if (o.prefill_chunk < 1 || o.prefill_chunk > Engine::kMaxPrefillChunk)
+    throw InvalidArgument("prefill_chunk must be in 1.." + std::to_string(Engine::kMaxPrefillChunk) +
+                          " tokens, got " + std::to_string(o.prefill_chunk));
+  if (o.threads < 0) throw InvalidArgument("threads must be >= 0 (0: every CPU), got " + std::to_string(o.threads));
+  return o;
+}
+
+}  // namespace
+
+Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
+    : model_(std::move(model)),
+      opts_(checked(opts)),
+      floats_(model_->state_schema().floats()),
+      max_tokens_(std::max(opts_.capacity, opts_.prefill_chunk)),
+      pool_(opts_.threads > 0 ? opts_.threads : ThreadPool::available_cpus()) {
+  const BoundWeights& w = model_->weights(opts_.device);
+  if (model_->matrix_dtypes() != "f32")
+    workspace_ = std::make_unique<Workspace>(pool_.size(), tile_floats(model_->config()));
+  ctx_ = ExecContext{opts_.device, &pool_, workspace_.get()};
+  runner_ = w.make_runner(max_tokens_, opts_.capacity);
+  const auto rows = static_cast<size_t>(opts_.capacity);
+  states_.resize(rows * static_cast<size_t>(floats_));
+  pos_.assign(rows, 0);
+  in_use_.assign(rows, 0);
+  start_.resize(rows + 1);
+  piece_tokens_.resize(static_cast<size_t>(max_tokens_));
+  for (std::vector<int64_t>* v : {&piece_pos_, &order_, &done_, &lens_, &offset_, &take_}) v->resize(rows);
+  piece_state_.resize(rows);
+  seen_.resize(rows);
+}
+
+Engine::~Engine() = default;
+
+void Engine::check_row(int64_t row, const char* what) const {
+  if (row < 0 || row >= opts_.capacity || !in_use_[static_cast<size_t>(row)])
+    throw OutOfRange(std::string(what) + ": row " + std::to_string(row) + " is not in the batch (rows in use: " +
+                     std::to_string(std::count(in_use_.begin(), in_use_.end(), 1)) + " of " +
+                     std::to_string(opts_.capacity) + "); add() a row first");
+}
+
+int64_t Engine::add() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t r = 0; r < opts_.capacity; ++r) {
+    if (in_use_[static_cast<size_t>(r)]) continue;
+    model_->state_schema().init(state_of(r));
+    pos_[static_cast<size_t>(r)] = 0;
+    in_use_[static_cast<size_t>(r)] = 1;
+    return r;
+  }
+  throw InvalidArgument("the batch is full: all " + std::to_string(opts_.capacity) +
+                        " rows are in use; remove() one first or make a batch with a larger capacity");
+}
+
+void Engine::remove(int64_t row) {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "remove");
+  in_use_[static_cast<size_t>(row)] = 0;
+}
+
+std::vector<int64_t> Engine::rows() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<int64_t> out;
+  for (int64_t r = 0; r < opts_.capacity; ++r)
+    if (in_use_[static_cast<size_t>(r)]) out.push_back(r);
+  return out;
+}
+
+int64_t Engine::pos(int64_t row) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "pos");
+  return pos_[static_cast<size_t>(row)];
+}
+
+void Engine::reset(int64_t row) {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "reset");
+  model_->state_schema().init(state_of(row));
+  pos_[static_cast<size_t>(row)] = 0;
+}
+
+std::string Engine::get_state(int64_t row) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "get_state");
+  return serialize_state(*model_, state_of(row), pos_[static_cast<size_t>(row)]);
+}
+
+void Engine::set_state(int64_t row, const void* data, size_t size) {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "set_state");
+  pos_[static_cast<size_t>(row)] = deserialize_state(*model_, data, size, state_of(row));
+}
+
+void Engine::copy_row(int64_t from, Engine& dst, int64_t to) const {
+  if (dst.model_ != model_ && dst.model_->file().header_crc32() != model_->file().header_crc32())
+    throw StateMismatch("copy_row: the destination runs another model");
+  std::vector<float> tmp;
+  int64_t p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    check_row(from, "copy_row");
+    tmp.assign(state_of(from), state_of(from) + floats_);
+    p = pos_[static_cast<size_t>(from)];
+  }
+  std::lock_guard<std::mutex> lock(dst.mu_);
+  dst.check_row(to, "copy_row");
+  std::copy(tmp.begin(), tmp.end(), dst.state_of(to));
+  dst.pos_[static_cast<size_t>(to)] = p;
+}
+
+void Engine::step(const int64_t* rows, const int64_t* tokens, int64_t n, float* logits) {
+  if (n <= 0) return;
+  if (n > opts_.capacity)
+    throw InvalidArgument("step: " + std::to_string(n) + " rows, but the batch has only " +
+                          std::to_string(opts_.capacity));
+  std::lock_guard<std::mutex> lock(mu_);
+  std::fill_n(lens_.begin(), n, 1);
+  validate(rows, lens_.data(), tokens, n);
+  execute(rows, lens_.data(), tokens, n, logits, false);
+}
+
+void Engine::forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits) {
+  if (n <= 0) throw InvalidArgument("forward() needs at least one token");
+  std::lock_guard<std::mutex> lock(mu_);
+  validate(&row, &n, tokens, 1);
+  execute(&row, &n, tokens, 1, logits, all_logits);
+}
+
+void Engine::run(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits) {
+  if (n <= 0) return;
+  if (n > opts_.capacity)
+    throw InvalidArgument("run: " + std::to_string(n) + " rows, but the batch has only " +
+                          std::to_string(opts_.capacity));
+  std::lock_guard<std::mutex> lock(mu_);
+  validate(rows, lens, tokens, n);
+  execute(rows, lens, tokens, n, logits, false);
+}
+
+void Engine::validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n) {
+  const int64_t V = model_->vocab_size();
+  std::fill(seen_.begin(), seen_.end(), 0);
+  for (int64_t i = 0, off = 0; i < n; ++i) {
+    check_row(rows[i], "run");
+    if (seen_[static_cast<size_t>(rows[i])]++)
+      throw InvalidArgument("row " + std::to_string(rows[i]) + " appears twice in one call; give each row once");
+    if (lens[i] < 1)
+      throw InvalidArgument("row " + std::to_string(rows[i]) + " has " + std::to_string(lens[i]) +
+                            " tokens; every row of a call needs at least one");
+    if (lens[i] > kMaxPosition - pos_[static_cast<size_t>(rows[i])])
+      throw InvalidArgument("row " + std::to_string(rows[i]) + " would pass position 2^62; reset it");
+    for (int64_t t = 0; t < lens[i]; ++t, ++off) {
+      const int64_t tok = tokens[off];
+      if (tok >= 0 && tok < V) continue;
+      const std::string where =
+          opts_.capacity > 1 ? " of row " + std::to_string(rows[i]) + " (its token " + std::to_string(t) + ")"
+                             : (lens[i] > 1 ? " at index " + std::to_string(t) : "");
+      throw OutOfRange("token " + std::to_string(tok) + where + " is outside the vocabulary: expected 0 <= token < " +
+                       std::to_string(V) + " for this model; no state was changed");
+    }
+  }
+}
+
+// Runs validated rows in calls of at most max_tokens_ tokens, each row at most prefill_chunk
+// tokens per call; the rows that finish in a call come first in it, since they want logits.
+void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
+                     bool all_logits) {
+  const int64_t V = model_->vocab_size();
+  for (int64_t i = 0, off = 0; i < n; ++i) {
+    offset_[static_cast<size_t>(i)] = off;
+    off += lens[i];
+    done_[static_cast<size_t>(i)] = 0;
+  }
+  for (;;) {
+    // what each row takes in this call, in the caller's order, until the token budget is spent
+    int64_t n_finish = 0, n_pieces = 0, budget = max_tokens_;
+    std::fill_n(take_.begin(), n, 0);
+    for (int64_t i = 0; i < n && budget > 0; ++i) {
+      const size_t ui = static_cast<size_t>(i);
+      take_[ui] = std::min({lens[i] - done_[ui], opts_.prefill_chunk, budget});
+      if (take_[ui] == 0) continue;
+      budget -= take_[ui];
+      ++n_pieces;
+      if (take_[ui] == lens[i] - done_[ui]) ++n_finish;
+    }
+    if (n_pieces == 0) return;
+    // lay the call out: finishing rows first (in the caller's order), then the partial ones
+    int64_t nt = 0, kf = 0, kp = n_finish;
+    bool in_order = true;  // finishing rows are the caller's first rows, in order
+    start_[0] = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const size_t ui = static_cast<size_t>(i);
+      if (take_[ui] == 0) continue;
+      const bool finishes = take_[ui] == lens[i] - done_[ui];
+      const int64_t slot = finishes ? kf++ : kp++;
+      in_order = in_order && (!finishes || slot == i);
+      order_[static_cast<size_t>(slot)] = i;
+    }
+    for (int64_t j = 0; j < n_pieces; ++j) {
+      const int64_t i = order_[static_cast<size_t>(j)];
+      const size_t ui = static_cast<size_t>(i);
+      std::copy_n(tokens + offset_[ui] + done_[ui], take_[ui], piece_tokens_.begin() + nt);
+      piece_pos_[static_cast<size_t>(j)] = pos_[static_cast<size_t>(rows[i])];
+      piece_state_[static_cast<size_t>(j)] = state_of(rows[i]);
+      nt += take_[ui];
+      start_[static_cast<size_t>(j + 1)] = nt;
+    }
+    RaggedBatch b;
+    b.n_rows = n_pieces;
+    b.start = start_.data();
+    b.tokens = piece_tokens_.data();
+    b.state = piece_state_.data();
+    b.pos = piece_pos_.data();
+    const bool scatter = logits && !all_logits && n_finish > 0 && !in_order;
+    if (logits && all_logits) {  // one row (forward): each piece's logits go straight out
+      b.logits = logits + (offset_[0] + done_[0]) * V;
+      b.ld_logits = V;
+      b.all_logits = true;
+    } else if (logits && n_finish > 0) {
+      if (scatter && logits_scratch_.empty()) logits_scratch_.resize(static_cast<size_t>(opts_.capacity * V));
+      b.logits = scatter ? logits_scratch_.data() : logits;
+      b.ld_logits = V;
+      b.n_logit_rows = n_finish;
+    }
+    ctx_.batch_invariant = nt == n_pieces;  // a decode step: every row as if it ran alone
+    runner_->run(ctx_, b);
+    for (int64_t j = 0; j < n_pieces; ++j) {
+      const int64_t i = order_[static_cast<size_t>(j)];
+      done_[static_cast<size_t>(i)] += take_[static_cast<size_t>(i)];
+      pos_[static_cast<size_t>(rows[i])] += take_[static_cast<size_t>(i)];
+      if (scatter && j < n_finish) std::copy_n(logits_scratch_.data() + j * V, V, logits + i * V);
+    }
+  }
+}
+
+}  // namespace rrwkv

@@ -1,0 +1,95 @@
+// The batched engine: up to `capacity` independent sequences ("rows") on one shared Model, each
+// with its own recurrent state and position, stepped together so that every weight is read once
+// for all of them. Rows join (add) and leave (remove) between calls. A Session is an engine of
+// one row.
+//
+// Thread-safety: an Engine serialises its own calls (one mutex); run several engines for
+// parallel batches. Nothing is allocated per call but the returned state blobs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/thread_pool.h"
+#include "engine/model.h"
+#include "ops/context.h"
+
+namespace rrwkv {
+
+struct EngineOptions {
+  int64_t capacity = 1;         // rows that may be in the batch at once
+  int threads = 0;              // CPU threads; 0: every CPU this process may use
+  int64_t prefill_chunk = 128;  // tokens of one row per internal call (bounds the scratch)
+  Device device = Device::cpu();
+};
+
+class Engine {
+ public:
+  static constexpr int64_t kMaxCapacity = 4096;
+  static constexpr int64_t kMaxPrefillChunk = int64_t{1} << 16;
+
+  // Throws InvalidArgument for a bad option or a device this build cannot use.
+  Engine(std::shared_ptr<const Model> model, const EngineOptions& opts);
+  ~Engine();
+
+  const std::shared_ptr<const Model>& model() const { return model_; }
+  int64_t capacity() const { return opts_.capacity; }
+  int threads() const { return pool_.size(); }
+  int64_t prefill_chunk() const { return opts_.prefill_chunk; }
+  const Device& device() const { return opts_.device; }
+
+  // A free row at the initial state; InvalidArgument if all `capacity` rows are in use.
+  int64_t add();
+  void remove(int64_t row);
+  std::vector<int64_t> rows() const;  // the rows in use, ascending
+  int64_t pos(int64_t row) const;     // tokens the row has taken since its last reset
+  void reset(int64_t row);
+  std::string get_state(int64_t row) const;
+  // FormatError (not a state, corrupt) or StateMismatch (another model); the row is then unchanged.
+  void set_state(int64_t row, const void* data, size_t size);
+  // Copies row `from`'s state and position into row `to` of `dst` (same model; may be this engine).
+  void copy_row(int64_t from, Engine& dst, int64_t to) const;
+
+  // One token for each of n distinct rows in use; logits (may be null) gets n x vocab floats,
+  // row i for rows[i]. Everything is checked before anything runs: a bad row or token throws
+  // (OutOfRange names the row) and no state changes.
+  void step(const int64_t* rows, const int64_t* tokens, int64_t n, float* logits);
+  // Tokens of one row in sequence mode (prompt ingestion). logits (may be null) gets the last
+  // token's logits or, with all_logits, n x vocab.
+  void forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits);
+  // The general call: row rows[i] takes lens[i] >= 1 tokens (concatenated in `tokens`); logits
+  // (may be null) gets each row's last-token logits, n x vocab. Long rows are cut into pieces of
+  // prefill_chunk that run alongside the others, so prefill interleaves with decode.
+  void run(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits);
+
+ private:
+  float* state_of(int64_t row) { return states_.data() + row * floats_; }
+  const float* state_of(int64_t row) const { return states_.data() + row * floats_; }
+  void check_row(int64_t row, const char* what) const;
+  void validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n);
+  void execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
+               bool all_logits);
+
+  std::shared_ptr<const Model> model_;
+  const EngineOptions opts_;
+  const int64_t floats_;      // state floats of one row
+  const int64_t max_tokens_;  // tokens per runner call
+  mutable std::mutex mu_;
+  ThreadPool pool_;
+  std::unique_ptr<Workspace> workspace_;
+  ExecContext ctx_;
+  std::unique_ptr<Runner> runner_;
+  std::vector<float> states_;  // capacity rows of floats_
+  std::vector<int64_t> pos_;
+  std::vector<uint8_t> in_use_;
+  // per-call scratch, sized at construction
+  std::vector<int64_t> start_, piece_tokens_, piece_pos_, order_, done_, lens_, offset_, take_;
+  std::vector<uint8_t> seen_;
+  std::vector<float*> piece_state_;
+  std::vector<float> logits_scratch_;  // rows x vocab, for calls whose rows finish out of order
+};
+
+}  // namespace rrwkv

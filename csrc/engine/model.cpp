@@ -1,0 +1,32 @@
+#include "engine/model.h"
+
+#include <set>
+
+namespace rrwkv {
+
+std::shared_ptr<const Model> Model::open(const std::string& path, const OpenOptions& opts) {
+  return std::make_shared<const Model>(ModelFile::open(path, opts));
+}
+
+Model::Model(std::shared_ptr<const ModelFile> file)
+    : file_(std::move(file)), schema_(file_->architecture().state_schema(file_->config())) {
+  weights(Device::cpu());  // binds (and so checks) the CPU weights now
+}
+
+const BoundWeights& Model::weights(const Device& device) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = weights_.find(device);
+  if (it == weights_.end()) it = weights_.emplace(device, arch().bind(*file_, device)).first;
+  return *it->second;
+}
+
+std::string Model::matrix_dtypes() const {
+  std::set<std::string> names;
+  for (const TensorSpec& spec : arch().layout(config()))
+    if (spec.is_matrix) names.insert(dtype_name(file_->tensor(spec.name).dtype));
+  std::string s;
+  for (const std::string& n : names) s += (s.empty() ? "" : "+") + n;
+  return s;
+}
+
+}  // namespace rrwkv

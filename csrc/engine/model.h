@@ -1,0 +1,43 @@
+// A model: the validated, memory-mapped file, its architecture and its weights bound per device
+// (the CPU binding points into the mapping; other devices get their own copy on first use).
+// Thread-safety: a Model never changes what it computes after open(); any number of engines and
+// sessions on any number of threads may share one.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "arch/architecture.h"
+#include "format/model_file.h"
+
+namespace rrwkv {
+
+class Model {
+ public:
+  static std::shared_ptr<const Model> open(const std::string& path, const OpenOptions& opts = {});
+  explicit Model(std::shared_ptr<const ModelFile> file);
+
+  const ModelFile& file() const { return *file_; }
+  const ModelConfig& config() const { return file_->config(); }
+  const Architecture& arch() const { return file_->architecture(); }
+  const StateSchema& state_schema() const { return schema_; }
+  int64_t vocab_size() const { return static_cast<int64_t>(config().vocab_size); }
+
+  // The weights on `device`, bound on first use and kept for the model's lifetime.
+  const BoundWeights& weights(const Device& device) const;
+  // Bytes one decode step of one sequence reads (every weight once, one embedding row).
+  uint64_t decode_bytes_per_token() const { return weights(Device::cpu()).decode_bytes_per_token(); }
+  // The storage types of the weight matrices, e.g. "f16" or "f32+f16" (the format allows a mix).
+  std::string matrix_dtypes() const;
+
+ private:
+  std::shared_ptr<const ModelFile> file_;
+  StateSchema schema_;
+  mutable std::mutex mu_;
+  mutable std::map<Device, std::unique_ptr<const BoundWeights>> weights_;
+};
+
+}  // namespace rrwkv

@@ -1,0 +1,16 @@
+#include "engine/session.h"
+
+namespace rrwkv {
+
+Session::Session(std::shared_ptr<const Model> model, int threads, int64_t prefill_chunk, const Device& device)
+    : engine_(std::move(model), EngineOptions{1, threads > 0 ? threads : 0, prefill_chunk, device}) {
+  engine_.add();
+}
+
+std::unique_ptr<Session> Session::clone() const {
+  auto s = std::make_unique<Session>(model(), threads(), prefill_chunk(), device());
+  engine_.copy_row(kRow, s->engine_, kRow);
+  return s;
+}
+
+}  // namespace rrwkv

@@ -1,0 +1,40 @@
+#include "ops/elementwise.h"
+
+#include <string>
+
+#include "core/errors.h"
+
+namespace rrwkv::ops {
+namespace {
+
+void run(ExecContext& ctx, detail::Elementwise op, float* y, const float* a, const float* b, int64_t n, int64_t dim,
+         int64_t ld) {
+  if (n < 0 || dim < 0 || ld < dim || (n > 0 && (!y || !a || (op != detail::Elementwise::Add && !b))))
+    throw InvalidArgument("elementwise: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
+  RRWKV_DISPATCH("elementwise", ctx.device, detail::elementwise_cpu(ctx, op, y, a, b, n, dim, ld),
+                 throw_backend_unavailable("elementwise", ctx.device));
+}
+
+}  // namespace
+
+void add(ExecContext& ctx, float* y, const float* a, int64_t n, int64_t dim, int64_t ld) {
+  run(ctx, detail::Elementwise::Add, y, a, nullptr, n, dim, ld);
+}
+
+void add_product(ExecContext& ctx, float* y, const float* a, const float* b, int64_t n, int64_t dim, int64_t ld) {
+  run(ctx, detail::Elementwise::AddProduct, y, a, b, n, dim, ld);
+}
+
+void multiply(ExecContext& ctx, float* y, const float* a, const float* b, int64_t n, int64_t dim, int64_t ld) {
+  run(ctx, detail::Elementwise::Multiply, y, a, b, n, dim, ld);
+}
+
+void gather(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows, int64_t n, int64_t dim, float* dst,
+            int64_t ldd) {
+  if (n < 0 || dim < 0 || lds < dim || ldd < dim || (n > 0 && (!src || !rows || !dst)))
+    throw InvalidArgument("gather: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
+  RRWKV_DISPATCH("gather", ctx.device, detail::gather_cpu(ctx, src, lds, rows, n, dim, dst, ldd),
+                 throw_backend_unavailable("gather", ctx.device));
+}
+
+}  // namespace rrwkv::ops

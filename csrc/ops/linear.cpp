@@ -1,0 +1,24 @@
+#include "ops/linear.h"
+
+#include <string>
+
+#include "core/errors.h"
+
+namespace rrwkv::ops {
+
+void linear(ExecContext& ctx, const Projection* ps, int count) {
+  for (int i = 0; i < count; ++i) {
+    const Projection& p = ps[i];
+    if (!p.w) throw InvalidArgument("linear: projection " + std::to_string(i) + " has no weight matrix");
+    if (p.n < 0 || (p.n > 0 && (!p.x || !p.y)) || p.ldx < p.w->cols || p.ldy < p.w->rows)
+      throw InvalidArgument("linear: projection " + std::to_string(i) + " has bad operands (n=" +
+                            std::to_string(p.n) + ", ldx=" + std::to_string(p.ldx) + " for " +
+                            std::to_string(p.w->cols) + " inputs, ldy=" + std::to_string(p.ldy) + " for " +
+                            std::to_string(p.w->rows) + " outputs)");
+    if (traits(p.w->dtype).quantized || !traits(p.w->dtype).storable)
+      throw InvalidArgument(std::string("linear: no kernel for weights of dtype ") + dtype_name(p.w->dtype));
+  }
+  RRWKV_DISPATCH("linear", ctx.device, detail::linear_cpu(ctx, ps, count), throw_backend_unavailable("linear", ctx.device));
+}
+
+}  // namespace rrwkv::ops

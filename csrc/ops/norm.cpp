@@ -1,0 +1,15 @@
+#include "ops/norm.h"
+
+#include "core/errors.h"
+
+namespace rrwkv::ops {
+
+void layer_norm(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, int64_t dim, const float* w, const float* b,
+                double eps, float* y, int64_t ldy) {
+  if (n < 0 || dim < 1 || ldx < dim || ldy < dim || (n > 0 && (!x || !y || !w || !b)) || !(eps > 0))
+    throw InvalidArgument("layer_norm: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
+  RRWKV_DISPATCH("layer_norm", ctx.device, detail::layer_norm_cpu(ctx, x, ldx, n, dim, w, b, eps, y, ldy),
+                 throw_backend_unavailable("layer_norm", ctx.device));
+}
+
+}  // namespace rrwkv::ops

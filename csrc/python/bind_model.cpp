@@ -1,0 +1,72 @@
+// Bindings of Model (the shared, immutable model) and the runtime's diagnostics.
+#include <pybind11/stl.h>
+
+#include "core/errors.h"
+#include "engine/state_blob.h"
+#include "kernels/cpu/bandwidth.h"
+#include "kernels/cpu/blas.h"
+#include "kernels/cpu/matvec.h"
+#include "python/bindings.h"
+
+namespace py = pybind11;
+
+namespace rrwkv::python {
+namespace {
+
+py::dict model_info(const Model& m) {
+  py::dict d = config_to_dict(m.config());
+  d["architecture"] = m.arch().description();
+  d["dtype"] = m.matrix_dtypes();
+  d["path"] = m.file().path();
+  d["file_size"] = m.file().file_size();
+  d["format_version"] = m.file().version();
+  d["header_crc32"] = m.file().header_crc32();
+  d["decode_bytes_per_token"] = m.decode_bytes_per_token();
+  d["state_bytes"] = state_blob_size(m);
+  py::list fields;
+  for (const StateField& f : m.state_schema().fields) fields.append(py::make_tuple(f.name, f.size));
+  d["state_fields"] = fields;  // per layer: (name, floats)
+  return d;
+}
+
+}  // namespace
+
+void bind_model(py::module_& m) {
+  m.def("_configure_blas", &cpu::blas_configure_from_env, py::arg("fallback"),
+        "Library for the matrix products: $RRWKV_BLAS if set, else `fallback` (loaded on first use; '' = none).");
+  m.def("blas_info", [] {
+        cpu::blas_available();
+        return cpu::blas_status();
+      }, "Which BLAS prefill uses (loading it if not loaded yet), or why none is used.");
+  m.def("cpu_isa", &cpu::isa_name, "The SIMD kernels in use: 'avx512', 'avx2' or 'scalar'.");
+  m.def("_set_isa", &cpu::set_isa, py::arg("name"), "Force 'avx512', 'avx2', 'scalar' or 'auto' (tests only).");
+  m.def("_isa_supported", &cpu::isa_supported, py::arg("name"));
+  m.def("read_bandwidth", [](int64_t nbytes, std::optional<int> threads, int repeats) {
+        const int n = threads_arg(threads);
+        py::gil_scoped_release release;
+        return cpu::measure_read_bandwidth(nbytes, n, repeats);
+      }, py::arg("nbytes") = int64_t{512} << 20, py::arg("threads") = py::none(), py::arg("repeats") = 5,
+      "Median memory read bandwidth in bytes/s, with the decode kernels on `threads` threads.");
+  m.def("architectures", [] {
+        py::list out;
+        for (const Architecture* a : architectures()) out.append(py::make_tuple(a->name(), a->description()));
+        return out;
+      }, "(name, description) of every architecture this build runs.");
+
+  py::class_<Model, ModelPtr>(m, "Model",
+      "An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads.")
+      .def(py::init(&open_model), py::arg("path"), py::arg("verify_checksums") = true)
+      .def_property_readonly("info", &model_info,
+                             "The header (arch, n_layer, n_embd, vocab_size, ...), the matrix dtypes and the state size.")
+      .def_property_readonly("path", [](const Model& mo) { return mo.file().path(); })
+      .def_property_readonly("arch", [](const Model& mo) { return mo.config().arch; })
+      .def_property_readonly("vocab_size", &Model::vocab_size)
+      .def("__repr__", [](const Model& mo) {
+        const ModelConfig& c = mo.config();
+        return "<rrwkv_rt.Model " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
+               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " " + mo.matrix_dtypes() +
+               " '" + mo.file().path() + "'>";
+      });
+}
+
+}  // namespace rrwkv::python
