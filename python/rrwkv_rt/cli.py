@@ -45,10 +45,6 @@ def _cmd_train(args) -> None:
     from .train.loop import train
     train(train_config.from_args(args))
 
-def _cmd_bench(args) -> None:
-    from .bench import run
-    run(args)
-
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: RWKV-4 / RRWKV runtime tools")
@@ -82,10 +78,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(t)
     t.set_defaults(func=_cmd_train)
 
-    b = sub.add_parser("bench", help="CPU benchmark: decode, prefill, memory, bandwidth floor, vs the rwkv package")
-    from .bench import build_parser as add_bench_arguments
-    add_bench_arguments(b)
-    b.set_defaults(func=_cmd_bench)
     return p
 
 

@@ -71,8 +71,8 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
 }
 
 // The same A for every NV (see matvec_avx512.cpp: batched rows equal single rows, bit for bit).
-constexpr int kAccumulators = 2;  // x 4 vectors = 8 of the 16 ymm registers
-constexpr int kVectors = 4;
+constexpr int kAccumulators = 4;  // x 3 vectors = 12 of the 16 ymm registers
+constexpr int kVectors = 3;
 
 template <DType D, int NV>
 void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
@@ -86,7 +86,6 @@ void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const
   switch (nvec) {
     case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
     case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
-    case 3: return matvec_rows<D, 3>(w, x, y, r0, r1);
     default: return matvec_rows<D, kVectors>(w, x, y, r0, r1);
   }
 }

@@ -1,0 +1,1 @@
+"""Shared parts of the benchmark programs in tools/ (not installed with the package)."""

@@ -1,0 +1,116 @@
+"""A benchmark worker: one model of one runtime in its own process, driven over stdin/stdout with
+one JSON object per line. Workers let one run compare several installations of rrwkv_rt (say,
+before and after a change: each worker runs with its installation's interpreter) and the official
+rwkv package, all interleaved on the same machine at the same time.
+
+Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n},
+{"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s},
+{"op": "batch", "size": b, "steps": k, "seed": s}, {"op": "quit"}; each answers one JSON line.
+"""
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+
+class Ours:
+    def __init__(self, path, threads):
+        import rrwkv_rt
+        self.rrwkv_rt = rrwkv_rt
+        self.model = rrwkv_rt.Model(path)
+        self.session = rrwkv_rt.Session(self.model, threads=threads)
+        self.threads = threads
+        info = self.model.info
+        self.vocab = info["vocab_size"]
+        self.out = np.empty(self.vocab, np.float32)
+        self.info = {"vocab": self.vocab, "bytes_per_token": info["decode_bytes_per_token"],
+                     "version": rrwkv_rt.__version__, "file_size": info["file_size"]}
+        self.batches = {}
+
+    def step(self, token):
+        self.session.step(int(token), out=self.out)
+
+    def prefill(self, tokens):
+        self.session.reset()
+        self.session.forward(tokens)
+
+    def batch_step_times(self, size, steps, rng):
+        if not hasattr(self.rrwkv_rt, "Batch"):
+            return None
+        if size not in self.batches:
+            b = self.rrwkv_rt.Batch(self.model, capacity=size, threads=self.threads)
+            rows = [b.add() for _ in range(size)]
+            for r in rows:  # rows at different positions, as in serving
+                b.forward(r, rng.integers(0, self.vocab, 1 + r % 7))
+            self.batches[size] = (b, rows, np.empty((size, self.vocab), np.float32))
+        b, rows, out = self.batches[size]
+        times = []
+        for _ in range(steps + 1):
+            toks = rng.integers(0, self.vocab, size)
+            t0 = time.perf_counter()
+            b.step(rows, toks, out=out)
+            times.append(time.perf_counter() - t0)
+        return times[1:]
+
+
+class Package:
+    """The official package, strategy 'cpu fp32', with its default settings (TorchScript on)."""
+
+    def __init__(self, pth, threads):
+        os.environ.setdefault("RWKV_JIT_ON", "1")
+        os.environ.setdefault("RWKV_CUDA_ON", "0")
+        import torch
+        torch.set_num_threads(threads)
+        from rwkv.model import RWKV
+        self.torch, self.state = torch, None
+        self.model = RWKV(pth[:-4], "cpu fp32", verbose=False)
+        self.vocab = self.model.w["emb.weight"].shape[0]
+        self.info = {"vocab": self.vocab, "version": "rwkv package"}
+
+    def step(self, token):
+        with self.torch.no_grad():
+            _, self.state = self.model.forward([int(token)], self.state)
+
+    def prefill(self, tokens):
+        with self.torch.no_grad():
+            self.model.forward(tokens.tolist(), None)
+
+    def batch_step_times(self, size, steps, rng):
+        return None
+
+
+def main():
+    runner = None
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        op = cmd["op"]
+        rng = np.random.default_rng(cmd.get("seed", 0))
+        if op == "open":
+            runner = (Ours if cmd["kind"] == "ours" else Package)(cmd["path"], cmd["threads"])
+            reply = runner.info
+        elif op == "decode":
+            runner.step(0)  # another process's threads may still be spinning
+            times = []
+            for t in rng.integers(0, runner.vocab, cmd["n"]):
+                t0 = time.perf_counter()
+                runner.step(t)
+                times.append(time.perf_counter() - t0)
+            reply = {"times": times}
+        elif op == "prefill":
+            tokens = rng.integers(0, runner.vocab, cmd["n"])
+            t0 = time.perf_counter()
+            runner.prefill(tokens)
+            reply = {"times": [time.perf_counter() - t0]}
+        elif op == "batch":
+            reply = {"times": runner.batch_step_times(cmd["size"], cmd["steps"], rng)}
+        elif op == "quit":
+            return
+        else:
+            reply = {"error": f"unknown op {op!r}"}
+        print(json.dumps(reply), flush=True)
+
+
+if __name__ == "__main__":
+    main()
