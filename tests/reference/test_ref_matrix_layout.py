@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 from matrix_helpers import CASES, random_model  # noqa: E402
 from rrwkv_rt.arch import detect_arch  # noqa: E402
 from rrwkv_rt.config import OFFICIAL_GROUP_NORM_EPS, ModelConfig  # noqa: E402
-from rrwkv_rt.reference import RWKV, RWKV5, RWKV7, from_state_dict  # noqa: E402
+from rrwkv_rt.reference import RWKV, RWKV5, from_state_dict  # noqa: E402
 from rrwkv_rt.spec import check_against_spec, checkpoint_spec, infer_config  # noqa: E402
 
 ALL = [cfg for cases in CASES.values() for cfg in cases.values()]
@@ -127,13 +127,14 @@ def test_every_problem_is_reported_at_once():
     sd["blocks.1.ffn.value.weight"] = torch.zeros(64, 223)
     sd["blocks.1.att.bogus"] = torch.zeros(3)
     sd["blocks.0.att.k_k"] = torch.zeros(1, 1, 64, dtype=torch.int32)
+    sd["note"] = "not a tensor"
     with pytest.raises(ValueError) as err:
-        RWKV7.from_state_dict(sd)
+        from_state_dict(sd)
     msg = str(err.value)
     for name in ("blocks.0.att.r_k", "blocks.1.att.a1", "ln_out.bias", "blocks.0.att.x_w", "blocks.1.att.w2",
-                 "blocks.1.ffn.value.weight", "blocks.1.att.bogus", "blocks.0.att.k_k"):
+                 "blocks.1.ffn.value.weight", "blocks.1.att.bogus", "blocks.0.att.k_k", "'note' is a str"):
         assert name in msg, name
-    assert len(msg.splitlines()) == 1 + 8
+    assert len(msg.splitlines()) == 1 + 9
 
 
 def test_inference_needs_the_tensor_it_reads():

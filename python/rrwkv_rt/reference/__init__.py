@@ -17,7 +17,8 @@ def from_state_dict(sd: dict, **kwargs):
     """The reference model of an official-layout state dict of any supported arch (detected from its
     keys); ``kwargs`` go to that class's ``from_state_dict`` (e.g. ``dtype``, RRWKV's medium_interval)."""
     from ..arch import detect_arch
-    arch = detect_arch(sd) if "emb.weight" in sd else "rwkv4"  # rwkv4: its loader reports what is missing
+    tensors = {k: v for k, v in sd.items() if hasattr(v, "shape")}  # the loader reports the other entries
+    arch = detect_arch(tensors) if "emb.weight" in tensors else "rwkv4"  # rwkv4: its loader reports what is missing
     return MODEL_CLASSES[arch].from_state_dict(sd, **kwargs)
 
 
