@@ -124,6 +124,18 @@ def test_every_missing_or_misshaped_tensor_is_reported_at_once(tmp_path):
     assert not (tmp_path / "bad.rrwkv").exists()
 
 
+@pytest.mark.parametrize("cfg", [
+    ModelConfig("rwkv5", n_layer=2, n_embd=16, vocab_size=20, head_size=8),
+    ModelConfig("rwkv7", n_layer=2, n_embd=16, vocab_size=20, head_size=8, lora_decay=3, lora_a=3, lora_v=3,
+                lora_gate=3),
+], ids=lambda c: c.arch)
+def test_matrix_state_checkpoints_are_recognised_and_refused_clearly(tmp_path, cfg):
+    torch.save(official_state_dict(cfg), tmp_path / "m.pth")
+    with pytest.raises(ValueError, match=f"this is an {cfg.arch} checkpoint .* only rwkv4 and rrwkv"):
+        export(tmp_path / "m.pth", tmp_path / "m.rrwkv")
+    assert not (tmp_path / "m.rrwkv").exists()
+
+
 def test_not_a_checkpoint(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"this is not a checkpoint")
     with pytest.raises(ValueError, match="cannot read .* as a PyTorch checkpoint"):

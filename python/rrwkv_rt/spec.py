@@ -1,15 +1,19 @@
 """Which tensors each architecture needs, in the official BlinkDL checkpoint layout.
 
 One place declares the layout so that loading and exporting can report *every* missing or
-mis-shaped tensor at once instead of failing on the first.
+mis-shaped tensor at once instead of failing on the first. RWKV-4 and RRWKV are declared here;
+RWKV-5.2/6/7 in ``rrwkv_rt.arch``, to which these functions delegate.
 """
 from __future__ import annotations
 
+from . import arch as _arch
 from .config import ModelConfig
 
 
 def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Name -> shape of every tensor of a checkpoint in the official (training) layout."""
+    if cfg.has_matrix_state:
+        return _arch.module_for(cfg.arch).checkpoint_spec(cfg)
     C, F, V = cfg.n_embd, cfg.ffn_dim, cfg.vocab_size
     spec: dict[str, tuple[int, ...]] = {"emb.weight": (V, C)}
     spec["blocks.0.ln0.weight"] = (C,)
@@ -56,7 +60,19 @@ def check_against_spec(shapes: dict[str, tuple[int, ...]], cfg: ModelConfig, wha
 
 def infer_config(shapes: dict[str, tuple[int, ...]], arch: str = "auto", medium_interval: int | None = None,
                  cm_mode: str | None = None) -> ModelConfig:
-    """Guess the config of a checkpoint from its tensor shapes (raises ValueError if it can't)."""
+    """Guess the config of a checkpoint from its tensor shapes (raises ValueError if it can't).
+
+    ``arch="auto"`` detects it (``arch.detect_arch``). The medium arguments are RRWKV's (which
+    checkpoints do not record); other arches accept only their fixed values.
+    """
+    if arch == "auto" and "emb.weight" in shapes:
+        detected = _arch.detect_arch(shapes)
+        arch = detected if detected in _arch.MODULES else arch  # RWKV-4 / RRWKV: decided below, as always
+    if arch in _arch.MODULES:
+        if medium_interval not in (None, 1) or cm_mode not in (None, "replace"):
+            raise ValueError(f"{arch} has no mediums: medium_interval / cm_mode do not apply "
+                             f"(got {medium_interval!r}, {cm_mode!r})")
+        return _arch.module_for(arch).infer_config(shapes)
     if "emb.weight" not in shapes or len(shapes["emb.weight"]) != 2:
         raise ValueError("cannot infer the model shape: the checkpoint has no 2-D 'emb.weight' "
                          "(is this an RWKV-4 / RRWKV state dict?)")

@@ -239,6 +239,9 @@ class RWKV(nn.Module):
     def __init__(self, cfg: ModelConfig, dtype: torch.dtype = torch.float32, init: Optional[str] = "paper",
                  seed: int = 0):
         super().__init__()
+        if cfg.has_matrix_state:
+            raise ValueError(f"RWKV is the RWKV-4 / RRWKV model; a {cfg.arch} config needs "
+                             f"rrwkv_rt.reference.MODEL_CLASSES[{cfg.arch!r}]")
         C, V = cfg.n_embd, cfg.vocab_size
         self.cfg = cfg
         self.emb = nn.Embedding(V, C)
@@ -341,6 +344,9 @@ class RWKV(nn.Module):
             if not t.is_floating_point():
                 problems.append(f"tensor {name!r} has dtype {t.dtype}, expected a float dtype")
         cfg = infer_config(shapes, arch=arch, medium_interval=medium_interval, cm_mode=cm_mode)
+        if cfg.has_matrix_state:
+            raise ValueError(f"this is an {cfg.arch} state dict; RWKV loads RWKV-4 / RRWKV ones: use "
+                             "rrwkv_rt.reference.from_state_dict, which picks the model of the arch")
         problems += check_against_spec(shapes, cfg, "state dict")
         model = cls(cfg, dtype=dtype, init=None)
         expected = model.state_dict()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import asdict, dataclass, field, fields
 
-from ..config import ARCHES, CM_MODES
+from ..config import CM_MODES, RWKV4_FAMILY as ARCHES  # the trainer trains RWKV-4 and RRWKV
 
 # Fields that fix the model's shape: a resumed run takes them from the checkpoint, and an explicit
 # different value on the command line is an error.

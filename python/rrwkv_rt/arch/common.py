@@ -1,0 +1,85 @@
+"""Tensors every RWKV generation shares (embedding, layer norms, head) and shape-reading helpers."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+from ..config import ModelConfig
+
+Shapes = Mapping[str, Sequence[int]]
+
+
+def as_shapes(tensors_or_shapes: Mapping) -> dict[str, tuple[int, ...]]:
+    """name -> shape tuple, from a state dict (anything with ``.shape``) or from name -> shape."""
+    return {k: tuple(int(d) for d in (v.shape if hasattr(v, "shape") else v)) for k, v in tensors_or_shapes.items()}
+
+
+def base_dims(shapes: Shapes) -> tuple[int, int, int]:
+    """(vocab_size, n_embd, n_layer) of a checkpoint; ValueError if it has no emb.weight or blocks."""
+    emb = shapes.get("emb.weight")
+    if emb is None or len(emb) != 2:
+        raise ValueError("cannot infer the model shape: the checkpoint has no 2-D 'emb.weight' "
+                         "(is this an RWKV state dict?)")
+    layers = {int(k.split(".")[1]) for k in shapes if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+    if not layers:
+        raise ValueError("cannot infer the model shape: the checkpoint has no 'blocks.N.*' tensors")
+    return int(emb[0]), int(emb[1]), max(layers) + 1
+
+
+def block_dim(shapes: Shapes, leaf: str, axis: int, rank: int, arch: str, what: str) -> int:
+    """Size ``axis`` of ``blocks.N.<leaf>`` in the first block that has it, with ``rank`` dimensions.
+
+    Any block will do, so that one missing tensor does not hide the full report of
+    ``check_against_spec``; ValueError if no block has a usable one.
+    """
+    found = sorted((int(k.split(".")[1]), k) for k in shapes
+                   if k.startswith("blocks.") and k.split(".", 2)[-1] == leaf and k.split(".")[1].isdigit())
+    if not found:
+        raise ValueError(f"cannot infer the {what} of this {arch} checkpoint: it has no tensor 'blocks.N.{leaf}'")
+    for _, name in found:
+        if len(shapes[name]) == rank:
+            return int(shapes[name][axis])
+    name = found[0][1]
+    raise ValueError(f"cannot infer the {what} of this {arch} checkpoint: {name!r} has shape {tuple(shapes[name])}, "
+                     f"expected {rank} dimensions")
+
+
+def checked_head_size(head_size: int, n_embd: int) -> int:
+    if head_size < 1 or n_embd % head_size:
+        raise ValueError(f"the checkpoint's head size {head_size} does not divide n_embd {n_embd}; "
+                         "the tensor it was read from is mis-shaped")
+    return head_size
+
+
+def check_dim_att(shapes: Shapes, n_embd: int, arch: str) -> None:
+    """RWKV-LM allows an attention width dim_att != n_embd, but the rwkv package's RWKV-5/6/7 code
+    (head size = n_embd // n_head) and every released model use dim_att == n_embd; so do we."""
+    shape = shapes.get("blocks.0.att.key.weight")
+    if shape is not None and len(shape) == 2 and int(shape[0]) != n_embd:
+        raise ValueError(f"this {arch} checkpoint has dim_att {int(shape[0])} (blocks.0.att.key.weight {tuple(shape)}) "
+                         f"!= n_embd {n_embd}; only dim_att == n_embd is supported (as in the rwkv package)")
+
+
+def embedding_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """emb and the extra LayerNorm ln0 that only block 0 has (applied to the embedding)."""
+    C = cfg.n_embd
+    return {"emb.weight": (cfg.vocab_size, C), "blocks.0.ln0.weight": (C,), "blocks.0.ln0.bias": (C,)}
+
+
+def block_norms_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
+    C = cfg.n_embd
+    return {f"blocks.{i}.{ln}.{p}": (C,) for ln in ("ln1", "ln2") for p in ("weight", "bias")}
+
+
+def head_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    C = cfg.n_embd
+    return {"ln_out.weight": (C,), "ln_out.bias": (C,), "head.weight": (cfg.vocab_size, C)}
+
+
+def assemble(cfg: ModelConfig, block_spec) -> dict[str, tuple[int, ...]]:
+    """The whole checkpoint: embedding, then for each block its norms and ``block_spec(cfg, i)``, then head."""
+    spec = embedding_spec(cfg)
+    for i in range(cfg.n_layer):
+        spec.update(block_norms_spec(cfg, i))
+        spec.update(block_spec(cfg, i))
+    spec.update(head_spec(cfg))
+    return spec

@@ -1,0 +1,59 @@
+"""RWKV-6 ("Finch") checkpoint layout, in the official BlinkDL key names.
+
+Per block, besides ln1/ln2:
+  att.time_maa_{x,w,k,v,r,g} (1, 1, C)        token-shift mixes (x: for the mixing LoRA's input)
+  att.time_maa_w1 (C, 5*D_mix), time_maa_w2 (5, D_mix, C)   data-dependent shift LoRA, used as
+                                              x @ w1 (not transposed like nn.Linear weights)
+  att.time_decay (1, 1, C), att.time_decay_w1 (C, D_decay), time_decay_w2 (D_decay, C)
+  att.time_faaaa (H, S)                       the bonus u
+  att.{receptance,key,value,gate,output}.weight (C, C), att.ln_x.weight/bias (C,)
+  ffn.time_maa_{k,r} (1, 1, C), ffn.key.weight (F, C), ffn.receptance.weight (C, C),
+  ffn.value.weight (C, F)
+"""
+from __future__ import annotations
+
+from ..config import ModelConfig
+from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
+
+ARCH = "rwkv6"
+MIX_BRANCHES = "wkvrg"  # order of the 5 LoRAs inside time_maa_w1 / time_maa_w2
+
+
+def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
+    C, F, H, S = cfg.n_embd, cfg.ffn_dim, cfg.n_head, cfg.head_size
+    Dm, Dd = cfg.lora_mix, cfg.lora_decay
+    a, f = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+    spec = {a + f"time_maa_{x}": (1, 1, C) for x in "x" + MIX_BRANCHES}
+    spec[a + "time_maa_w1"] = (C, len(MIX_BRANCHES) * Dm)
+    spec[a + "time_maa_w2"] = (len(MIX_BRANCHES), Dm, C)
+    spec[a + "time_decay"] = (1, 1, C)
+    spec[a + "time_decay_w1"] = (C, Dd)
+    spec[a + "time_decay_w2"] = (Dd, C)
+    spec[a + "time_faaaa"] = (H, S)
+    spec.update({a + f"{m}.weight": (C, C) for m in ("receptance", "key", "value", "gate", "output")})
+    spec[a + "ln_x.weight"] = (C,)
+    spec[a + "ln_x.bias"] = (C,)
+    spec[f + "time_maa_k"] = (1, 1, C)
+    spec[f + "time_maa_r"] = (1, 1, C)
+    spec[f + "key.weight"] = (F, C)
+    spec[f + "receptance.weight"] = (C, C)
+    spec[f + "value.weight"] = (C, F)
+    return spec
+
+
+def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    return assemble(cfg, block_spec)
+
+
+def infer_config(shapes: Shapes) -> ModelConfig:
+    """Head size from att.time_faaaa (H, S); LoRA sizes from time_maa_w2 and time_decay_w1."""
+    vocab, C, n_layer = base_dims(shapes)
+    check_dim_att(shapes, C, ARCH)
+    head_size = block_dim(shapes, "att.time_faaaa", 1, 2, ARCH, "head size")
+    return ModelConfig(
+        ARCH, n_layer, C, vocab,
+        ffn_dim=block_dim(shapes, "ffn.key.weight", 0, 2, ARCH, "ffn width"),
+        head_size=checked_head_size(head_size, C),
+        lora_mix=block_dim(shapes, "att.time_maa_w2", 1, 3, ARCH, "token-shift LoRA size"),
+        lora_decay=block_dim(shapes, "att.time_decay_w1", 1, 2, ARCH, "decay LoRA size"),
+    )
