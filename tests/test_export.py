@@ -11,10 +11,10 @@ torch = pytest.importorskip("torch")
 import rrwkv_rt  # noqa: E402
 from rrwkv_rt import FormatError, ModelConfig  # noqa: E402
 from rrwkv_rt.cli import main  # noqa: E402
-from rrwkv_rt.dtypes import bf16_bits_to_f32, f32_to_bf16_bits  # noqa: E402
-from rrwkv_rt.export import export  # noqa: E402
-from rrwkv_rt.format import read_tensors  # noqa: E402
-from rrwkv_rt.spec import checkpoint_spec  # noqa: E402
+from rrwkv_rt.io.dtypes import bf16_bits_to_f32, f32_to_bf16_bits  # noqa: E402
+from rrwkv_rt.io.export import export  # noqa: E402
+from rrwkv_rt.io.format import read_tensors  # noqa: E402
+from rrwkv_rt.arch import checkpoint_spec  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -91,7 +91,7 @@ def test_rrwkv_state_dict_is_recognised_and_needs_its_interval(tmp_path):
 
 
 def test_training_checkpoint_carries_its_config(tmp_path):
-    from rrwkv_rt.checkpoint import TRAIN_CHECKPOINT_FORMAT
+    from rrwkv_rt.io.checkpoint import TRAIN_CHECKPOINT_FORMAT
     cfg = ModelConfig("rrwkv", n_layer=1, n_embd=8, vocab_size=20, medium_interval=5)
     torch.save({"format": TRAIN_CHECKPOINT_FORMAT, "config": cfg.to_dict(), "model": official_state_dict(cfg),
                 "step": 10}, tmp_path / "ckpt.pt")

@@ -8,8 +8,8 @@ import pytest
 
 import rrwkv_rt
 from rrwkv_rt import FormatError, ModelConfig, _core
-from rrwkv_rt.dtypes import bf16_bits_to_f32, f32_to_bf16_bits
-from rrwkv_rt.format import read_tensors, write_model
+from rrwkv_rt.io.dtypes import bf16_bits_to_f32, f32_to_bf16_bits
+from rrwkv_rt.io.format import read_tensors, write_model
 
 CFG = ModelConfig("rrwkv", n_layer=2, n_embd=8, vocab_size=11, ffn_dim=12, medium_interval=3, cm_mode="add")
 
@@ -171,7 +171,7 @@ class _FailingArray(np.ndarray):
 
 
 def test_write_refuses_to_overwrite_and_is_atomic(tmp_path, monkeypatch):
-    import rrwkv_rt.format as fmt
+    import rrwkv_rt.io.format as fmt
 
     path = tmp_path / "m.rrwkv"
     write_model(path, CFG, random_tensors(CFG))

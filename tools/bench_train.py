@@ -22,7 +22,7 @@ import torch
 
 from rrwkv_rt import _core
 from rrwkv_rt.config import ModelConfig
-from rrwkv_rt.kernels import use_kernels, wkv_scan_kernel
+from rrwkv_rt.autograd import use_kernels, wkv_scan_kernel
 from rrwkv_rt.reference import initial_wkv_state, random_model, wkv_scan
 
 S = 16  # medium interval of the RRWKV rows

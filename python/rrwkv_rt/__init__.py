@@ -1,22 +1,21 @@
-"""rrwkv_rt: an embeddable runtime for RWKV-4 and RRWKV language models.
+"""rrwkv_rt: an embeddable runtime for RWKV-family language models and RRWKV.
 
-``import rrwkv_rt`` never needs torch; the PyTorch reference model (``rrwkv_rt.reference``) and
-exporting from ``.pth`` files need torch.
+``import rrwkv_rt`` never needs torch; the PyTorch reference models (``rrwkv_rt.reference``),
+exporting from ``.pth`` files, training (``rrwkv_rt.train``) and the autograd functions of the
+native kernels (``rrwkv_rt.autograd``) do.
+
+The package: ``runtime`` (Model, Session, Batch, generation, state files), ``io`` (checkpoints,
+the .rrwkv writer, the exporter), ``arch`` (each architecture's checkpoint layout and export
+transforms), ``cli`` (``python -m rrwkv_rt``), ``tokenizer``, and the torch-only ``reference``,
+``train`` and ``autograd``.
 """
 from ._core import FORMAT_VERSION, FormatError, ModelFile, StateMismatchError
 from ._core import __version__
 from .config import ModelConfig
-from . import generate as _generate, state_file as _state_file
-from .generate import Sampler, default_model_path
 from .native import get_cmake_dir, get_include, get_library_dir
-from .session import Batch, Model, Session
+from .runtime import Batch, Model, Session
+from .runtime.generate import Sampler, default_model_path
 from .tokenizer import Tokenizer
-
-# Session is the native class (session.py); generation and state files are written in Python on
-# top and attached here, so every Session has them (clones and sessions made by _core included).
-Session.generate = _generate.generate
-Session.save_state = _state_file.save_state
-Session.load_state = _state_file.load_state
 
 FormatError.__module__ = "rrwkv_rt"
 StateMismatchError.__module__ = "rrwkv_rt"

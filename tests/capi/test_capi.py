@@ -17,8 +17,8 @@ torch = pytest.importorskip("torch")
 
 import rrwkv_rt  # noqa: E402
 from rrwkv_rt.config import ModelConfig  # noqa: E402
-from rrwkv_rt.export import export_state_dict, to_runtime_layout  # noqa: E402
-from rrwkv_rt.format import write_model  # noqa: E402
+from rrwkv_rt.io.export import export_state_dict, to_runtime_layout  # noqa: E402
+from rrwkv_rt.io.format import write_model  # noqa: E402
 from rrwkv_rt.reference import random_model  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -148,7 +148,7 @@ def session_greedy(path, prompt, n):
 @pytest.mark.parametrize("arch", ["rrwkv", "rwkv4"])
 def test_greedy_example_equals_session(built, models, arch):
     # Same BLAS on both sides (the Python package's choice), so prefill is bit-identical too.
-    env = {"RRWKV_BLAS": rrwkv_rt._blas.bundled_path() or "0"}
+    env = {"RRWKV_BLAS": rrwkv_rt.runtime.blas.bundled_path() or "0"}
     r = run([built["greedy"], "-l", models[arch], "10", "--ids", *map(str, PROMPT)], env=env)
     tokens, logits = parse_greedy(r.stdout)
     want_tokens, want_logits = session_greedy(models[arch], PROMPT, 10)

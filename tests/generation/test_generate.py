@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import rrwkv_rt
-from rrwkv_rt.generate import TextStream
+from rrwkv_rt.runtime.generate import TextStream
 
 PROMPT = "def main():\n    "
 

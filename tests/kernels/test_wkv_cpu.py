@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 
 from wkv_helpers import assert_close, wkv_inputs  # noqa: E402
 from rrwkv_rt import _core  # noqa: E402
-from rrwkv_rt.kernels import WkvFunction, wkv_scan_kernel  # noqa: E402
+from rrwkv_rt.autograd import WkvFunction, wkv_scan_kernel  # noqa: E402
 from rrwkv_rt.reference import initial_wkv_state, wkv_definitional, wkv_scan  # noqa: E402
 
 NAMES = ("w", "u", "k", "v", "wm", "bm", "km", "vm")

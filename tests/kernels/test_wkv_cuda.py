@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from wkv_helpers import assert_close, wkv_inputs  # noqa: E402
-from rrwkv_rt.kernels import wkv_scan_kernel  # noqa: E402
+from rrwkv_rt.autograd import wkv_scan_kernel  # noqa: E402
 from rrwkv_rt.reference import initial_wkv_state, wkv_scan  # noqa: E402
 
 pytestmark = [pytest.mark.cuda,

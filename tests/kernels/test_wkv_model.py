@@ -5,7 +5,7 @@ torch = pytest.importorskip("torch")
 
 from wkv_helpers import assert_close  # noqa: E402
 from rrwkv_rt.config import ModelConfig  # noqa: E402
-from rrwkv_rt.kernels import use_kernels, uses_kernels, wkv_scan_kernel  # noqa: E402
+from rrwkv_rt.autograd import use_kernels, uses_kernels, wkv_scan_kernel  # noqa: E402
 from rrwkv_rt.reference import RWKV, random_model  # noqa: E402
 
 

@@ -5,7 +5,7 @@ torch = pytest.importorskip("torch")
 
 from rrwkv_rt.config import ModelConfig  # noqa: E402
 from rrwkv_rt.reference import RWKV, random_model  # noqa: E402
-from rrwkv_rt.spec import checkpoint_spec  # noqa: E402
+from rrwkv_rt.arch import checkpoint_spec  # noqa: E402
 
 CONFIGS = [
     ModelConfig("rwkv4", 1, 8, 11),

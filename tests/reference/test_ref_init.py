@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from rrwkv_rt.config import ModelConfig  # noqa: E402
 from rrwkv_rt.reference import RWKV, init_weights, random_model, warm_start_from_rwkv4  # noqa: E402
-from rrwkv_rt.spec import checkpoint_spec  # noqa: E402
+from rrwkv_rt.arch import checkpoint_spec  # noqa: E402
 
 CFG = ModelConfig("rrwkv", n_layer=4, n_embd=32, vocab_size=60, medium_interval=3, cm_mode="add")
 

@@ -8,7 +8,7 @@ from matrix_helpers import CASES, random_model  # noqa: E402
 from rrwkv_rt.arch import detect_arch  # noqa: E402
 from rrwkv_rt.config import OFFICIAL_GROUP_NORM_EPS, ModelConfig  # noqa: E402
 from rrwkv_rt.reference import RWKV, RWKV5, from_state_dict  # noqa: E402
-from rrwkv_rt.spec import check_against_spec, checkpoint_spec, infer_config  # noqa: E402
+from rrwkv_rt.arch import check_against_spec, checkpoint_spec, infer_config  # noqa: E402
 
 ALL = [cfg for cases in CASES.values() for cfg in cases.values()]
 IDS = [f"{arch}-{case}" for arch, cases in CASES.items() for case in cases]

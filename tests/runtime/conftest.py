@@ -14,7 +14,7 @@ from rrwkv_rt.config import ModelConfig
 def model_factory(tmp_path_factory):
     """factory(cfg, seed=0, dtype="f32") -> (path of the .rrwkv file, reference RWKV in float32)."""
     torch = pytest.importorskip("torch")
-    from rrwkv_rt.export import export_state_dict
+    from rrwkv_rt.io.export import export_state_dict
     from rrwkv_rt.reference import random_model
 
     folder = tmp_path_factory.mktemp("models")

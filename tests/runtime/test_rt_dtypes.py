@@ -57,8 +57,8 @@ def test_half_weights_long_prefill_uses_tiles(model_factory):
 
 def test_mixed_matrix_dtypes(model_factory, tmp_path):
     """The format allows a dtype per tensor: an f32 head with f16 / bf16 layers works too."""
-    from rrwkv_rt.export import to_runtime_layout
-    from rrwkv_rt.format import write_model
+    from rrwkv_rt.io.export import to_runtime_layout
+    from rrwkv_rt.io.format import write_model
     cfg = make_config("rwkv4", n_layer=2, n_embd=48, vocab=150)
     _, ref = model_factory(cfg, seed=15)
     arrays = {k: v.detach().numpy() for k, v in ref.state_dict().items()}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import rrwkv_rt
-from rrwkv_rt.state_file import state_arrays
+from rrwkv_rt.runtime.state_file import state_arrays
 
 from rt_helpers import make_config, max_abs, reference_logits, tokens
 

@@ -104,7 +104,7 @@ def test_world_id_zero_is_end_of_text_and_decodes_to_nothing():
 
 def test_bad_vocab_inside_a_model_file_names_the_file(tmp_path):
     from rrwkv_rt import ModelConfig, _core
-    from rrwkv_rt.format import write_model
+    from rrwkv_rt.io.format import write_model
     cfg = ModelConfig("rwkv4", n_layer=1, n_embd=4, vocab_size=300)
     tensors = {name: (np.zeros(shape, np.float32), "f32")
                for name, shape, _ in _core.runtime_layout(cfg.to_dict())}

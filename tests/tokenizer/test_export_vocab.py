@@ -7,8 +7,8 @@ torch = pytest.importorskip("torch")
 import rrwkv_rt  # noqa: E402
 from rrwkv_rt import ModelConfig, Tokenizer  # noqa: E402
 from rrwkv_rt.cli import main  # noqa: E402
-from rrwkv_rt.export import export  # noqa: E402
-from rrwkv_rt.spec import checkpoint_spec  # noqa: E402
+from rrwkv_rt.io.export import export  # noqa: E402
+from rrwkv_rt.arch import checkpoint_spec  # noqa: E402
 
 TEXT = "Exported tokenizers travel with the model: 模型文件 🚀 \xff".encode("utf-8") + b"\xff\xfe"
 

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from rrwkv_rt.train import checkpointing, data  # noqa: E402
-from rrwkv_rt.train.config import TrainConfig  # noqa: E402
+from rrwkv_rt.train.options import TrainConfig  # noqa: E402
 from rrwkv_rt.train.loop import lr_factor, train  # noqa: E402
 from train_helpers import SMALL_CORPUS, read_metrics, tiny_config  # noqa: E402
 
@@ -130,7 +130,7 @@ def test_kernels_and_reference_scan_train_like_the_chunked_wkv(tmp_path):
     from rrwkv_rt import _core
     runs = {"chunked": None, "scan": None}
     try:
-        import rrwkv_rt.kernels  # noqa: F401
+        import rrwkv_rt.autograd  # noqa: F401
         if hasattr(_core, "wkv_forward"):
             runs["kernels"] = None
     except ImportError:
@@ -142,7 +142,7 @@ def test_kernels_and_reference_scan_train_like_the_chunked_wkv(tmp_path):
         assert losses == pytest.approx(runs["chunked"][0], rel=1e-5), wkv
         assert evals[0][1] == pytest.approx(runs["chunked"][1][0][1], rel=1e-5), wkv
     if "kernels" not in runs:
-        pytest.skip("rrwkv_rt.kernels is not available: only the torch implementations were compared")
+        pytest.skip("rrwkv_rt.autograd is not available: only the torch implementations were compared")
 
 
 def test_kernels_flag_without_kernels_is_a_clear_error(tmp_path, monkeypatch):

@@ -10,7 +10,7 @@ SMALL_CORPUS = os.path.join(sysconfig.get_paths()["stdlib"], "json")
 
 def tiny_config(out, **overrides):
     """A TrainConfig of a tiny, fast run, as if every option had been given on the command line."""
-    from rrwkv_rt.train.config import TrainConfig
+    from rrwkv_rt.train.options import TrainConfig
     opts = dict(arch="rrwkv", n_layer=1, n_embd=32, medium_interval=4, ctx_len=32, batch_size=4, steps=8,
                 warmup=2, lr=3e-3, eval_every=4, eval_windows=4, log_every=1000, threads=1, quiet=True,
                 corpus=SMALL_CORPUS, out=str(out))

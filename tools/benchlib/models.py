@@ -22,7 +22,7 @@ def config(arch: str, shape: str):
 
 def random_state_dict(cfg, seed: int = 0) -> dict:
     """Official-layout float32 state dict with every parameter random at a sane scale."""
-    from rrwkv_rt.spec import checkpoint_spec
+    from rrwkv_rt.arch import checkpoint_spec
     rng = np.random.default_rng(seed)
     sd = {}
     for name, shape in checkpoint_spec(cfg).items():
@@ -44,7 +44,7 @@ def random_state_dict(cfg, seed: int = 0) -> dict:
 
 def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pth: bool) -> dict:
     """Writes the .rrwkv files (and the RWKV-4 .pth); returns {(arch, dtype): path, "pth": path}."""
-    from rrwkv_rt.export import export_state_dict
+    from rrwkv_rt.io.export import export_state_dict
     paths: dict = {}
     for arch in archs:
         cfg, sd = config(arch, shape), None

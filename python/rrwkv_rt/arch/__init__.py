@@ -1,19 +1,24 @@
-"""Checkpoint layouts of the matrix-state RWKV generations (5.2, 6, 7) and telling the kinds apart.
+"""The architectures on the Python side: each module declares its checkpoint layout in the
+official BlinkDL key names (``checkpoint_spec(cfg) -> {name: shape}``), reads a config from a
+checkpoint's tensor shapes (head and low-rank sizes too, never assumed) and (where the runtime
+runs it) the export transforms to the runtime layout. ``rwkv4`` serves RWKV-4 and RRWKV;
+``rwkv5``, ``rwkv6``, ``rwkv7`` the matrix-state generations. The runtime layout itself is
+declared once, in C++ (csrc/arch/), and asked for through ``_core.runtime_layout``. No torch here.
 
-Each module (rwkv5, rwkv6, rwkv7) declares ``checkpoint_spec(cfg) -> {name: shape}`` in the official
-BlinkDL key layout and ``infer_config(shapes) -> ModelConfig``, which reads the head size and every
-low-rank size from the tensor shapes. ``rrwkv_rt.spec`` delegates to them; RWKV-4 and RRWKV stay
-in ``rrwkv_rt.spec``. No torch here.
+The functions below dispatch on ``cfg.arch`` and report every missing or mis-shaped tensor at
+once instead of failing on the first.
 """
 from __future__ import annotations
 
 from types import ModuleType
 from typing import Mapping
 
-from . import rwkv5, rwkv6, rwkv7
+from ..config import ModelConfig
+from . import rwkv4, rwkv5, rwkv6, rwkv7
 from .common import as_shapes
 
 MODULES: dict[str, ModuleType] = {m.ARCH: m for m in (rwkv5, rwkv6, rwkv7)}
+MODULES.update({a: rwkv4 for a in rwkv4.ARCHES})
 RWKV7_KEYS = ("att.r_k", "att.x_r", "att.w0", "att.k_k", "att.a0")
 
 
@@ -53,4 +58,40 @@ def detect_arch(state_dict_or_shapes: Mapping) -> str:
     return "rwkv4"
 
 
-__all__ = ["MODULES", "detect_arch", "module_for", "rwkv5", "rwkv6", "rwkv7"]
+def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of every tensor of a checkpoint in the official (training) layout."""
+    return module_for(cfg.arch).checkpoint_spec(cfg)
+
+
+def check_against_spec(shapes: Mapping, cfg: ModelConfig, what: str = "checkpoint") -> list[str]:
+    """Every problem of ``shapes`` against the spec, one readable line each (empty if none)."""
+    problems = []
+    for name, shape in checkpoint_spec(cfg).items():
+        if name not in shapes:
+            problems.append(f"missing tensor {name!r} (expected shape {shape})")
+        elif tuple(shapes[name]) != shape:
+            problems.append(f"tensor {name!r} has shape {tuple(shapes[name])}, expected {shape}")
+    return problems
+
+
+def infer_config(shapes: Mapping, arch: str = "auto", medium_interval: int | None = None,
+                 cm_mode: str | None = None) -> ModelConfig:
+    """The config of a checkpoint from its tensor shapes (ValueError if it can't be read).
+
+    ``arch="auto"`` detects it (:func:`detect_arch`). The medium arguments are RRWKV's (which
+    checkpoints do not record); other arches accept only their fixed values.
+    """
+    shapes = as_shapes(shapes)
+    if arch == "auto":
+        arch = detect_arch(shapes) if "emb.weight" in shapes else "rwkv4"
+    module = module_for(arch)
+    if module is rwkv4:
+        return rwkv4.infer_config(shapes, arch, medium_interval, cm_mode)
+    if medium_interval not in (None, 1) or cm_mode not in (None, "replace"):
+        raise ValueError(f"{arch} has no mediums: medium_interval / cm_mode do not apply "
+                         f"(got {medium_interval!r}, {cm_mode!r})")
+    return module.infer_config(shapes)
+
+
+__all__ = ["MODULES", "check_against_spec", "checkpoint_spec", "detect_arch", "infer_config", "module_for",
+           "rwkv4", "rwkv5", "rwkv6", "rwkv7"]

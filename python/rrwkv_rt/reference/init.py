@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..spec import check_against_spec, checkpoint_spec, infer_config
+from ..arch import check_against_spec, checkpoint_spec, infer_config
 
 SCHEMES = ("paper", "random")
 SMALL_SCALE = 0.1               # replaces RWKV-LM's zero init (see module doc)

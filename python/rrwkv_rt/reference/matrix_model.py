@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from .. import arch as _arch
 from ..config import ModelConfig
-from ..spec import check_against_spec
+from ..arch import check_against_spec
 from .init import _generator
 from .matrix_state import MatrixState
 

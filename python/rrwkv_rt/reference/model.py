@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..spec import check_against_spec, infer_config
+from ..arch import check_against_spec, infer_config
 from .state import State
 from .wkv import WkvState, wkv_definitional, wkv_scan, wkv_step
 

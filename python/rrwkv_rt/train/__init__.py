@@ -5,7 +5,7 @@ standard library's own sources by default), ``loop`` the training loop, ``checkp
 resumable checkpoints, ``distributed`` torchrun / DDP, ``wkv_chunked`` a fast torch WKV for
 training. Importing this package does not import torch; ``loop`` and the others do.
 """
-from .config import TrainConfig
+from .options import TrainConfig
 
 __all__ = ["TrainConfig", "train"]
 

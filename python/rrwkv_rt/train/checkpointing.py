@@ -20,10 +20,8 @@ import os
 
 import torch
 
-from ..atomic import atomic_write
-from ..checkpoint import TRAIN_CHECKPOINT_FORMAT
-
-CHECKPOINT_NAME = "ckpt.pt"
+from ..io.atomic import atomic_write
+from ..io.checkpoint import RUN_CHECKPOINT_NAME as CHECKPOINT_NAME, TRAIN_CHECKPOINT_FORMAT, resolve_checkpoint_path
 
 
 def atomic_save(obj, path: str | os.PathLike) -> None:
@@ -64,12 +62,7 @@ def make_checkpoint(model, model_cfg, optimizer, scheduler, step: int, train_cfg
 
 def resolve_path(path: str | os.PathLike) -> str:
     """A checkpoint path, or a run directory holding ckpt.pt."""
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        path = os.path.join(path, CHECKPOINT_NAME)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist; check the path")
-    return path
+    return resolve_checkpoint_path(path)
 
 
 def load(path: str | os.PathLike) -> dict:

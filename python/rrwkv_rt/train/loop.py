@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from . import checkpointing, distributed
-from .config import TrainConfig, merged_with_checkpoint
+from .options import TrainConfig, merged_with_checkpoint
 from .data import bits, eval_windows, load_corpus, train_batch, unigram_bits
 from .model_setup import check_vocab, from_scratch, from_weights, param_groups, select_wkv
 from .progress import Reporter
@@ -217,7 +217,7 @@ def _train(cfg: TrainConfig, d, device) -> dict:
 def export_checkpoint(ckpt_path: str, cfg: TrainConfig) -> str:
     """Write the checkpoint's model as .rrwkv (with the tokenizer, where the exporter supports it)."""
     import inspect
-    from ..export import export
+    from ..io.export import export
     kwargs = {"dtype": cfg.export_dtype, "force": True, "progress": False}
     if "vocab" in inspect.signature(export).parameters:
         kwargs["vocab"] = cfg.vocab

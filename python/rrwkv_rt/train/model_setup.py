@@ -4,14 +4,15 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 import torch
 
-from ..checkpoint import TRAIN_CHECKPOINT_FORMAT
+from ..io.checkpoint import load_checkpoint
 from ..config import ModelConfig
 from ..reference import RWKV, warm_start_from_rwkv4
-from ..spec import infer_config
+from ..arch import infer_config
 from .checkpointing import CHECKPOINT_NAME
-from .config import MODEL_FIELDS, TrainConfig
+from .options import MODEL_FIELDS, TrainConfig
 from .wkv_chunked import wkv_chunked
 
 
@@ -26,19 +27,9 @@ def from_scratch(cfg: TrainConfig, vocab_size: int) -> RWKV:
 
 
 def _read_weights(path: str) -> tuple[dict, ModelConfig | None]:
-    if os.path.isdir(path):  # a run directory
-        path = os.path.join(path, CHECKPOINT_NAME)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"--init-from {path!r} does not exist; check the path")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # zip and unpickling errors come in many types
-        raise ValueError(f"cannot read --init-from {path!r} as a PyTorch checkpoint ({type(e).__name__}: {e})") from e
-    if isinstance(obj, dict) and obj.get("format") == TRAIN_CHECKPOINT_FORMAT:
-        return obj["model"], ModelConfig(**obj["config"])
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"--init-from {path!r} is neither a training checkpoint nor a state dict (name -> tensor)")
-    return obj, None
+    """(name -> tensor, the recorded config or None) through the exporter's loader."""
+    arrays, saved = load_checkpoint(path, what="--init-from")
+    return {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}, saved
 
 
 def from_weights(cfg: TrainConfig, path: str) -> RWKV:
@@ -101,14 +92,14 @@ def select_wkv(model: RWKV, name: str) -> None:
         model.wkv_impl = wkv_chunked
     elif name == "kernels":
         try:
-            from .. import kernels
+            from .. import autograd
             from .. import _core
         except ImportError as e:
             raise ImportError(f"--kernels: the WKV kernels are not available ({e}); use --wkv chunked") from e
         if not hasattr(_core, "wkv_forward"):
             raise ImportError("--kernels: this build of rrwkv_rt has no WKV kernels (rrwkv_rt._core.wkv_forward); "
                               "rebuild the package or use --wkv chunked")
-        kernels.use_kernels(model)
+        autograd.use_kernels(model)
     else:
         raise ValueError(f"unknown WKV implementation {name!r}")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from .. import _core
 
 DTYPE_CODES = {name: code for name, (code, _, _) in _core.DTYPES.items()}  # from the C++ dtype table
 ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16"}

@@ -3,7 +3,7 @@
 :func:`wkv_scan_kernel` has the signature and results of :func:`rrwkv_rt.reference.wkv_scan`, so it
 drops into the reference model's pluggable scan::
 
-    from rrwkv_rt.kernels import use_kernels
+    from rrwkv_rt.autograd import use_kernels
     use_kernels(model)           # this model's forward() now runs the kernels
     use_kernels(model, False)    # back to the pure-PyTorch scan
 

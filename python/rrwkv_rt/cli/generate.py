@@ -55,8 +55,8 @@ def add_parsers(sub) -> None:
 
 
 def _open(args):
-    from .generate import default_model_path
-    from .session import Model, Session
+    from ..runtime import Model, Session
+    from ..runtime.generate import default_model_path
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     return Session(Model(args.model or default_model_path()), threads=args.threads)
@@ -108,19 +108,19 @@ CHAT_HELP = "commands: /reset (forget the conversation), /save PATH, /load PATH,
 
 
 def _check(session, args, opts: dict) -> None:
-    from .generate import Sampler, _max_new_tokens, _stop_strings
+    from ..runtime.generate import Sampler, _max_new_tokens, _stop_strings
     _max_new_tokens(args.max_new_tokens)
     _stop_strings(opts["stop"])
     Sampler(session.model.vocab_size, **{k: opts[k] for k in SAMPLING})
 
 
 def _tokens(session, text: str):
-    from .generate import model_tokenizer
+    from ..runtime.generate import model_tokenizer
     return model_tokenizer(session.model).encode_array(text)
 
 
 def cmd_chat(args) -> None:
-    from . import FormatError
+    from .. import FormatError
     session = _open(args)
     interactive = sys.stdin.isatty()
     opts = _options(args)

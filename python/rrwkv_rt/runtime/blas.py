@@ -14,7 +14,7 @@ import glob
 import importlib.util
 import os
 
-from . import _core
+from .. import _core
 
 
 def _scipy_openblas32() -> str:

@@ -1,6 +1,7 @@
-"""Reading source checkpoints: official RWKV-4 ``.pth`` state dicts, RRWKV state dicts, the
-project's own training checkpoints and ``.safetensors`` files. Loading never unpickles
-arbitrary objects (``torch.load(weights_only=True)``).
+"""Reading source checkpoints, the one loader the exporter and the trainer share: official RWKV
+``.pth`` state dicts, RRWKV state dicts, the project's own training checkpoints (a file or the
+run directory holding ``ckpt.pt``) and ``.safetensors`` files. Loading never unpickles arbitrary
+objects (``torch.load(weights_only=True)``).
 """
 from __future__ import annotations
 
@@ -8,9 +9,24 @@ import os
 
 import numpy as np
 
-from .config import ModelConfig
+from ..config import ModelConfig
 
 TRAIN_CHECKPOINT_FORMAT = "rrwkv_rt.train/1"
+RUN_CHECKPOINT_NAME = "ckpt.pt"  # the checkpoint inside a training run's directory
+
+
+def resolve_checkpoint_path(path: str | os.PathLike, what: str = "checkpoint") -> str:
+    """A checkpoint file, or a training run directory holding ckpt.pt; FileNotFoundError if neither."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        inside = os.path.join(path, RUN_CHECKPOINT_NAME)
+        if not os.path.exists(inside):
+            raise FileNotFoundError(f"{what} {path!r} is a directory without a {RUN_CHECKPOINT_NAME}; pass a "
+                                    "checkpoint file or a training run directory")
+        return inside
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} {path!r} does not exist; check the path")
+    return path
 
 
 def _to_numpy(t) -> np.ndarray:
@@ -22,11 +38,10 @@ def _to_numpy(t) -> np.ndarray:
     return t.detach().cpu().numpy()
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], ModelConfig | None]:
-    """(name -> array, the config if the file records one)."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"checkpoint {path!r} does not exist; check the path")
+def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, np.ndarray],
+                                                                               ModelConfig | None]:
+    """(name -> array, the config if the file records one); ``what`` names the argument in errors."""
+    path = resolve_checkpoint_path(path, what)
     if path.endswith(".safetensors"):
         return _load_safetensors(path), None
     try:

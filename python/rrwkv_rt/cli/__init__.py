@@ -7,11 +7,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import _core
+from .. import _core
 
 
 def _cmd_export(args) -> None:
-    from .export import export
+    from ..io.export import export
     cfg = export(args.src, args.dst, dtype=args.dtype, arch=args.arch, medium_interval=args.medium_interval,
                  cm_mode=args.cm_mode, force=args.force, vocab=args.vocab)
     f = _core.ModelFile(args.dst)
@@ -41,15 +41,15 @@ def _cmd_info(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    from .train import config as train_config
-    from .train.loop import train
-    train(train_config.from_args(args))
+    from ..train import options
+    from ..train.loop import train
+    train(options.from_args(args))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: RWKV-4 / RRWKV runtime tools")
     sub = p.add_subparsers(dest="command", required=True)
-    from .cli_generate import add_parsers as add_generate_parsers  # generate, chat
+    from .generate import add_parsers as add_generate_parsers  # generate, chat
     add_generate_parsers(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
@@ -74,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_cmd_info)
 
     t = sub.add_parser("train", help="train an RWKV-4 / RRWKV model (docs/TRAINING.md); torchrun for several GPUs")
-    from .train.config import add_arguments as add_train_arguments
+    from ..train.options import add_arguments as add_train_arguments
     add_train_arguments(t)
     t.set_defaults(func=_cmd_train)
 
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .native import print_dir_flag  # `--cmakedir`, `--includedir`, `--libdir`: for native builds
+    from ..native import print_dir_flag  # `--cmakedir`, `--includedir`, `--libdir`: for native builds
     status = print_dir_flag(sys.argv[1:] if argv is None else argv)
     if status is not None:
         return status

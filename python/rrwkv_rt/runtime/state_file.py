@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from . import _core
-from .atomic import atomic_write
+from .. import _core
+from ..io.atomic import atomic_write
 
 
 def save_state(self, path: str | os.PathLike) -> None:

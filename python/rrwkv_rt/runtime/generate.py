@@ -24,8 +24,8 @@ from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
-from . import _core
-from .tokenizer import Tokenizer
+from .. import _core
+from ..tokenizer import Tokenizer
 
 Sampler = _core.Sampler
 Sampler.__module__ = "rrwkv_rt"
@@ -236,7 +236,7 @@ class GenerationStream:
 def default_model_path() -> str:
     """The model shipped with the package (rrwkv_rt/data/default.rrwkv); FileNotFoundError if
     this installation has none."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "default.rrwkv")
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "default.rrwkv")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no MODEL was given and the default model {path} is not installed; pass the path "
                                 "of a .rrwkv model file (make one with `python -m rrwkv_rt export`), or reinstall "

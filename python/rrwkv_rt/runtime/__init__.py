@@ -18,8 +18,10 @@ Contracts:
 * f16 / bf16 weights are converted to f32 on the fly with f32 accumulation: exact up to the
   rounding of the weights themselves (on random models with unit-scale logits, max |Δlogit| vs
   the f32 model is ~2e-3 for f16 and ~2e-2 for bf16; tests/runtime/test_dtypes.py).
-* Bad input raises ``IndexError`` (a token outside [0, vocab)) or ``ValueError`` (a state blob
-  of another model, architecture or size; bad arguments); the session state is unchanged.
+* Bad input raises ``IndexError`` (a token outside [0, vocab)), ``StateMismatchError`` (a
+  ValueError: an intact state of another model), ``FormatError`` (a corrupt state) or
+  ``ValueError`` (bad arguments); the session state is unchanged.
+* ``Batch.step`` computes each row exactly as ``Session.step`` would alone (bit for bit).
 
 A :class:`Batch` holds up to ``capacity`` sequences (rows) that are stepped together, reading the
 weights once for all of them::
@@ -30,19 +32,28 @@ weights once for all of them::
     b.forward(r1, prompt)                   # many tokens of one row (prefill)
 
 Prefill matrix products use the OpenBLAS of the ``scipy-openblas32`` wheel when present
-(``rrwkv_rt._core.blas_info()``; ``RRWKV_BLAS`` overrides, see ``_blas.py``); without it they
+(``rrwkv_rt._core.blas_info()``; ``RRWKV_BLAS`` overrides, see ``blas.py``); without it they
 run on the built-in kernels.
+
+Generation (``generate.py``) and state files (``state_file.py``) are written in Python on top
+and attached to ``Session`` here, so every Session has them (clones and sessions made by
+``_core`` included).
 """
 from __future__ import annotations
 
-from . import _blas, _core
+from .. import _core
+from . import blas, generate as _generate, state_file as _state_file
 
-_blas.configure()
+blas.configure()
 
 Model = _core.Model
 Session = _core.Session
 Batch = _core.Batch
 for _cls in (Model, Session, Batch):
     _cls.__module__ = "rrwkv_rt"
+
+Session.generate = _generate.generate
+Session.save_state = _state_file.save_state
+Session.load_state = _state_file.load_state
 
 __all__ = ["Batch", "Model", "Session"]

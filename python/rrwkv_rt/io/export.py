@@ -9,29 +9,20 @@ import os
 
 import numpy as np
 
-from . import _core, __version__
+from .. import _core, __version__
+from .. import arch
+from ..arch import check_against_spec, infer_config
+from ..config import ModelConfig
 from .checkpoint import load_checkpoint
-from .config import ModelConfig
 from .dtypes import canonical_dtype
 from .format import write_model
-from .spec import check_against_spec, infer_config
-
-
-def _runtime_name_and_value(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
-    """Official-layout tensor -> its runtime-layout name and value."""
-    if name.endswith(".att.time_decay"):
-        return name[: -len("time_decay")] + "decay", np.exp(a.astype(np.float64))
-    if name.endswith(".att.time_decay_m"):
-        return name[: -len("time_decay_m")] + "decay_m", np.exp(a.astype(np.float64))
-    if a.ndim == 3 and a.shape[:2] == (1, 1):  # time_mix_* and medium_mix_* are stored as (C,)
-        return name, a.reshape(-1)
-    return name, a
 
 
 def to_runtime_layout(state_dict: dict[str, np.ndarray], cfg: ModelConfig,
                       dtype: str) -> dict[str, tuple[np.ndarray, str]]:
     """Every tensor the runtime needs, converted; vectors are always f32, matrices ``dtype``."""
-    converted = dict(_runtime_name_and_value(k, np.asarray(v)) for k, v in state_dict.items())
+    transform = arch.module_for(cfg.arch).to_runtime  # the architecture's export transforms
+    converted = dict(transform(k, np.asarray(v)) for k, v in state_dict.items())
     out = {}
     for name, shape, is_matrix in _core.runtime_layout(cfg.to_dict()):
         a = converted[name]
@@ -84,7 +75,7 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32"
         raise FileExistsError(f"{os.fspath(dst)!r} already exists; pass --force to overwrite it")
     tokenizer = None
     if vocab is not None:  # before the checkpoint is loaded, so a bad --vocab fails fast
-        from .tokenizer import Tokenizer
+        from ..tokenizer import Tokenizer
         tokenizer = Tokenizer.from_spec(vocab)
     state_dict, embedded = load_checkpoint(src)
     shapes = {k: tuple(v.shape) for k, v in state_dict.items()}

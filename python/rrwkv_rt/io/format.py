@@ -11,9 +11,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from . import _core
+from .. import _core
+from ..config import ModelConfig
 from .atomic import atomic_write
-from .config import ModelConfig
 from .dtypes import DTYPE_CODES, decode, encode
 
 # The format's constants come from the C++ reader, the one source of truth (format/model_file.h).
