@@ -6,7 +6,13 @@
 //   rrwkv_rt::Model model("model.rrwkv");
 //   rrwkv_rt::Session s(model);
 //   std::vector<float> logits = s.eval(model.tokenize("Hello"));
+//   rrwkv_rt::Sampler sampler(model);              // the model's default stop token and bans
+//   int32_t token = sampler.sample(logits);
 //   logits = s.step(token);
+//
+//   rrwkv_rt::Batch batch(model, 8);               // many sequences, stepped together
+//   int32_t a = batch.add(), b = batch.add();
+//   std::vector<float> both = batch.step({a, b}, {t0, t1});  // 2 x vocab_size
 #ifndef RRWKV_RT_RRWKV_HPP
 #define RRWKV_RT_RRWKV_HPP
 
@@ -125,6 +131,87 @@ class Session {
   };
   int64_t vocab_;
   std::unique_ptr<rrwkv_session, Free> handle_;
+};
+
+// Up to `capacity` sequences (rows) stepped together (rrwkv_batch_*).
+class Batch {
+ public:
+  explicit Batch(const Model& model, int32_t capacity = 8, int32_t n_threads = 0) : vocab_(model.vocab_size()) {
+    rrwkv_batch_params p = rrwkv_batch_default_params();
+    p.capacity = capacity;
+    p.n_threads = n_threads;
+    rrwkv_batch* b = nullptr;
+    check(rrwkv_batch_new(model.get(), &p, &b));
+    handle_.reset(b);
+  }
+
+  rrwkv_batch* get() const noexcept { return handle_.get(); }
+  int32_t add() {
+    int32_t row = -1;
+    check(rrwkv_batch_add(get(), &row));
+    return row;
+  }
+  void remove(int32_t row) { check(rrwkv_batch_remove(get(), row)); }
+  int64_t pos(int32_t row) const noexcept { return rrwkv_batch_pos(get(), row); }
+  void reset(int32_t row) { check(rrwkv_batch_reset(get(), row)); }
+
+  // One token per row; logits row i (vocab_size floats) belongs to rows[i].
+  std::vector<float> step(const std::vector<int32_t>& rows, const std::vector<int32_t>& tokens) {
+    if (rows.size() != tokens.size()) throw std::invalid_argument("Batch::step: one token per row");
+    std::vector<float> logits(rows.size() * static_cast<size_t>(vocab_));
+    check(rrwkv_batch_step(get(), rows.data(), tokens.data(), rows.size(), logits.data(), logits.size()));
+    return logits;
+  }
+  // Prompt ingestion for one row; returns its last token's logits.
+  std::vector<float> eval(int32_t row, const std::vector<int32_t>& tokens) {
+    std::vector<float> logits(static_cast<size_t>(vocab_));
+    check(rrwkv_batch_eval(get(), row, tokens.data(), tokens.size(), logits.data(), logits.size()));
+    return logits;
+  }
+  std::vector<uint8_t> get_state(int32_t row) const {
+    size_t size = 0;
+    rrwkv_status st = rrwkv_batch_get_state(get(), row, nullptr, 0, &size);
+    if (st != RRWKV_ERR_BUFFER_TOO_SMALL) check(st);
+    std::vector<uint8_t> blob(size);
+    check(rrwkv_batch_get_state(get(), row, blob.data(), blob.size(), nullptr));
+    return blob;
+  }
+  void set_state(int32_t row, const std::vector<uint8_t>& blob) {
+    check(rrwkv_batch_set_state(get(), row, blob.data(), blob.size()));
+  }
+
+ private:
+  struct Free {
+    void operator()(rrwkv_batch* b) const noexcept { rrwkv_batch_free(b); }
+  };
+  int64_t vocab_;
+  std::unique_ptr<rrwkv_batch, Free> handle_;
+};
+
+// A token sampler for a model's logits (rrwkv_sampler_*): one per sequence.
+class Sampler {
+ public:
+  explicit Sampler(const Model& model, const rrwkv_sampler_params& params = rrwkv_sampler_default_params()) {
+    rrwkv_sampler* s = nullptr;
+    check(rrwkv_sampler_new(model.get(), &params, &s));
+    handle_.reset(s);
+  }
+
+  rrwkv_sampler* get() const noexcept { return handle_.get(); }
+  int32_t sample(const std::vector<float>& logits) {
+    int32_t token = -1;
+    check(rrwkv_sampler_sample(get(), logits.data(), logits.size(), &token));
+    return token;
+  }
+  void accept(int32_t token) { check(rrwkv_sampler_accept(get(), token)); }
+  bool is_stop(int32_t token) const noexcept { return rrwkv_sampler_is_stop(get(), token); }
+  void reset() { check(rrwkv_sampler_reset(get())); }
+
+ private:
+  struct Free {
+    void operator()(rrwkv_sampler* s) const noexcept { rrwkv_sampler_free(s); }
+  };
+  std::unique_ptr<rrwkv_sampler, Free> handle_;
 };
 
 }  // namespace rrwkv_rt

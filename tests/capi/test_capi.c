@@ -283,6 +283,86 @@ static void test_session_math(const rrwkv_model* m) {
   free(b);
 }
 
+/* A batch: rows at different positions, stepped together, equal sessions stepped alone (bit for
+ * bit); bad rows and tokens are refused before anything runs; states move to and from sessions. */
+static void test_batch(const rrwkv_model* m, const rrwkv_model* other) {
+  enum { R = 3 };
+  const size_t V = (size_t)rrwkv_model_vocab_size(m);
+  const int32_t prompts[R][4] = {{1, 2, 3, 4}, {5, 6, 0, 0}, {7, 0, 0, 0}};
+  const size_t lens[R] = {4, 2, 1};
+  float* got = malloc(R * V * sizeof(float));
+  float* want = malloc(V * sizeof(float));
+  rrwkv_batch* b = NULL;
+  rrwkv_session* s[R] = {NULL, NULL, NULL};
+  rrwkv_batch_params p = rrwkv_batch_default_params();
+  int32_t rows[R], toks[R], row = -1, bad_rows[2], extra = -1;
+  size_t i, written = 0;
+  uint8_t* blob;
+  rrwkv_model_info info;
+  int step;
+  EXPECT(p.capacity == 8 && p.n_threads == 0);
+  p.capacity = R;
+  EXPECT_STATUS(rrwkv_batch_new(NULL, &p, &b), RRWKV_ERR_INVALID_ARGUMENT, "model is NULL");
+  p.capacity = 0;
+  EXPECT_STATUS(rrwkv_batch_new(m, &p, &b), RRWKV_ERR_INVALID_ARGUMENT, "capacity must be");
+  EXPECT(b == NULL);
+  p.capacity = R;
+  EXPECT_STATUS(rrwkv_batch_new(m, &p, &b), RRWKV_OK, "");
+  if (!b) return;
+  for (i = 0; i < R; ++i) {
+    EXPECT_STATUS(rrwkv_batch_add(b, &rows[i]), RRWKV_OK, "");
+    EXPECT_STATUS(rrwkv_session_new(m, NULL, &s[i]), RRWKV_OK, "");
+    EXPECT_STATUS(rrwkv_batch_eval(b, rows[i], prompts[i], lens[i], NULL, 0), RRWKV_OK, "");
+    EXPECT_STATUS(rrwkv_session_eval(s[i], prompts[i], lens[i], NULL, 0), RRWKV_OK, "");
+    EXPECT(rrwkv_batch_pos(b, rows[i]) == (int64_t)lens[i]);
+  }
+  EXPECT_STATUS(rrwkv_batch_add(b, &extra), RRWKV_ERR_INVALID_ARGUMENT, "the batch is full");
+  EXPECT(extra == -1);
+  for (step = 0; step < 5; ++step) {
+    for (i = 0; i < R; ++i) toks[i] = (int32_t)((7 * step + 3 * i + 1) % V);
+    EXPECT_STATUS(rrwkv_batch_step(b, rows, toks, R, got, R * V), RRWKV_OK, "");
+    for (i = 0; i < R; ++i) {
+      EXPECT_STATUS(rrwkv_session_step(s[i], toks[i], want, V), RRWKV_OK, "");
+      EXPECT(same_floats(got + i * V, want, V));
+    }
+  }
+  /* refused before anything runs: positions stay */
+  toks[1] = (int32_t)V;
+  EXPECT_STATUS(rrwkv_batch_step(b, rows, toks, R, got, R * V), RRWKV_ERR_OUT_OF_RANGE, "of row 1");
+  toks[1] = 0;
+  bad_rows[0] = rows[0], bad_rows[1] = rows[0];
+  EXPECT_STATUS(rrwkv_batch_step(b, bad_rows, toks, 2, got, R * V), RRWKV_ERR_INVALID_ARGUMENT, "appears twice");
+  EXPECT_STATUS(rrwkv_batch_step(b, rows, toks, R, got, R * V - 1), RRWKV_ERR_BUFFER_TOO_SMALL, "logits_len");
+  EXPECT(rrwkv_batch_pos(b, rows[0]) == 9 && rrwkv_batch_pos(b, rows[2]) == 6);
+  /* a row's state continues in a session and a session's in a row */
+  EXPECT_STATUS(rrwkv_model_get_info(m, &info), RRWKV_OK, "");
+  blob = malloc(info.state_size);
+  EXPECT_STATUS(rrwkv_batch_get_state(b, rows[1], NULL, 0, &written), RRWKV_ERR_BUFFER_TOO_SMALL, "buf_size is 0");
+  EXPECT(written == info.state_size);
+  EXPECT_STATUS(rrwkv_batch_get_state(b, rows[1], blob, info.state_size, NULL), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_set_state(s[0], blob, info.state_size), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_batch_step(b, &rows[1], toks, 1, got, V), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_step(s[0], toks[0], want, V), RRWKV_OK, "");
+  EXPECT(same_floats(got, want, V));
+  EXPECT_STATUS(rrwkv_batch_set_state(b, rows[2], "junk", 4), RRWKV_ERR_FORMAT, "not a session state");
+  /* rows leave and join */
+  EXPECT_STATUS(rrwkv_batch_remove(b, rows[2]), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_batch_remove(b, rows[2]), RRWKV_ERR_OUT_OF_RANGE, "not in the batch");
+  EXPECT(rrwkv_batch_pos(b, rows[2]) == -1);
+  EXPECT_STATUS(rrwkv_batch_step(b, rows, toks, R, got, R * V), RRWKV_ERR_OUT_OF_RANGE, "not in the batch");
+  EXPECT_STATUS(rrwkv_batch_add(b, &row), RRWKV_OK, "");
+  EXPECT(row == rows[2] && rrwkv_batch_pos(b, row) == 0);
+  EXPECT_STATUS(rrwkv_batch_reset(b, rows[0]), RRWKV_OK, "");
+  EXPECT(rrwkv_batch_pos(b, rows[0]) == 0);
+  (void)other;
+  free(blob);
+  for (i = 0; i < R; ++i) rrwkv_session_free(s[i]);
+  rrwkv_batch_free(b);
+  rrwkv_batch_free(NULL);
+  free(got);
+  free(want);
+}
+
 static void test_state(const rrwkv_model* m, const rrwkv_model* other) {
   const size_t V = (size_t)rrwkv_model_vocab_size(m);
   const int32_t prompt[4] = {10, 20, 30, 40};
@@ -413,6 +493,7 @@ int main(int argc, char** argv) {
     test_tokenizer(m, other);
     test_session_errors(m);
     test_session_math(m);
+    test_batch(m, other);
     test_state(m, other);
     test_model_freed_first(argv[1]);
     test_threads(m);
