@@ -103,17 +103,20 @@ def measure(workers: list[Worker], args, threads: int) -> tuple[dict, list[float
 
 
 def measure_batches(workers: list[Worker], args) -> dict:
-    """Aggregate decode tokens/s of the batched engine per batch size (interleaved rounds)."""
+    """Aggregate decode tokens/s of the batched engine per batch size (interleaved rounds); with
+    --batch-inexact also of Batch(exact=False) (BLAS on large batches)."""
     sizes = args.batch_sizes
-    times = {(w.label, b): [] for w in workers for b in sizes}
-    bar = progress(args.batch_rounds * len(workers) * len(sizes))
+    modes = [True, False] if args.batch_inexact else [True]
+    times = {(w.label + ("" if e else " inexact"), b): [] for w in workers for b in sizes for e in modes}
+    bar = progress(args.batch_rounds * len(workers) * len(sizes) * len(modes))
     for r in range(args.batch_rounds):
         for w in workers:
-            for b in sizes:
-                t = w.call(op="batch", size=b, steps=args.batch_steps, seed=r)["times"]
-                if t is not None:
-                    times[(w.label, b)] += t
-                bar and bar.update()
+            for e in modes:
+                for b in sizes:
+                    t = w.call(op="batch", size=b, steps=args.batch_steps, seed=r, exact=e)["times"]
+                    if t is not None:
+                        times[(w.label + ("" if e else " inexact"), b)] += t
+                    bar and bar.update()
     bar and bar.close()
     return {k: (k[1] / float(np.median(v)) if v else None) for k, v in times.items()}
 
@@ -197,7 +200,8 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
     if batches:
         print()
         print(f"  batched decode (aggregate tokens/s; x = / batch 1), {threads} threads:")
-        labels = [w.label for w in workers if w.kind == "ours"]
+        labels = [w.label + sfx for w in workers if w.kind == "ours"
+                  for sfx in ([""] + ([" inexact"] if args.batch_inexact else []))]
         print("  " + f"{'batch':>5} " + " ".join(f"{lab:>22}" for lab in labels))
         for b in args.batch_sizes:
             cells = []
@@ -222,6 +226,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-sizes", default="", help="e.g. 1,2,4,8,16,32,64: the batched-decode table")
     p.add_argument("--batch-steps", type=int, default=4, help="steps per batch size and round")
     p.add_argument("--batch-rounds", type=int, default=3)
+    p.add_argument("--batch-inexact", action="store_true", help="also measure Batch(exact=False) (BLAS on large batches)")
     p.add_argument("--compare", action="append", default=[], metavar="LABEL=PYTHON",
                    help="also measure the rrwkv_rt installed for another interpreter (e.g. a build before a change)")
     p.add_argument("--workdir", default=None, help="where to keep the generated models (default: a temp dir)")

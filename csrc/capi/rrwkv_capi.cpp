@@ -394,6 +394,7 @@ rrwkv_batch_params rrwkv_batch_default_params(void) {
   rrwkv_batch_params p;
   p.capacity = 8;
   p.n_threads = 0;
+  p.exact = true;
   return p;
 }
 
@@ -410,6 +411,7 @@ rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params*
     rrwkv::EngineOptions o;
     o.capacity = c.capacity;
     o.threads = c.n_threads;
+    o.exact = c.exact;
     auto h = std::make_unique<rrwkv_batch>();
     h->engine = std::make_unique<rrwkv::Engine>(model->model, o);
     h->state_size = rrwkv::state_blob_size(*model->model);

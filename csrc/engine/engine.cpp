@@ -240,7 +240,7 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
       b.ld_logits = V;
       b.n_logit_rows = n_finish;
     }
-    ctx_.batch_invariant = nt == n_pieces;  // a decode step: every row as if it ran alone
+    ctx_.batch_invariant = opts_.exact && nt == n_pieces;  // a decode step: every row as if alone
     runner_->run(ctx_, b);
     for (int64_t j = 0; j < n_pieces; ++j) {
       const int64_t i = order_[static_cast<size_t>(j)];

@@ -24,6 +24,9 @@ struct EngineOptions {
   int threads = 0;              // CPU threads; 0: every CPU this process may use
   int64_t prefill_chunk = 128;  // tokens of one row per internal call (bounds the scratch)
   Device device = Device::cpu();
+  // Decode steps compute every row exactly as a Session would alone (bit for bit). false lets
+  // large batches use BLAS: more throughput, results that differ by float rounding (~1e-6).
+  bool exact = true;
 };
 
 class Engine {
@@ -40,6 +43,7 @@ class Engine {
   int threads() const { return pool_.size(); }
   int64_t prefill_chunk() const { return opts_.prefill_chunk; }
   const Device& device() const { return opts_.device; }
+  bool exact() const { return opts_.exact; }
 
   // A free row at the initial state; InvalidArgument if all `capacity` rows are in use.
   int64_t add();

@@ -22,19 +22,25 @@ void bind_batch(py::module_& m) {
       "Up to `capacity` independent sequences (rows) on one shared Model, stepped together so that the weights "
       "are read once for all of them. Rows join with add() and leave with remove() between calls; each has its "
       "own state and position. Calls on one batch are serialised.")
-      .def(py::init([](const py::object& src, int64_t capacity, std::optional<int> threads, int64_t prefill_chunk) {
+      .def(py::init([](const py::object& src, int64_t capacity, std::optional<int> threads, int64_t prefill_chunk,
+                       bool exact) {
              EngineOptions o;
              o.capacity = capacity;
              o.threads = threads_arg(threads);
              o.prefill_chunk = prefill_chunk;
+             o.exact = exact;
              ModelPtr model = model_arg(src);
              py::gil_scoped_release release;
              return std::make_unique<Engine>(model, o);
            }), py::arg("model"), py::arg("capacity"), py::arg("threads") = py::none(), py::arg("prefill_chunk") = 128,
-           "model: a Model or a path; capacity: most rows at once; threads: None for every available CPU.")
+           py::arg("exact") = true,
+           "model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: "
+           "every row of a step bit for bit what Session.step gives alone (False lets large batches use BLAS: more "
+           "throughput, results within float rounding).")
       .def_property_readonly("capacity", &Engine::capacity)
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("prefill_chunk", &Engine::prefill_chunk)
+      .def_property_readonly("exact", &Engine::exact)
       .def_property_readonly("model", [](const Engine& e) { return std::const_pointer_cast<Model>(e.model()); })
       .def_property_readonly("rows", &Engine::rows, "The rows in use, ascending.")
       .def("__len__", [](const Engine& e) { return e.rows().size(); })

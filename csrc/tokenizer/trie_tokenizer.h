@@ -26,7 +26,6 @@ class TrieTokenizer final : public Tokenizer {
   using Tokenizer::encode;
   std::string_view token_bytes(int64_t id) const override;
 
-  size_t node_count() const { return nodes_.size(); }
 
  private:
   // Nodes are numbered breadth-first, so the children of a node are consecutive, sorted by the

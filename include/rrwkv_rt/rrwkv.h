@@ -205,6 +205,8 @@ typedef struct rrwkv_batch rrwkv_batch;
 typedef struct rrwkv_batch_params {
   int32_t capacity;  /* most rows at once, 1..4096; default 8 */
   int32_t n_threads; /* 0 (default) = every CPU this process may use */
+  bool exact;        /* true (default): every row of a step bit for bit what a session gives alone;
+                        false: large batches use BLAS (more throughput, results within float rounding) */
 } rrwkv_batch_params;
 
 RRWKV_API rrwkv_batch_params rrwkv_batch_default_params(void);

@@ -160,9 +160,9 @@ class Batch:
     """
     Up to `capacity` independent sequences (rows) on one shared Model, stepped together so that the weights are read once for all of them. Rows join with add() and leave with remove() between calls; each has its own state and position. Calls on one batch are serialised.
     """
-    def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128) -> None:
+    def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, exact: bool = True) -> None:
         """
-        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU.
+        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: every row of a step bit for bit what Session.step gives alone (False lets large batches use BLAS: more throughput, results within float rounding).
         """
     def __len__(self) -> int:
         ...
@@ -206,6 +206,9 @@ class Batch:
         """
     @property
     def capacity(self) -> int:
+        ...
+    @property
+    def exact(self) -> bool:
         ...
     @property
     def model(self) -> Model:

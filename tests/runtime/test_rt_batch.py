@@ -167,3 +167,18 @@ def test_concurrent_batches_on_one_model_match_sequential(model):
     assert not errors
     for got, want in zip(results, expected):
         np.testing.assert_array_equal(got, want)
+
+
+def test_inexact_batches_agree_within_rounding(model_factory):
+    """exact=False lets large batches use BLAS: the same results up to float rounding."""
+    path, _ = model_factory(make_config("rrwkv", n_layer=2, n_embd=48, vocab=V, s=3, mode="add"), seed=32)
+    model = rrwkv_rt.Model(path)
+    fast = rrwkv_rt.Batch(model, capacity=16, exact=False)
+    exact = rrwkv_rt.Batch(model, capacity=16)
+    assert not fast.exact and exact.exact
+    rows_f = [fast.add() for _ in range(16)]
+    rows_e = [exact.add() for _ in range(16)]
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        toks = rng.integers(0, V, 16)
+        assert max_abs(fast.step(rows_f, toks), exact.step(rows_e, toks)) <= 1e-4

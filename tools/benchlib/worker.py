@@ -5,7 +5,7 @@ rwkv package, all interleaved on the same machine at the same time.
 
 Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n},
 {"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s},
-{"op": "batch", "size": b, "steps": k, "seed": s}, {"op": "quit"}; each answers one JSON line.
+{"op": "batch", "size": b, "steps": k, "seed": s, "exact": bool}, {"op": "quit"}; each answers one JSON line.
 """
 import json
 import os
@@ -36,16 +36,20 @@ class Ours:
         self.session.reset()
         self.session.forward(tokens)
 
-    def batch_step_times(self, size, steps, rng):
+    def batch_step_times(self, size, steps, rng, exact=True):
         if not hasattr(self.rrwkv_rt, "Batch"):
             return None
-        if size not in self.batches:
-            b = self.rrwkv_rt.Batch(self.model, capacity=size, threads=self.threads)
+        key = (size, exact)
+        if key not in self.batches:
+            try:
+                b = self.rrwkv_rt.Batch(self.model, capacity=size, threads=self.threads, exact=exact)
+            except TypeError:  # an installation without the option
+                return None
             rows = [b.add() for _ in range(size)]
             for r in rows:  # rows at different positions, as in serving
                 b.forward(r, rng.integers(0, self.vocab, 1 + r % 7))
-            self.batches[size] = (b, rows, np.empty((size, self.vocab), np.float32))
-        b, rows, out = self.batches[size]
+            self.batches[key] = (b, rows, np.empty((size, self.vocab), np.float32))
+        b, rows, out = self.batches[key]
         times = []
         for _ in range(steps + 1):
             toks = rng.integers(0, self.vocab, size)
@@ -77,7 +81,7 @@ class Package:
         with self.torch.no_grad():
             self.model.forward(tokens.tolist(), None)
 
-    def batch_step_times(self, size, steps, rng):
+    def batch_step_times(self, size, steps, rng, exact=True):
         return None
 
 
@@ -104,7 +108,7 @@ def main():
             runner.prefill(tokens)
             reply = {"times": [time.perf_counter() - t0]}
         elif op == "batch":
-            reply = {"times": runner.batch_step_times(cmd["size"], cmd["steps"], rng)}
+            reply = {"times": runner.batch_step_times(cmd["size"], cmd["steps"], rng, cmd.get("exact", True))}
         elif op == "quit":
             return
         else:
