@@ -2,6 +2,9 @@
 #include "arch/architecture.h"
 
 #include "arch/rwkv4/rwkv4.h"
+#include "arch/rwkv5/rwkv5.h"
+#include "arch/rwkv6/rwkv6.h"
+#include "arch/rwkv7/rwkv7.h"
 
 namespace rrwkv {
 
@@ -9,6 +12,9 @@ const std::vector<const Architecture*>& architectures() {
   static const std::vector<const Architecture*> all = {
       &rwkv4_architecture(),  // RWKV-4
       &rrwkv_architecture(),  // RRWKV (RWKV-4 with mediums)
+      &rwkv5_architecture(),  // RWKV-5.2
+      &rwkv6_architecture(),  // RWKV-6
+      &rwkv7_architecture(),  // RWKV-7
   };
   return all;
 }

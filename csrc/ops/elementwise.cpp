@@ -29,6 +29,22 @@ void multiply(ExecContext& ctx, float* y, const float* a, const float* b, int64_
   run(ctx, detail::Elementwise::Multiply, y, a, b, n, dim, ld);
 }
 
+void lerp(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, int64_t n, int64_t dim,
+          int64_t ld) {
+  if (n < 0 || dim < 0 || ld < dim || (n > 0 && (!y || !x || !prev || !mu)))
+    throw InvalidArgument("lerp: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
+  RRWKV_DISPATCH("lerp", ctx.device, detail::lerp_cpu(ctx, y, x, prev, mu, n, dim, ld),
+                 throw_backend_unavailable("lerp", ctx.device));
+}
+
+void shift_mix(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, const float* m,
+               int64_t ldm, int64_t n, int64_t dim, int64_t ld) {
+  if (n < 0 || dim < 0 || ld < dim || (m && ldm < dim) || (n > 0 && (!y || !x || !prev || !mu)))
+    throw InvalidArgument("shift_mix: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
+  RRWKV_DISPATCH("shift_mix", ctx.device, detail::shift_mix_cpu(ctx, y, x, prev, mu, m, ldm, n, dim, ld),
+                 throw_backend_unavailable("shift_mix", ctx.device));
+}
+
 void gather(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows, int64_t n, int64_t dim, float* dst,
             int64_t ldd) {
   if (n < 0 || dim < 0 || lds < dim || ldd < dim || (n > 0 && (!src || !rows || !dst)))

@@ -19,6 +19,29 @@ void elementwise_cpu(ExecContext& ctx, Elementwise op, float* y, const float* a,
   });
 }
 
+void lerp_cpu(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, int64_t n, int64_t dim,
+              int64_t ld) {
+  for_rows(ctx, n, dim, [&](int64_t i) {
+    const float *xi = x + i * ld, *pi = prev + i * ld;
+    float* yi = y + i * ld;
+    for (int64_t c = 0; c < dim; ++c) yi[c] = xi[c] * mu[c] + pi[c] * (1.0f - mu[c]);
+  });
+}
+
+void shift_mix_cpu(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, const float* m,
+                   int64_t ldm, int64_t n, int64_t dim, int64_t ld) {
+  for_rows(ctx, n, dim, [&](int64_t i) {
+    const float *xi = x + i * ld, *pi = prev + i * ld;
+    float* yi = y + i * ld;
+    if (m) {
+      const float* mi = m + i * ldm;
+      for (int64_t c = 0; c < dim; ++c) yi[c] = xi[c] + (pi[c] - xi[c]) * (mu[c] + mi[c]);
+    } else {
+      for (int64_t c = 0; c < dim; ++c) yi[c] = xi[c] + (pi[c] - xi[c]) * mu[c];
+    }
+  });
+}
+
 void gather_cpu(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows, int64_t n, int64_t dim,
                 float* dst, int64_t ldd) {
   for_rows(ctx, n, dim, [&](int64_t i) { std::copy(src + rows[i] * lds, src + rows[i] * lds + dim, dst + i * ldd); });

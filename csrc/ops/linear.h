@@ -11,7 +11,7 @@
 
 namespace rrwkv::ops {
 
-enum class Epilogue { None, Sigmoid, ReluSquare };
+enum class Epilogue { None, Sigmoid, ReluSquare, Tanh, Silu };
 
 struct Projection {
   const Matrix* w = nullptr;

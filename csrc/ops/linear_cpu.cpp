@@ -7,6 +7,7 @@
 // - prefill (many rows): BLAS sgemm on blocks of weight rows, f16 / bf16 weights converted block
 //   by block into the thread's f32 tile.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "core/errors.h"
@@ -53,10 +54,13 @@ void apply(Epilogue ep, float* y, int64_t ldy, int64_t n, int64_t r0, int64_t r1
   if (ep == Epilogue::None) return;
   for (int64_t i = 0; i < n; ++i) {
     float* row = y + i * ldy;
-    if (ep == Epilogue::Sigmoid)
-      for (int64_t r = r0; r < r1; ++r) row[r] = sigmoid(row[r]);
-    else
-      for (int64_t r = r0; r < r1; ++r) row[r] = relu_square(row[r]);
+    switch (ep) {
+      case Epilogue::Sigmoid: for (int64_t r = r0; r < r1; ++r) row[r] = sigmoid(row[r]); break;
+      case Epilogue::ReluSquare: for (int64_t r = r0; r < r1; ++r) row[r] = relu_square(row[r]); break;
+      case Epilogue::Tanh: for (int64_t r = r0; r < r1; ++r) row[r] = std::tanh(row[r]); break;
+      case Epilogue::Silu: for (int64_t r = r0; r < r1; ++r) row[r] = row[r] * sigmoid(row[r]); break;
+      case Epilogue::None: break;
+    }
   }
 }
 

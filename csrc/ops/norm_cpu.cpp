@@ -24,4 +24,13 @@ void layer_norm_cpu(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, in
   for_rows(ctx, n, dim, [&](int64_t i) { layer_norm_row(x + i * ldx, dim, w, b, eps, y + i * ldy); });
 }
 
+void group_norm_cpu(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, int64_t dim, int64_t groups,
+                    const float* w, const float* b, double eps, float* y, int64_t ldy) {
+  const int64_t g = dim / groups;
+  for_rows(ctx, n * groups, g, [&](int64_t task) {
+    const int64_t i = task / groups, off = task % groups * g;
+    layer_norm_row(x + i * ldx + off, g, w + off, b + off, eps, y + i * ldy + off);
+  });
+}
+
 }  // namespace rrwkv::ops::detail

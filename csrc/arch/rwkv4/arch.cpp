@@ -124,12 +124,8 @@ class Rwkv4Family final : public Architecture {
       return Matrix::dense(t.data, t.dtype, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.shape[1]));
     };
     auto vec = [&](const std::string& name) { return static_cast<const float*>(f.tensor(name).data); };
-    w->emb = mat("emb.weight");
-    w->head = mat("head.weight");
-    w->ln0_w = vec("blocks.0.ln0.weight");
-    w->ln0_b = vec("blocks.0.ln0.bias");
-    w->ln_out_w = vec("ln_out.weight");
-    w->ln_out_b = vec("ln_out.bias");
+    w->outer = {mat("emb.weight"), mat("head.weight"), vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias"),
+                vec("ln_out.weight"), vec("ln_out.bias"), cfg.layer_norm_eps};
     for (int64_t i = 0; i < w->n_layer; ++i) {
       const std::string p = "blocks." + std::to_string(i) + ".";
       rwkv4::LayerWeights l{};
@@ -161,10 +157,10 @@ class Rwkv4Family final : public Architecture {
       }
       w->layers.push_back(l);
     }
-    // one decode step reads every tensor once, except the embedding, of which it reads one row
-    uint64_t bytes = static_cast<uint64_t>(w->emb.ld);
-    for (const TensorInfo& t : f.tensors())
-      if (t.name != "emb.weight") bytes += t.nbytes;
+    // one decode step reads every tensor of the layout once, but only one row of the embedding
+    uint64_t bytes = 0;
+    for (const TensorSpec& spec : layout(cfg))
+      bytes += spec.name == "emb.weight" ? static_cast<uint64_t>(w->outer.emb.ld) : f.tensor(spec.name).nbytes;
     w->decode_bytes = bytes;
     return w;
   }

@@ -11,7 +11,6 @@
 #include "core/aligned.h"
 #include "core/errors.h"
 #include "ops/elementwise.h"
-#include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/wkv4.h"
@@ -51,13 +50,12 @@ class Rwkv4Runner final : public Runner {
                             std::to_string(max_rows_) + " rows)");
     schedule_.build(b, w_.variant.s);
     RowsView rows{C, b.n_rows, b.start, b.state, w_.variant.s, schedule_.med_start(), schedule_.fold_at()};
-    ops::embedding(ctx, w_.emb, b.tokens, N, x_, C);
-    ops::layer_norm(ctx, x_, C, N, C, w_.ln0_w, w_.ln0_b, w_.eps, x_, C);
+    embed(ctx, w_.outer, b, x_);
     for (int64_t l = 0; l < w_.n_layer; ++l) {
       time_mix(ctx, b, rows, l);
       channel_mix(ctx, rows, l);
     }
-    head(ctx, b);
+    logits(ctx, w_.outer, b, x_, xr_, xa_, last_);
   }
 
  private:
@@ -124,24 +122,6 @@ class Rwkv4Runner final : public Runner {
                       {&lw.ffn_receptance, xv_, C, N, r_, C, Epilogue::Sigmoid}});
     ops::linear(ctx, {{&lw.ffn_value, kk_, F, N, k_, C}});
     ops::add_product(ctx, x_, r_, k_, N, C, C);
-  }
-
-  void head(ExecContext& ctx, const RaggedBatch& b) {
-    if (!b.logits) return;
-    const int64_t C = w_.C, N = b.n_tokens();
-    if (b.all_logits) {
-      ops::layer_norm(ctx, x_, C, N, C, w_.ln_out_w, w_.ln_out_b, w_.eps, xa_, C);
-      ops::linear(ctx, {{&w_.head, xa_, C, N, b.logits, b.ld_logits}});
-      return;
-    }
-    // the last token of each of the first n_logit_rows rows
-    const int64_t n = b.n_logit_rows;
-    if (n == 0) return;
-    last_.clear();
-    for (int64_t i = 0; i < n; ++i) last_.push_back(b.start[i + 1] - 1);
-    ops::gather(ctx, x_, C, last_.data(), n, C, xr_, C);
-    ops::layer_norm(ctx, xr_, C, n, C, w_.ln_out_w, w_.ln_out_b, w_.eps, xa_, C);
-    ops::linear(ctx, {{&w_.head, xa_, C, n, b.logits, b.ld_logits}});
   }
 
   const Weights& w_;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "arch/architecture.h"
+#include "arch/outer.h"
 #include "core/tensor.h"
 
 namespace rrwkv::rwkv4 {
@@ -34,8 +35,7 @@ struct Weights final : BoundWeights {
   Variant variant;
   int64_t n_layer = 0, C = 0, F = 0, V = 0;
   double eps = 1e-5;
-  Matrix emb, head;
-  const float *ln0_w = nullptr, *ln0_b = nullptr, *ln_out_w = nullptr, *ln_out_b = nullptr;
+  OuterWeights outer;  // embedding, ln0, ln_out, head
   std::vector<LayerWeights> layers;
   StateSchema schema;
   uint64_t decode_bytes = 0;

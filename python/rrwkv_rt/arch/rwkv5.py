@@ -7,6 +7,8 @@ ffn.receptance.weight (C, C), ffn.value.weight (C, F). Linear weights are (out, 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..config import ModelConfig
 from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
 
@@ -41,3 +43,14 @@ def infer_config(shapes: Shapes) -> ModelConfig:
     head_size = block_dim(shapes, "att.time_decay", 1, 2, ARCH, "head size")
     ffn_dim = block_dim(shapes, "ffn.key.weight", 0, 2, ARCH, "ffn width")
     return ModelConfig(ARCH, n_layer, C, vocab, ffn_dim=ffn_dim, head_size=checked_head_size(head_size, C))
+
+
+def to_runtime(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
+    """One official-layout tensor -> its runtime-layout name and value (docs/FORMAT.md): the decay
+    stored as w = exp(-exp(time_decay)) (computed in float64, as the per-token factor), the
+    per-head (H, S) vectors and the (1, 1, C) mixes flattened to (C,)."""
+    if name.endswith(".att.time_decay"):
+        return name[: -len("time_decay")] + "decay", np.exp(-np.exp(a.astype(np.float64))).reshape(-1)
+    if name.endswith(".att.time_faaaa") or (a.ndim == 3 and a.shape[:2] == (1, 1)):
+        return name, a.reshape(-1)
+    return name, a

@@ -12,6 +12,8 @@ Per block, besides ln1/ln2:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..config import ModelConfig
 from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
 
@@ -57,3 +59,20 @@ def infer_config(shapes: Shapes) -> ModelConfig:
         lora_mix=block_dim(shapes, "att.time_maa_w2", 1, 3, ARCH, "token-shift LoRA size"),
         lora_decay=block_dim(shapes, "att.time_decay_w1", 1, 2, ARCH, "decay LoRA size"),
     )
+
+
+def to_runtime(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
+    """One official-layout tensor -> its runtime-layout name and value (docs/FORMAT.md). Low-rank
+    matrices become (out, in) like every matrix of the runtime: time_maa_w1 (C, 5D) -> (5D, C),
+    time_maa_w2 (5, D, C) -> (5C, D) (branch b is rows bC..(b+1)C), time_decay_w1/w2 transposed;
+    time_faaaa (H, S) and the (1, 1, C) vectors flattened to (C,). time_decay keeps its value:
+    the decay exp(-exp(time_decay + LoRA)) is computed per token."""
+    leaf = name.rsplit(".", 1)[-1]
+    if leaf in ("time_maa_w1", "time_decay_w1", "time_decay_w2"):
+        return name, np.ascontiguousarray(a.T)
+    if leaf == "time_maa_w2":
+        nb, d, c = a.shape
+        return name, np.ascontiguousarray(a.transpose(0, 2, 1).reshape(nb * c, d))
+    if leaf == "time_faaaa" or (a.ndim == 3 and a.shape[:2] == (1, 1)):
+        return name, a.reshape(-1)
+    return name, a

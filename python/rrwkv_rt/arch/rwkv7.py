@@ -13,6 +13,8 @@ Per block, besides ln1/ln2:
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..config import ModelConfig
 from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
 
@@ -55,3 +57,19 @@ def infer_config(shapes: Shapes) -> ModelConfig:
     return ModelConfig(ARCH, n_layer, C, vocab,
                        ffn_dim=block_dim(shapes, "ffn.key.weight", 0, 2, ARCH, "ffn width"),
                        head_size=checked_head_size(head_size, C), **loras)
+
+
+LOW_RANK = {f"{x}{i}" for x in "wavg" for i in "12"}
+
+
+def to_runtime(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
+    """One official-layout tensor -> its runtime-layout name and value (docs/FORMAT.md): the
+    low-rank matrices w1/w2, a1/a2, v1/v2, g1/g2 become (out, in) like every matrix of the
+    runtime (transposed), r_k (H, S) and the (1, 1, C) vectors are flattened to (C,). Block 0's
+    v0/v1/v2 are not in the runtime layout (the value residual starts at layer 1)."""
+    leaf = name.rsplit(".", 1)[-1]
+    if ".att." in name and leaf in LOW_RANK:
+        return name, np.ascontiguousarray(a.T)
+    if leaf == "r_k" or (a.ndim == 3 and a.shape[:2] == (1, 1)):
+        return name, a.reshape(-1)
+    return name, a

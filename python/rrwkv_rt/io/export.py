@@ -39,10 +39,11 @@ def resolve_config(shapes: dict, embedded: ModelConfig | None, arch: str = "auto
             raise ValueError(f"--arch {arch} contradicts the checkpoint's recorded arch {embedded.arch!r}")
         return embedded.with_(**changes)
     cfg = infer_config(shapes, arch=arch, medium_interval=medium_interval, cm_mode=cm_mode)
-    if cfg.has_matrix_state:
-        raise ValueError(f"this is an {cfg.arch} checkpoint (n_layer={cfg.n_layer}, n_embd={cfg.n_embd}); the runtime "
-                         "and the .rrwkv format hold only rwkv4 and rrwkv models so far. Its PyTorch reference "
-                         "model loads it: rrwkv_rt.reference.from_state_dict(torch.load(path))")
+    runs = [name for name, _ in _core.architectures()]
+    if cfg.arch not in runs:
+        raise ValueError(f"this is an {cfg.arch} checkpoint (n_layer={cfg.n_layer}, n_embd={cfg.n_embd}); this "
+                         f"runtime runs {', '.join(runs)}. Its PyTorch reference model loads it: "
+                         "rrwkv_rt.reference.from_state_dict(torch.load(path))")
     if cfg.is_rrwkv and medium_interval is None:
         raise ValueError("this is an RRWKV state dict, whose medium interval cannot be read from its tensors; "
                          "pass --medium-interval S (the s it was trained with)")

@@ -1,0 +1,27 @@
+// What every RWKV generation does around its blocks: x = ln0(emb[token]) before the first block,
+// logits = head · ln_out(x) after the last (for every token, or each row's last token).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "arch/architecture.h"
+#include "core/tensor.h"
+
+namespace rrwkv {
+
+struct OuterWeights {
+  Matrix emb, head;
+  const float *ln0_w = nullptr, *ln0_b = nullptr, *ln_out_w = nullptr, *ln_out_b = nullptr;
+  double eps = 1e-5;
+};
+
+// x (N x C) = ln0(emb[tokens]).
+void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float* x);
+
+// The logits the batch asks for (RaggedBatch::logits), from the last block's output x (N x C).
+// `rows` (N x C) and `normed` (N x C) are scratch; `last` is reused (no allocation once sized).
+void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* rows, float* normed,
+            std::vector<int64_t>& last);
+
+}  // namespace rrwkv
