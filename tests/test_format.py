@@ -12,6 +12,9 @@ from rrwkv_rt.io.dtypes import bf16_bits_to_f32, f32_to_bf16_bits
 from rrwkv_rt.io.format import read_tensors, write_model
 
 CFG = ModelConfig("rrwkv", n_layer=2, n_embd=8, vocab_size=11, ffn_dim=12, medium_interval=3, cm_mode="add")
+# a matrix-state architecture too: the damage tests run on both layouts
+CFG7 = ModelConfig("rwkv7", n_layer=2, n_embd=8, vocab_size=11, ffn_dim=12, head_size=4, lora_decay=3, lora_a=2,
+                   lora_v=3, lora_gate=5)
 
 
 def random_tensors(cfg, dtype="f32", seed=0):
@@ -20,10 +23,11 @@ def random_tensors(cfg, dtype="f32", seed=0):
             for name, shape, is_matrix in _core.runtime_layout(cfg.to_dict())}
 
 
-@pytest.fixture
-def model_path(tmp_path):
+@pytest.fixture(params=[CFG, CFG7], ids=["rrwkv", "rwkv7"])
+def model_path(tmp_path, request):
     path = tmp_path / "m.rrwkv"
-    write_model(path, CFG, random_tensors(CFG), metadata={"note": "test"}, tokenizer=("bytes", b"\x00\x01"))
+    cfg = request.param
+    write_model(path, cfg, random_tensors(cfg), metadata={"note": "test"}, tokenizer=("bytes", b"\x00\x01"))
     return path
 
 
@@ -118,7 +122,7 @@ def test_flip_in_tensor_data_names_the_tensor(model_path, tmp_path):
     with pytest.raises(FormatError, match=r"tensor 'blocks\.1\.att\.key\.weight'.*checksum"):
         rrwkv_rt.ModelFile(str(bad))
     # checksums can be skipped for speed; the rest of the validation still runs
-    assert rrwkv_rt.ModelFile(str(bad), verify_checksums=False).config["arch"] == "rrwkv"
+    assert rrwkv_rt.ModelFile(str(bad), verify_checksums=False).config["arch"] == f.config["arch"]
 
 
 def test_wrong_magic_and_newer_version(model_path, tmp_path):
