@@ -6,6 +6,7 @@ import sys
 import numpy as np
 import pytest
 
+
 torch = pytest.importorskip("torch")
 
 import rrwkv_rt  # noqa: E402
@@ -126,14 +127,19 @@ def test_every_missing_or_misshaped_tensor_is_reported_at_once(tmp_path):
 
 @pytest.mark.parametrize("cfg", [
     ModelConfig("rwkv5", n_layer=2, n_embd=16, vocab_size=20, head_size=8),
+    ModelConfig("rwkv6", n_layer=2, n_embd=16, vocab_size=20, head_size=8, lora_mix=3, lora_decay=5),
     ModelConfig("rwkv7", n_layer=2, n_embd=16, vocab_size=20, head_size=8, lora_decay=3, lora_a=3, lora_v=3,
                 lora_gate=3),
 ], ids=lambda c: c.arch)
-def test_matrix_state_checkpoints_are_recognised_and_refused_clearly(tmp_path, cfg):
+def test_matrix_state_checkpoints_are_recognised_and_exported(tmp_path, cfg):
+    """An official RWKV-5.2/6/7 .pth: the architecture is detected from its keys, head and
+    low-rank sizes are read from the shapes, and the file holds exactly that config."""
     torch.save(official_state_dict(cfg), tmp_path / "m.pth")
-    with pytest.raises(ValueError, match=f"this is an {cfg.arch} checkpoint .* only rwkv4 and rrwkv"):
-        export(tmp_path / "m.pth", tmp_path / "m.rrwkv")
-    assert not (tmp_path / "m.rrwkv").exists()
+    got = export(tmp_path / "m.pth", tmp_path / "m.rrwkv")
+    assert got == cfg
+    f = rrwkv_rt.ModelFile(str(tmp_path / "m.rrwkv"))
+    assert f.config == cfg.to_dict()
+    assert rrwkv_rt.Model(str(tmp_path / "m.rrwkv")).info["architecture"].startswith(f"RWKV-{cfg.arch[-1]}")
 
 
 def test_not_a_checkpoint(tmp_path):

@@ -210,3 +210,13 @@ def _current_umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+@pytest.mark.parametrize("cfg", [
+    ModelConfig("rwkv4", n_layer=1, n_embd=8, vocab_size=5), CFG,
+    ModelConfig("rwkv5", n_layer=1, n_embd=8, vocab_size=5, head_size=4),
+    ModelConfig("rwkv6", n_layer=1, n_embd=8, vocab_size=5, head_size=4, lora_mix=2, lora_decay=3), CFG7,
+], ids=lambda c: c.arch)
+def test_python_configs_hold_exactly_the_fields_the_reader_expects(cfg):
+    """One source of truth: the C++ reader's field list per architecture (_core.config_fields)."""
+    assert set(cfg.to_dict()) - {"arch"} == {key for key, _ in _core.config_fields(cfg.arch)}

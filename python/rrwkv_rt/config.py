@@ -125,11 +125,13 @@ class ModelConfig:
         return self.n_embd // self.head_size if self.head_size else 0
 
     def to_dict(self) -> dict:
-        """Every field this arch uses: an RWKV-4/RRWKV config gives exactly the keys of the .rrwkv
-        header (the matrix-state fields are left out), so ``ModelConfig(**d)`` round-trips."""
+        """Every field this arch uses, exactly the keys of its .rrwkv header (``_core.config_fields``)
+        plus ``arch``, so ``ModelConfig(**d)`` round-trips."""
         d = asdict(self)
         if not self.has_matrix_state:
             del d["head_size"], d["group_norm_eps"]
+        else:  # the medium fields are RWKV-4 / RRWKV's (an RWKV-4 header stores 1 and "replace")
+            del d["medium_interval"], d["cm_mode"]
         for name in LORA_FIELDS:
             if name not in LORA_USED[self.arch]:
                 del d[name]
