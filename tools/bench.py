@@ -31,12 +31,12 @@ from benchlib import models  # noqa: E402
 class Worker:
     """A runtime in a child process (benchlib/worker.py), run by `python`."""
 
-    def __init__(self, label: str, python: str, kind: str, path: str, threads: int):
+    def __init__(self, label: str, python: str, kind: str, path: str, threads: int, arch: str = ""):
         self.label, self.kind = label, kind
         env = {**os.environ, "PYTHONPATH": ""}
         self.proc = subprocess.Popen([python, os.path.join(HERE, "benchlib", "worker.py")], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(), env=env)
-        self.info = self.call(op="open", kind=kind, path=path, threads=threads)
+        self.info = self.call(op="open", kind=kind, path=path, threads=threads, arch=arch)
 
     def call(self, **cmd):
         self.proc.stdin.write(json.dumps(cmd) + "\n")
@@ -146,8 +146,9 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
             mem[key] = memory(paths[key], threads, args.prefill_len)
     workers = [Worker(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads)
                for inst, python in installations for a, d in keys]
-    if "pth" in paths:
-        workers.append(Worker("rwkv pkg fp32", sys.executable, "pkg", paths["pth"], threads))
+    for a in args.archs:
+        if ("pth", a) in paths:
+            workers.append(Worker(f"pkg {a} fp32", sys.executable, "pkg", paths[("pth", a)], threads, arch=a))
     try:
         speed, bandwidth = measure(workers, args, threads)
         batches = measure_batches([w for w in workers if w.kind == "ours"], args) if args.batch_sizes else {}
@@ -183,11 +184,12 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
             now, then = speed[f"{a} {d}"], speed[f"{a} {d} [{inst}]"]
             print(f"  {a} {d}: now / {inst}: decode {now['decode_ms'] / then['decode_ms']:.3f}x the time, "
                   f"prefill {now['prefill_tok_s'] / then['prefill_tok_s']:.3f}x the speed")
-    pkg = speed.get("rwkv pkg fp32")
-    if pkg and ("rwkv4", "f32") in paths:
-        ours = speed["rwkv4 f32"]
-        print(f"  vs rwkv package (cpu fp32, {threads} threads): decode {pkg['decode_ms'] / ours['decode_ms']:.2f}x "
-              f"faster, prefill {ours['prefill_tok_s'] / pkg['prefill_tok_s']:.2f}x faster")
+    for a in args.archs:
+        pkg, ours = speed.get(f"pkg {a} fp32"), speed.get(f"{a} f32")
+        if pkg and ours:
+            print(f"  {a} vs the rwkv package (cpu fp32, {threads} threads): decode "
+                  f"{pkg['decode_ms'] / ours['decode_ms']:.2f}x faster, prefill "
+                  f"{ours['prefill_tok_s'] / pkg['prefill_tok_s']:.2f}x faster")
     if "rwkv4 f32" in speed and "rrwkv f32" in speed:
         print(f"  RRWKV (s={models.MEDIUM_INTERVAL}) / RWKV-4 decode time: "
               f"{speed['rrwkv f32']['decode_ms'] / speed['rwkv4 f32']['decode_ms']:.3f}")
@@ -214,7 +216,8 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
-    p.add_argument("--archs", default="rwkv4,rrwkv", help="comma-separated architectures")
+    p.add_argument("--archs", "--arch", default="rwkv4,rrwkv",
+                   help="comma-separated architectures: rwkv4, rrwkv, rwkv5, rwkv6, rwkv7")
     p.add_argument("--dtypes", default="f32", help="comma-separated matrix dtypes to measure (f32,f16,bf16)")
     p.add_argument("--threads", type=int, default=None, help="threads for every runtime (default: all CPUs)")
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds of bandwidth and decode blocks")
@@ -237,7 +240,7 @@ def main(argv=None) -> int:
     args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
     installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare]
-    want_pkg = not args.no_rwkv_package and "rwkv4" in args.archs
+    want_pkg = not args.no_rwkv_package and any(a != "rrwkv" for a in args.archs)
     if want_pkg:
         try:
             import rwkv  # noqa: F401

@@ -1,12 +1,33 @@
 // RWKV-5/6 recurrence on the CPU: one task per (row, head), walking the row's tokens in order.
-// For each key channel i the inner loop over value channels j reads the old state for the output
-// and writes the new one in the same pass (it vectorizes over j).
+// For each key channel the inner loop over value channels reads the old state for the output and
+// writes the new one in the same pass; it vectorizes (cloned for AVX2, core/clones.h).
 #include <algorithm>
 
+#include "core/clones.h"
 #include "ops/parallel.h"
 #include "ops/wkv5.h"
 
 namespace rrwkv::ops::detail {
+namespace {
+
+// One token of one head: y = rᵀ (diag(u) k vᵀ + S), then S = k vᵀ + diag(w) S.
+RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __restrict r,
+                            const float* __restrict k, const float* __restrict v, const float* __restrict w,
+                            const float* __restrict u, float* __restrict y) {
+  float bonus = 0.0f;  // rᵀ diag(u) k, a scalar: its term of y is bonus * v (S terms, once a token)
+  for (int64_t a = 0; a < S; ++a) bonus += r[a] * u[a] * k[a];
+  for (int64_t j = 0; j < S; ++j) y[j] = bonus * v[j];
+  for (int64_t a = 0; a < S; ++a) {
+    float* __restrict row = state + a * S;
+    const float ra = r[a], ka = k[a], wa = w[a];
+    for (int64_t j = 0; j < S; ++j) {
+      y[j] += ra * row[j];
+      row[j] = ka * v[j] + wa * row[j];
+    }
+  }
+}
+
+}  // namespace
 
 void wkv5_cpu(ExecContext& ctx, const Wkv5Batch& b) {
   const int64_t C = b.C, S = b.head_size, H = C / S;
@@ -14,22 +35,9 @@ void wkv5_cpu(ExecContext& ctx, const Wkv5Batch& b) {
   for_rows(ctx, b.rows.n_rows * H, (N / std::max<int64_t>(1, b.rows.n_rows)) * S * S, [&](int64_t task) {
     const int64_t i = task / H, h = task % H, o = h * S;
     float* state = b.rows.state[i] + b.field + h * S * S;
-    for (int64_t t = b.rows.start[i]; t < b.rows.start[i + 1]; ++t) {
-      const float *r = b.r + t * C + o, *k = b.k + t * C + o, *v = b.v + t * C + o;
-      const float *w = b.w + t * b.ldw + o, *u = b.u + o;
-      float* y = b.y + t * C + o;
-      float bonus = 0.0f;  // rᵀ diag(u) k, a scalar: its term of y is bonus * v
-      for (int64_t a = 0; a < S; ++a) bonus += r[a] * u[a] * k[a];
-      for (int64_t j = 0; j < S; ++j) y[j] = bonus * v[j];
-      for (int64_t a = 0; a < S; ++a) {
-        float* row = state + a * S;
-        const float ra = r[a], ka = k[a], wa = w[a];
-        for (int64_t j = 0; j < S; ++j) {
-          y[j] += ra * row[j];
-          row[j] = ka * v[j] + wa * row[j];
-        }
-      }
-    }
+    for (int64_t t = b.rows.start[i]; t < b.rows.start[i + 1]; ++t)
+      head_step(S, state, b.r + t * C + o, b.k + t * C + o, b.v + t * C + o, b.w + t * b.ldw + o, b.u + o,
+                b.y + t * C + o);
   });
 }
 

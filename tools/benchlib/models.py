@@ -11,17 +11,33 @@ SHAPES = {  # name -> (n_layer, n_embd, vocab)
     "tiny": (4, 256, 5000),
 }
 MEDIUM_INTERVAL = 16  # the RRWKV the benchmarks measure
+# The matrix-state generations at the same width: head size 64 and the low-rank sizes of the
+# official 0.1B-class models (RWKV-6: 32 for the token shift, 64 for the decay; RWKV-7: decay 64,
+# rate 64, value residual 32, gate 128); vocab 50304 as those models' head.
+MATRIX = {
+    "rwkv5": dict(head_size=64),
+    "rwkv6": dict(head_size=64, lora_mix=32, lora_decay=64),
+    "rwkv7": dict(head_size=64, lora_decay=64, lora_a=64, lora_v=32, lora_gate=128),
+}
 
 
 def config(arch: str, shape: str):
     from rrwkv_rt.config import ModelConfig
     n_layer, n_embd, vocab = SHAPES[shape]
+    if arch in MATRIX:
+        return ModelConfig(arch=arch, n_layer=n_layer, n_embd=n_embd, vocab_size=50304 if vocab == 50277 else vocab,
+                           **MATRIX[arch])
     return ModelConfig(arch=arch, n_layer=n_layer, n_embd=n_embd, vocab_size=vocab,
                        medium_interval=MEDIUM_INTERVAL if arch == "rrwkv" else 1)
 
 
 def random_state_dict(cfg, seed: int = 0) -> dict:
-    """Official-layout float32 state dict with every parameter random at a sane scale."""
+    """Official-layout float32 state dict with every parameter random at a sane scale (the
+    matrix-state generations: their reference models' random init)."""
+    if cfg.arch in MATRIX:
+        from rrwkv_rt.reference import MODEL_CLASSES
+        model = MODEL_CLASSES[cfg.arch](cfg, init="random", seed=seed)
+        return {k: v.detach().numpy() for k, v in model.state_dict().items()}
     from rrwkv_rt.arch import checkpoint_spec
     rng = np.random.default_rng(seed)
     sd = {}
@@ -43,7 +59,7 @@ def random_state_dict(cfg, seed: int = 0) -> dict:
 
 
 def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pth: bool) -> dict:
-    """Writes the .rrwkv files (and the RWKV-4 .pth); returns {(arch, dtype): path, "pth": path}."""
+    """Writes the .rrwkv files (and the .pth for the package); returns {(arch, dtype): path, ("pth", arch): path}."""
     from rrwkv_rt.io.export import export_state_dict
     paths: dict = {}
     for arch in archs:
@@ -55,12 +71,12 @@ def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pt
                 export_state_dict(sd, cfg, path, dtype=dtype, progress=False)
             paths[(arch, dtype)] = path
         pth = os.path.join(workdir, f"{shape}_{arch}.pth")
-        if arch == "rwkv4" and want_pth:
+        if arch != "rrwkv" and want_pth:  # the official package runs every arch but RRWKV
             if not os.path.exists(pth):
                 import torch
                 sd = sd if sd is not None else random_state_dict(cfg)
                 torch.save({k: torch.from_numpy(v) for k, v in sd.items()}, pth)
-            paths["pth"] = pth
+            paths[("pth", arch)] = pth
     return paths
 
 

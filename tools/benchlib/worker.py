@@ -60,17 +60,23 @@ class Ours:
 
 
 class Package:
-    """The official package, strategy 'cpu fp32', with its default settings (TorchScript on)."""
+    """The official package, strategy 'cpu fp32', with its default settings (TorchScript on);
+    RWKV-7 is its RWKV_x070 class, which the package selects by RWKV_V7_ON=1 at import."""
 
-    def __init__(self, pth, threads):
+    def __init__(self, pth, threads, arch="rwkv4"):
         os.environ.setdefault("RWKV_JIT_ON", "1")
         os.environ.setdefault("RWKV_CUDA_ON", "0")
+        os.environ["RWKV_V7_ON"] = "1" if arch == "rwkv7" else "0"
         import torch
         torch.set_num_threads(threads)
         from rwkv.model import RWKV
         self.torch, self.state = torch, None
-        self.model = RWKV(pth[:-4], "cpu fp32", verbose=False)
-        self.vocab = self.model.w["emb.weight"].shape[0]
+        if arch == "rwkv7":
+            self.model = RWKV(pth[:-4], "cpu fp32")
+            self.vocab = self.model.z["emb.weight"].shape[0]
+        else:
+            self.model = RWKV(pth[:-4], "cpu fp32", verbose=False)
+            self.vocab = self.model.w["emb.weight"].shape[0]
         self.info = {"vocab": self.vocab, "version": "rwkv package"}
 
     def step(self, token):
@@ -86,13 +92,20 @@ class Package:
 
 
 def main():
+    # replies go to the original stdout; anything else printed (the package announces itself) to stderr
+    replies = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
     runner = None
     for line in sys.stdin:
         cmd = json.loads(line)
         op = cmd["op"]
         rng = np.random.default_rng(cmd.get("seed", 0))
         if op == "open":
-            runner = (Ours if cmd["kind"] == "ours" else Package)(cmd["path"], cmd["threads"])
+            if cmd["kind"] == "ours":
+                runner = Ours(cmd["path"], cmd["threads"])
+            else:
+                runner = Package(cmd["path"], cmd["threads"], cmd.get("arch", "rwkv4"))
             reply = runner.info
         elif op == "decode":
             runner.step(0)  # another process's threads may still be spinning
@@ -113,7 +126,7 @@ def main():
             return
         else:
             reply = {"error": f"unknown op {op!r}"}
-        print(json.dumps(reply), flush=True)
+        print(json.dumps(reply), file=replies, flush=True)
 
 
 if __name__ == "__main__":

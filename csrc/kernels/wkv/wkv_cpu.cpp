@@ -9,15 +9,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/clones.h"
 #include "core/thread_pool.h"
 #include "kernels/wkv/wkv.h"
 #include "kernels/wkv/wkv_step.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define RRWKV_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define RRWKV_CLONES
-#endif
 
 namespace rrwkv::wkv::detail {
 namespace {
