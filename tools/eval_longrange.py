@@ -31,6 +31,7 @@ def run_all(args) -> None:
     from longrange.lm import run_lm
     run_lm("reduced", os.path.join(args.results, "lm.jsonl"), log=log)
     run_grid(GRIDS["repro_long"](), mqar, "repro_long", log=log)
+    run_grid(GRIDS["extension"](), mqar, "extension", log=log)
     from longrange.report import report
     with open(os.path.join(args.results, "tables.md"), "w") as f:
         f.write(report(args.results))
@@ -40,7 +41,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("mqar", help="run an MQAR grid (resumable)")
-    m.add_argument("--grid", required=True, nargs="+", help="grid name(s): repro, reduced, ablation, full, smoke")
+    m.add_argument("--grid", required=True, nargs="+", help="grid name(s): repro, repro_long, reduced, ablation, extension, full, smoke")
     m.add_argument("--out", default="docs/results/mqar.jsonl")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--limit", type=int, default=0, help="stop after this many runs (0: all)")
@@ -50,7 +51,7 @@ def main(argv=None) -> int:
     lm.add_argument("--grid", default="reduced", help="reduced or smoke")
     lm.add_argument("--workdir", default=None, help="where the token cache goes (default: next to --out)")
     a = sub.add_parser("all", help="the whole reduced CPU programme in one process, resumable: "
-                                   "MQAR repro, reduced, ablation, then LM, then repro_long, then the report")
+                                   "MQAR repro, reduced, ablation, then LM, repro_long, extension, then the report")
     a.add_argument("--results", default="docs/results")
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--pid-file", default=None, help="write this process's id here (for SIGSTOP/SIGCONT)")

@@ -135,9 +135,8 @@ def train_lm(variant: Variant, setup: LmSetup, seed: int, train: np.ndarray, win
 
 LM_BASE = Variant(arch="rwkv4", d=128, n_layer=2, vocab=256, ffn="full", init="paper", tie=False, emb_dropout=0.0)
 LM_GRIDS = {
-    "reduced": (LmSetup(steps=1200, batch=8, ctx=1024, eval_len=2048),
-                [LM_BASE, LM_BASE.with_(arch="rrwkv", s=16), LM_BASE.with_(arch="rrwkv", s=16, cm_mode="add"),
-                 LM_BASE.with_(arch="rrwkv", s=64)], (0,)),
+    "reduced": (LmSetup(steps=1000, batch=8, ctx=1024, eval_len=2048),
+                [LM_BASE, LM_BASE.with_(arch="rrwkv", s=16), LM_BASE.with_(arch="rrwkv", s=64)], (0,)),
     "smoke": (LmSetup(steps=3, batch=2, ctx=32, eval_len=64, max_files=8, val_every=4, buckets=(0, 16, 32, 64)),
               [LM_BASE.with_(d=16), LM_BASE.with_(d=16, arch="rrwkv", s=4)], (0,)),
 }

@@ -62,10 +62,10 @@ def repro_table(recs: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def comparison_table(recs: list[dict], grid: str) -> str:
-    runs = [r for r in recs if r["grid"] == grid]
+def comparison_table(recs: list[dict], grids: tuple) -> str:
+    runs = [r for r in recs if r["grid"] in grids]
     if not runs:
-        return f"_no {grid} runs yet_\n"
+        return f"_no {' / '.join(grids)} runs yet_\n"
     cells = defaultdict(lambda: defaultdict(list))
     for r in runs:
         cells[(r["seq_len"], r["num_pairs"], r["variant"]["d"])][r["model"]].append(r)
@@ -126,8 +126,8 @@ def lm_table(lm: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_mqar(recs: list[dict], path: str, grid: str = "reduced") -> bool:
-    runs = [r for r in recs if r["grid"] == grid]
+def plot_mqar(recs: list[dict], path: str, grids: tuple = ("reduced", "extension")) -> bool:
+    runs = [r for r in recs if r["grid"] in grids]
     if not runs:
         return False
     import matplotlib
@@ -223,12 +223,15 @@ def report(results_dir: str) -> str:
         plots.append("mqar_repro_curves.png")
     if plot_mqar(recs, os.path.join(results_dir, "mqar_acc_vs_seq.png")):
         plots.append("mqar_acc_vs_seq.png")
+    if plot_mqar(recs, os.path.join(results_dir, "mqar_full_acc_vs_seq.png"), grids=("full",)):
+        plots.append("mqar_full_acc_vs_seq.png")
     if plot_lm(lm, os.path.join(results_dir, "lm_loss_vs_position.png")):
         plots.append("lm_loss_vs_position.png")
     parts = [
         "## RWKV-4 reproduction (Zoology setting)\n", repro_table(recs),
-        "\n## MQAR: RWKV-4 vs RRWKV (no-MLP blocks, reduced grid)\n", comparison_table(recs, "reduced"),
-        "\n## MQAR ablation (full blocks, seq 64 / 4 pairs, d 64)\n", comparison_table(recs, "ablation"),
+        "\n## MQAR: RWKV-4 vs RRWKV (no-MLP blocks, reduced grid)\n", comparison_table(recs, ("reduced", "extension")),
+        "\n## MQAR ablation (full blocks, seq 64 / 4 pairs, d 64)\n", comparison_table(recs, ("ablation",)),
+        "\n## MQAR full grid (Zoology budget)\n", comparison_table(recs, ("full",)),
         "\n## Language modelling: loss by position (bits/byte ± s.e. over windows)\n", lm_table(lm),
         "\n## Cost\n", cost_table([r for r in recs if r["grid"] != "smoke"], lm),
         "\nPlots: " + ", ".join(plots) + "\n",
