@@ -83,6 +83,36 @@ def comparison_table(recs: list[dict], grids: tuple) -> str:
     return "\n".join(lines) + "\n"
 
 
+def distance_table(recs: list[dict], grids: tuple) -> str:
+    """Accuracy by key-to-query distance, per cell and model, at the model's best lr (mean over seeds)."""
+    runs = [r for r in recs if r["grid"] in grids and "acc_by_distance" in r]
+    if not runs:
+        return "_no runs with per-distance accuracy yet_\n"
+    cells = defaultdict(lambda: defaultdict(list))
+    for r in runs:
+        cells[(r["seq_len"], r["num_pairs"], r["variant"]["d"])][r["model"]].append(r)
+    lines = []
+    for (L, N, d), models in sorted(cells.items()):
+        buckets = sorted({(b["lo"], b["hi"]) for rs in models.values() for r in rs for b in r["acc_by_distance"]})
+        lines += [f"seq {L} / {N} pairs, d {d} (last row: share of the answers in each bucket):", "",
+                  "| model | n | " + " | ".join(f"[{lo}, {hi})" for lo, hi in buckets) + " |",
+                  "|---|---|" + "---|" * len(buckets)]
+        for name, rs in sorted(models.items()):
+            lr, _ = _best_lr(rs)
+            best = [r for r in rs if r["lr"] == lr]
+            vals = []
+            for lo, hi in buckets:
+                xs = [b["acc"] for r in best for b in r["acc_by_distance"] if (b["lo"], b["hi"]) == (lo, hi)]
+                vals.append(f"{np.mean(xs):.3f}" if xs else "–")
+            lines.append(f"| {name} | {len(best)} | " + " | ".join(vals) + " |")
+        r0 = next(iter(models.values()))[0]
+        tot = sum(b["n"] for b in r0["acc_by_distance"])
+        lines.append("| share of answers | | " + " | ".join(
+            f"{next((b['n'] for b in r0['acc_by_distance'] if (b['lo'], b['hi']) == k), 0) / tot:.2f}" for k in buckets) + " |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
 def cost_table(recs: list[dict], lm: list[dict]) -> str:
     rows = defaultdict(list)
     meta = {}
@@ -230,7 +260,9 @@ def report(results_dir: str) -> str:
     parts = [
         "## RWKV-4 reproduction (Zoology setting)\n", repro_table(recs),
         "\n## MQAR: RWKV-4 vs RRWKV (no-MLP blocks, reduced grid)\n", comparison_table(recs, ("reduced", "extension")),
+        "\n### Accuracy by distance from key to query (reduced grid)\n", distance_table(recs, ("reduced", "extension")),
         "\n## MQAR ablation (full blocks, seq 64 / 4 pairs, d 64)\n", comparison_table(recs, ("ablation",)),
+        "\n### Accuracy by distance (ablation)\n", distance_table(recs, ("ablation",)),
         "\n## MQAR full grid (Zoology budget)\n", comparison_table(recs, ("full",)),
         "\n## Language modelling: loss by position (bits/byte ± s.e. over windows)\n", lm_table(lm),
         "\n## Cost\n", cost_table([r for r in recs if r["grid"] != "smoke"], lm),

@@ -43,22 +43,44 @@ def _answers(model: LongRangeModel, tokens: np.ndarray, where: np.ndarray) -> to
     return model.head(torch.gather(h, 1, idx))  # (B, N, V)
 
 
+DISTANCE_EDGES = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+
+
 @torch.no_grad()
-def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 100) -> tuple[float, float]:
-    """(accuracy, mean cross-entropy) over the answers of ``examples`` fixed test examples."""
+def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 100, detail: bool = False):
+    """(accuracy, mean cross-entropy) over the answers of ``examples`` fixed test examples.
+
+    With ``detail``, also a dict of accuracy by pair index (the order of the pair in the context)
+    and by distance from the pair's key to its query, in buckets [DISTANCE_EDGES[i], [i+1]).
+    """
     model.eval()
     right = total = 0
     loss = 0.0
+    hits, dists, pairs = [], [], []
     for i in range(math.ceil(examples / batch)):
         b = min(batch, examples - i * batch)
         tokens, where, ans = make_batch(task, b, batch_rng(TEST_SEED, f"test{task.seq_len}x{task.num_pairs}", i))
         logits = _answers(model, tokens, where)
         target = torch.from_numpy(ans)
-        right += (logits.argmax(-1) == target).sum().item()
+        ok = (logits.argmax(-1) == target).numpy()
+        right += int(ok.sum())
         total += target.numel()
         loss += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
+        if detail:
+            hits.append(ok.ravel())
+            pairs.append(np.broadcast_to(np.arange(task.num_pairs), ok.shape).ravel())
+            dists.append((where - 2 * np.arange(task.num_pairs)[None, :]).ravel())
     model.train()
-    return right / total, loss / total
+    if not detail:
+        return right / total, loss / total
+    hits, dists, pairs = np.concatenate(hits), np.concatenate(dists), np.concatenate(pairs)
+    by_dist = []
+    for lo, hi in zip(DISTANCE_EDGES[:-1], DISTANCE_EDGES[1:]):
+        m = (dists >= lo) & (dists < hi)
+        if m.any():
+            by_dist.append({"lo": lo, "hi": hi, "n": int(m.sum()), "acc": float(hits[m].mean())})
+    by_pair = [float(hits[pairs == j].mean()) for j in range(task.num_pairs)]
+    return right / total, loss / total, {"acc_by_distance": by_dist, "acc_by_pair": by_pair}
 
 
 def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: Budget,
@@ -95,10 +117,10 @@ def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: B
             if acc >= EARLY_STOP_ACC:
                 stopped_early = True
                 break
-    acc, vloss = evaluate(model, task, budget.eval_examples)
+    acc, vloss, detail = evaluate(model, task, budget.eval_examples, detail=True)
     best = max(best, acc)
     curve.append({"step": step, "acc": acc, "loss": vloss})
-    return {
+    return {**detail,
         "variant": variant.to_dict(), "model": variant.name, "seq_len": task.seq_len,
         "num_pairs": task.num_pairs, "vocab": task.vocab_size, "lr": lr, "seed": seed,
         "budget": budget.to_dict(), "steps_done": step, "examples": step * budget.batch,
