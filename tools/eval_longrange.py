@@ -17,6 +17,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
+GRID_NAMES = ("repro", "reduced", "ablation", "reduced128", "repro128", "repro_long", "extension", "full", "smoke")
+
+
 def run_all(args) -> None:
     """The reduced programme, in order of importance; each step skips what is already done."""
     from longrange.grids import GRIDS
@@ -30,8 +33,8 @@ def run_all(args) -> None:
         run_grid(GRIDS[name](), mqar, name, log=log)
     from longrange.lm import run_lm
     run_lm("reduced", os.path.join(args.results, "lm.jsonl"), log=log)
-    run_grid(GRIDS["repro_long"](), mqar, "repro_long", log=log)
-    run_grid(GRIDS["extension"](), mqar, "extension", log=log)
+    for name in ("reduced128", "repro128", "repro_long", "extension"):
+        run_grid(GRIDS[name](), mqar, name, log=log)
     from longrange.report import report
     with open(os.path.join(args.results, "tables.md"), "w") as f:
         f.write(report(args.results))
@@ -41,7 +44,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     m = sub.add_parser("mqar", help="run an MQAR grid (resumable)")
-    m.add_argument("--grid", required=True, nargs="+", help="grid name(s): repro, repro_long, reduced, ablation, extension, full, smoke")
+    m.add_argument("--grid", required=True, nargs="+", help="grid name(s): " + ", ".join(GRID_NAMES))
     m.add_argument("--out", default="docs/results/mqar.jsonl")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--limit", type=int, default=0, help="stop after this many runs (0: all)")
@@ -51,7 +54,7 @@ def main(argv=None) -> int:
     lm.add_argument("--grid", default="reduced", help="reduced or smoke")
     lm.add_argument("--workdir", default=None, help="where the token cache goes (default: next to --out)")
     a = sub.add_parser("all", help="the whole reduced CPU programme in one process, resumable: "
-                                   "MQAR repro, reduced, ablation, then LM, repro_long, extension, then the report")
+                                   "in order of priority: MQAR repro, reduced, ablation, LM, reduced128, repro128, repro_long, extension, report")
     a.add_argument("--results", default="docs/results")
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--pid-file", default=None, help="write this process's id here (for SIGSTOP/SIGCONT)")

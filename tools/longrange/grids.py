@@ -61,7 +61,12 @@ def repro_grid() -> list:
     budget = {64: 3000, 128: 3000}
     rwkv4 = [Variant(arch="rwkv4")]
     return (_cells(((64, 64),), rwkv4, PAPER_LRS, (0,), budget, eval_every=500)
-            + _cells(((64, 128), (128, 64)), rwkv4, PAPER_LRS[2:], (0,), budget, eval_every=500))
+            + _cells(((64, 128),), rwkv4, PAPER_LRS[2:], (0,), budget, eval_every=500))
+
+
+def repro128_grid() -> list:
+    """The repro's seq 128 / d 64 cell (run later: it costs twice a seq 64 cell)."""
+    return _cells(((128, 64),), [Variant(arch="rwkv4")], PAPER_LRS[2:], (0,), {128: 3000}, eval_every=500)
 
 
 def repro_long_grid() -> list:
@@ -72,7 +77,8 @@ def repro_long_grid() -> list:
 # Steps per sequence length in the reduced grid (batch 64): fewer for long sequences, which cost
 # more per step (recorded per run; every model of a cell gets the same budget).
 REDUCED_STEPS = {64: 2000, 128: 1500, 256: 800, 512: 400, 1024: 200}
-REDUCED_CELLS = ((64, 64), (64, 128), (128, 64))  # in order of priority
+REDUCED_CELLS = ((64, 64), (64, 128))
+REDUCED128_CELLS = ((128, 64),)
 EXTENSION_CELLS = ((256, 64), (512, 64))
 REDUCED_LRS = (PAPER_LRS[2], PAPER_LRS[3])
 
@@ -81,6 +87,12 @@ def reduced_grid() -> list:
     """No-MLP blocks (Zoology's setting, so mediums are in time-mix only): RWKV-4 vs RRWKV s=4, 16."""
     variants = [Variant(arch="rwkv4"), Variant(arch="rrwkv", s=4), Variant(arch="rrwkv", s=16)]
     return _cells(REDUCED_CELLS, variants, REDUCED_LRS, (0, 1, 2), REDUCED_STEPS)
+
+
+def reduced128_grid() -> list:
+    """The reduced grid's seq 128 / 8 pairs cell at d 64 (run after the ablation and the LM)."""
+    variants = [Variant(arch="rwkv4"), Variant(arch="rrwkv", s=4), Variant(arch="rrwkv", s=16)]
+    return _cells(REDUCED128_CELLS, variants, REDUCED_LRS, (0, 1, 2), REDUCED_STEPS)
 
 
 def extension_grid() -> list:
@@ -117,5 +129,6 @@ def smoke_grid() -> list:
     return [(v, MqarTask(16, 2, 64), 1e-3, 0, b), (Variant(arch="rwkv4", d=16, vocab=64), MqarTask(16, 2, 64), 1e-3, 0, b)]
 
 
-GRIDS = {"repro": repro_grid, "repro_long": repro_long_grid, "reduced": reduced_grid, "ablation": ablation_grid, "extension": extension_grid, "full": full_grid,
+GRIDS = {"repro": repro_grid, "repro_long": repro_long_grid, "reduced": reduced_grid, "ablation": ablation_grid, "extension": extension_grid,
+         "reduced128": reduced128_grid, "repro128": repro128_grid, "full": full_grid,
          "smoke": smoke_grid}

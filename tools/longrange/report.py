@@ -13,7 +13,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from .grids import PUBLISHED_RWKV4, ZOOLOGY_EXAMPLES
+from .grids import PUBLISHED_RWKV4
+
+REPRO_GRIDS = ("repro", "repro128", "repro_long")
+COMPARE_GRIDS = ("reduced", "reduced128", "extension")
 
 
 def load(path: str) -> list[dict]:
@@ -45,7 +48,7 @@ def _best_lr(runs: list[dict]) -> tuple[float, list[float]]:
 
 
 def repro_table(recs: list[dict]) -> str:
-    runs = [r for r in recs if r["grid"] in ("repro", "repro_long")]
+    runs = [r for r in recs if r["grid"] in REPRO_GRIDS]
     if not runs:
         return "_no repro runs yet_\n"
     cells = defaultdict(list)
@@ -156,7 +159,7 @@ def lm_table(lm: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_mqar(recs: list[dict], path: str, grids: tuple = ("reduced", "extension")) -> bool:
+def plot_mqar(recs: list[dict], path: str, grids: tuple = COMPARE_GRIDS) -> bool:
     runs = [r for r in recs if r["grid"] in grids]
     if not runs:
         return False
@@ -190,7 +193,7 @@ def plot_mqar(recs: list[dict], path: str, grids: tuple = ("reduced", "extension
 
 
 def plot_curves(recs: list[dict], path: str) -> bool:
-    runs = [r for r in recs if r["grid"] in ("repro", "repro_long")]
+    runs = [r for r in recs if r["grid"] in REPRO_GRIDS]
     if not runs:
         return False
     import matplotlib
@@ -259,8 +262,8 @@ def report(results_dir: str) -> str:
         plots.append("lm_loss_vs_position.png")
     parts = [
         "## RWKV-4 reproduction (Zoology setting)\n", repro_table(recs),
-        "\n## MQAR: RWKV-4 vs RRWKV (no-MLP blocks, reduced grid)\n", comparison_table(recs, ("reduced", "extension")),
-        "\n### Accuracy by distance from key to query (reduced grid)\n", distance_table(recs, ("reduced", "extension")),
+        "\n## MQAR: RWKV-4 vs RRWKV (no-MLP blocks, reduced grid)\n", comparison_table(recs, COMPARE_GRIDS),
+        "\n### Accuracy by distance from key to query (reduced grid)\n", distance_table(recs, COMPARE_GRIDS),
         "\n## MQAR ablation (full blocks, seq 64 / 4 pairs, d 64)\n", comparison_table(recs, ("ablation",)),
         "\n### Accuracy by distance (ablation)\n", distance_table(recs, ("ablation",)),
         "\n## MQAR full grid (Zoology budget)\n", comparison_table(recs, ("full",)),
