@@ -29,11 +29,11 @@ def run_all(args) -> None:
             f.write(f"{os.getpid()}\n")
     log = lambda s: print(s, flush=True)  # noqa: E731
     mqar = os.path.join(args.results, "mqar.jsonl")
-    for name in ("repro", "reduced", "ablation"):
+    for name in ("repro", "repro_long", "reduced", "ablation"):
         run_grid(GRIDS[name](), mqar, name, log=log)
     from longrange.lm import run_lm
     run_lm("reduced", os.path.join(args.results, "lm.jsonl"), log=log)
-    for name in ("reduced128", "repro128", "repro_long", "extension"):
+    for name in ("reduced128", "repro128", "extension"):
         run_grid(GRIDS[name](), mqar, name, log=log)
     from longrange.report import report
     with open(os.path.join(args.results, "tables.md"), "w") as f:
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
     lm.add_argument("--grid", default="reduced", help="reduced or smoke")
     lm.add_argument("--workdir", default=None, help="where the token cache goes (default: next to --out)")
     a = sub.add_parser("all", help="the whole reduced CPU programme in one process, resumable: "
-                                   "in order of priority: MQAR repro, reduced, ablation, LM, reduced128, repro128, repro_long, extension, report")
+                                   "in order of priority: MQAR repro, repro_long, reduced, ablation, LM, reduced128, repro128, extension, report")
     a.add_argument("--results", default="docs/results")
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--pid-file", default=None, help="write this process's id here (for SIGSTOP/SIGCONT)")
