@@ -48,6 +48,7 @@ def main(argv=None) -> int:
     m.add_argument("--out", default="docs/results/mqar.jsonl")
     m.add_argument("--threads", type=int, default=2)
     m.add_argument("--limit", type=int, default=0, help="stop after this many runs (0: all)")
+    m.add_argument("--device", default="cpu", help="cpu or cuda (the WKV kernels run on both)")
     lm = sub.add_parser("lm", help="language modelling on long documents: loss by position")
     lm.add_argument("--out", default="docs/results/lm.jsonl")
     lm.add_argument("--threads", type=int, default=2)
@@ -73,7 +74,8 @@ def main(argv=None) -> int:
             if name not in GRIDS:
                 ap.error(f"unknown grid {name!r}; expected one of {sorted(GRIDS)}")
         for name in args.grid:
-            run_grid(GRIDS[name](), args.out, name, log=lambda s: print(s, flush=True), limit=args.limit)
+            run_grid(GRIDS[name](), args.out, name, log=lambda s: print(s, flush=True), limit=args.limit,
+                     device=args.device)
     elif args.cmd == "all":
         run_all(args)
     elif args.cmd == "lm":

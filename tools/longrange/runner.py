@@ -40,7 +40,7 @@ def append_record(path: str, record: dict) -> None:
         os.fsync(f.fileno())
 
 
-def run_grid(runs: list, path: str, grid_name: str, log=print, limit: int = 0) -> int:
+def run_grid(runs: list, path: str, grid_name: str, log=print, limit: int = 0, device: str = "cpu") -> int:
     """Run every unfinished run of ``runs`` in order, appending to ``path``; returns how many ran."""
     done = finished_keys(path)
     todo = [r for r in runs if run_key(*r) not in done]
@@ -52,7 +52,7 @@ def run_grid(runs: list, path: str, grid_name: str, log=print, limit: int = 0) -
         t0 = time.time()
         log(f"[{ran + 1}/{len(todo)}] {variant.name} d={variant.d} L={task.seq_len}/{task.num_pairs} "
             f"lr={lr:.2e} seed={seed} steps={budget.steps}x{budget.batch}")
-        rec = train_mqar(variant, task, lr, seed, budget, log=log)
+        rec = train_mqar(variant, task, lr, seed, budget, log=log, device=device)
         rec.update(key=run_key(variant, task, lr, seed, budget), grid=grid_name, wall_s=time.time() - t0,
                    finished_at=time.strftime("%Y-%m-%dT%H:%M:%S"))
         append_record(path, rec)

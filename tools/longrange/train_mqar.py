@@ -38,8 +38,9 @@ class Budget:
 
 
 def _answers(model: LongRangeModel, tokens: np.ndarray, where: np.ndarray) -> torch.Tensor:
-    h = model.features(torch.from_numpy(tokens))
-    idx = torch.from_numpy(where)[..., None].expand(-1, -1, h.shape[-1])
+    dev = model.device
+    h = model.features(torch.from_numpy(tokens).to(dev))
+    idx = torch.from_numpy(where).to(dev)[..., None].expand(-1, -1, h.shape[-1])
     return model.head(torch.gather(h, 1, idx))  # (B, N, V)
 
 
@@ -61,8 +62,8 @@ def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 
         b = min(batch, examples - i * batch)
         tokens, where, ans = make_batch(task, b, batch_rng(TEST_SEED, f"test{task.seq_len}x{task.num_pairs}", i))
         logits = _answers(model, tokens, where)
-        target = torch.from_numpy(ans)
-        ok = (logits.argmax(-1) == target).numpy()
+        target = torch.from_numpy(ans).to(logits.device)
+        ok = (logits.argmax(-1) == target).cpu().numpy()
         right += int(ok.sum())
         total += target.numel()
         loss += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
@@ -84,10 +85,10 @@ def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 
 
 
 def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: Budget,
-               log=None) -> dict:
+               log=None, device: str = "cpu") -> dict:
     """Train from scratch and return the result record (a JSON-able dict)."""
     torch.manual_seed(seed)
-    model = use_kernels(LongRangeModel(variant, seed=seed))
+    model = use_kernels(LongRangeModel(variant, seed=seed).to(device))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=budget.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5 * (1 + math.cos(math.pi * min(k, budget.steps) / budget.steps)))
     curve, train_s, losses = [], 0.0, []
@@ -98,7 +99,7 @@ def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: B
         t0 = time.perf_counter()
         tokens, where, ans = make_batch(task, budget.batch, batch_rng(seed, "train", step))
         logits = _answers(model, tokens, where)
-        loss = F.cross_entropy(logits.flatten(0, 1), torch.from_numpy(ans).flatten())
+        loss = F.cross_entropy(logits.flatten(0, 1), torch.from_numpy(ans).to(logits.device).flatten())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -129,5 +130,5 @@ def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: B
         "diverged": not all(map(math.isfinite, losses[-1:])),
         "curve": curve, "n_params": model.n_params(), "state_bytes": variant.state_bytes(),
         "train_s": train_s, "train_tokens_per_s": step * budget.batch * task.seq_len / max(train_s, 1e-9),
-        "threads": torch.get_num_threads(),
+        "threads": torch.get_num_threads(), "device": str(model.device),
     }
