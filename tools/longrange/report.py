@@ -1,6 +1,8 @@
 """Tables (Markdown) and plots (PNG) from the result files of tools/eval_longrange.py.
 
-Accuracy of a (model, cell, lr, seed) run is its final test accuracy. As in Zoology, a model's
+Accuracy of a (model, cell, lr, seed) run is its final test accuracy. 1/N is the accuracy of a model
+that knows the answer is one of the N values in the context but not which (a plateau RWKV-4 reaches
+early). As in Zoology, a model's
 score in a cell is its best learning rate; here "best" is the lr with the highest mean over seeds,
 and the table shows that mean ± the standard deviation over seeds (n = number of seeds).
 """
@@ -54,14 +56,14 @@ def repro_table(recs: list[dict]) -> str:
     cells = defaultdict(list)
     for r in runs:
         cells[(r["grid"], r["seq_len"], r["variant"]["d"])].append(r)
-    lines = ["| grid | seq / pairs | d | examples seen (Zoology: 6.4M) | acc at lr 1e-4 / 4.6e-4 / 2.2e-3 / 1e-2 | best | published |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| grid | seq / pairs | d | examples seen (Zoology: 6.4M) | acc at lr 1e-4 / 4.6e-4 / 2.2e-3 / 1e-2 | best | "
+             "published | 1/N |", "|---|---|---|---|---|---|---|---|"]
     for (g, L, d), rs in sorted(cells.items()):
         by_lr = {round(r["lr"], 6): r["acc"] for r in rs}
         accs = " / ".join(f"{by_lr[k]:.3f}" if k in by_lr else "–" for k in (1e-4, 0.000464, 0.002154, 0.01))
         pub = PUBLISHED_RWKV4.get(L, {}).get(d)
         lines.append(f"| {g} | {L} / {rs[0]['num_pairs']} | {d} | {max(r['examples'] for r in rs):,} | {accs} | "
-                     f"{max(by_lr.values()):.3f} | {pub if pub is not None else '–'} |")
+                     f"{max(by_lr.values()):.3f} | {pub if pub is not None else '–'} | {1 / rs[0]['num_pairs']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -72,8 +74,8 @@ def comparison_table(recs: list[dict], grids: tuple) -> str:
     cells = defaultdict(lambda: defaultdict(list))
     for r in runs:
         cells[(r["seq_len"], r["num_pairs"], r["variant"]["d"])][r["model"]].append(r)
-    lines = ["| seq / pairs | d | model | params | best lr | acc (mean ± sd over seeds) | n | per lr (mean) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| seq / pairs (1/N) | d | model | params | best lr | acc (mean ± sd over seeds) | n | "
+             "prediction is a context value | per lr (mean) |", "|---|---|---|---|---|---|---|---|---|"]
     for (L, N, d), models in sorted(cells.items()):
         for name, rs in sorted(models.items(), key=lambda kv: (kv[0] != "rwkv4" and not kv[0].startswith("rwkv4"), kv[0])):
             lr, accs = _best_lr(rs)
@@ -81,8 +83,10 @@ def comparison_table(recs: list[dict], grids: tuple) -> str:
             for r in rs:
                 per[r["lr"]].append(r["acc"])
             per_s = ", ".join(f"{k:.1e}: {np.mean(v):.3f} (n={len(v)})" for k, v in sorted(per.items()))
-            lines.append(f"| {L} / {N} | {d} | {name} | {rs[0]['n_params']:,} | {lr:.1e} | {_ms(accs)} | "
-                         f"{len(accs)} | {per_s} |")
+            ctx = [r["pred_in_context"] for r in rs if r["lr"] == lr and "pred_in_context" in r]
+            ctx_s = f"{np.mean(ctx):.3f}" if ctx else "–"
+            lines.append(f"| {L} / {N} ({1 / N:.3f}) | {d} | {name} | {rs[0]['n_params']:,} | {lr:.1e} | {_ms(accs)} | "
+                         f"{len(accs)} | {ctx_s} | {per_s} |")
     return "\n".join(lines) + "\n"
 
 

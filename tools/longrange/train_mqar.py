@@ -51,24 +51,27 @@ DISTANCE_EDGES = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 100, detail: bool = False):
     """(accuracy, mean cross-entropy) over the answers of ``examples`` fixed test examples.
 
-    With ``detail``, also a dict of accuracy by pair index (the order of the pair in the context)
-    and by distance from the pair's key to its query, in buckets [DISTANCE_EDGES[i], [i+1]).
+    With ``detail``, also a dict of accuracy by pair index (the order of the pair in the context),
+    by distance from the pair's key to its query, in buckets [DISTANCE_EDGES[i], [i+1]), and the
+    share of predictions that are one of the example's values.
     """
     model.eval()
     right = total = 0
     loss = 0.0
-    hits, dists, pairs = [], [], []
+    hits, dists, pairs, in_ctx = [], [], [], []
     for i in range(math.ceil(examples / batch)):
         b = min(batch, examples - i * batch)
         tokens, where, ans = make_batch(task, b, batch_rng(TEST_SEED, f"test{task.seq_len}x{task.num_pairs}", i))
         logits = _answers(model, tokens, where)
         target = torch.from_numpy(ans).to(logits.device)
-        ok = (logits.argmax(-1) == target).cpu().numpy()
+        pred = logits.argmax(-1).cpu().numpy()
+        ok = pred == ans
         right += int(ok.sum())
         total += target.numel()
         loss += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
         if detail:
             hits.append(ok.ravel())
+            in_ctx.append((pred[:, :, None] == ans[:, None, :]).any(-1).ravel())
             pairs.append(np.broadcast_to(np.arange(task.num_pairs), ok.shape).ravel())
             dists.append((where - 2 * np.arange(task.num_pairs)[None, :]).ravel())
     model.train()
@@ -81,7 +84,11 @@ def evaluate(model: LongRangeModel, task: MqarTask, examples: int, batch: int = 
         if m.any():
             by_dist.append({"lo": lo, "hi": hi, "n": int(m.sum()), "acc": float(hits[m].mean())})
     by_pair = [float(hits[pairs == j].mean()) for j in range(task.num_pairs)]
-    return right / total, loss / total, {"acc_by_distance": by_dist, "acc_by_pair": by_pair}
+    # share of predictions that are one of the example's N values (right or wrong): a model that
+    # knows the answer is "some value of this context" but not which one scores 1/N with this at 1
+    pred_in_context = float(np.concatenate(in_ctx).mean())
+    return right / total, loss / total, {"acc_by_distance": by_dist, "acc_by_pair": by_pair,
+                                         "pred_in_context": pred_in_context}
 
 
 def train_mqar(variant: Variant, task: MqarTask, lr: float, seed: int, budget: Budget,
