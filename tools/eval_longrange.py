@@ -17,7 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 
-GRID_NAMES = ("repro", "reduced", "ablation", "reduced128", "repro128", "repro_long", "extension", "full", "smoke")
+GRID_NAMES = ("repro", "reduced_d64", "reduced", "ablation", "reduced128", "repro128", "repro_long", "extension", "full", "smoke")
 
 
 def run_all(args) -> None:
@@ -29,7 +29,7 @@ def run_all(args) -> None:
             f.write(f"{os.getpid()}\n")
     log = lambda s: print(s, flush=True)  # noqa: E731
     mqar = os.path.join(args.results, "mqar.jsonl")
-    for name in ("repro", "repro_long", "reduced", "ablation"):
+    for name in ("repro", "reduced_d64", "repro_long", "reduced", "ablation"):
         run_grid(GRIDS[name](), mqar, name, log=log)
     from longrange.lm import run_lm
     run_lm("reduced", os.path.join(args.results, "lm.jsonl"), log=log)
@@ -55,7 +55,7 @@ def main(argv=None) -> int:
     lm.add_argument("--grid", default="reduced", help="reduced or smoke")
     lm.add_argument("--workdir", default=None, help="where the token cache goes (default: next to --out)")
     a = sub.add_parser("all", help="the whole reduced CPU programme in one process, resumable: "
-                                   "in order of priority: MQAR repro, repro_long, reduced, ablation, LM, reduced128, repro128, extension, report")
+                                   "in order of priority: MQAR repro, reduced_d64, repro_long, reduced, ablation, LM, reduced128, repro128, extension, report")
     a.add_argument("--results", default="docs/results")
     a.add_argument("--threads", type=int, default=2)
     a.add_argument("--pid-file", default=None, help="write this process's id here (for SIGSTOP/SIGCONT)")

@@ -89,6 +89,11 @@ def reduced_grid() -> list:
     return _cells(REDUCED_CELLS, variants, REDUCED_LRS, (0, 1, 2), REDUCED_STEPS)
 
 
+def reduced_d64_grid() -> list:
+    """The reduced grid's first cell (seq 64 / d 64): the core comparison, run before anything else."""
+    return [r for r in reduced_grid() if r[0].d == 64 and r[1].seq_len == 64]
+
+
 def reduced128_grid() -> list:
     """The reduced grid's seq 128 / 8 pairs cell at d 64 (run after the ablation and the LM)."""
     variants = [Variant(arch="rwkv4"), Variant(arch="rrwkv", s=4), Variant(arch="rrwkv", s=16)]
@@ -131,5 +136,5 @@ def smoke_grid() -> list:
 
 
 GRIDS = {"repro": repro_grid, "repro_long": repro_long_grid, "reduced": reduced_grid, "ablation": ablation_grid, "extension": extension_grid,
-         "reduced128": reduced128_grid, "repro128": repro128_grid, "full": full_grid,
+         "reduced128": reduced128_grid, "reduced_d64": reduced_d64_grid, "repro128": repro128_grid, "full": full_grid,
          "smoke": smoke_grid}

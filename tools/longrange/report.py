@@ -18,7 +18,7 @@ import numpy as np
 from .grids import PUBLISHED_RWKV4
 
 REPRO_GRIDS = ("repro", "repro128", "repro_long")
-COMPARE_GRIDS = ("reduced", "reduced128", "extension")
+COMPARE_GRIDS = ("reduced_d64", "reduced", "reduced128", "extension")
 
 
 def load(path: str) -> list[dict]:
