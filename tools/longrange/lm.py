@@ -22,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rrwkv_rt.kernels import use_kernels
+from rrwkv_rt.autograd import use_kernels
 from rrwkv_rt.train.data import SEPARATOR, list_files
 
 from .runner import append_record, finished_keys

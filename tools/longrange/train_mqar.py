@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rrwkv_rt.kernels import use_kernels
+from rrwkv_rt.autograd import use_kernels
 
 from .mqar import MqarTask, batch_rng, make_batch
 from .variants import LongRangeModel, Variant
