@@ -25,6 +25,11 @@ const char* cm_mode_name(CmMode m);
 Arch parse_arch(const std::string& s);        // throws FormatError naming the valid values
 CmMode parse_cm_mode(const std::string& s);  // likewise
 
+// The format's limits on a config (docs/FORMAT.md), checked by the reader and, before writing,
+// by the writer: "" if `cfg` is within them, else what is wrong ("header field 'n_layer' is 0,
+// expected 1..65536").
+std::string config_problem(const ModelConfig& cfg);
+
 // Vectors (per-channel parameters) are always f32; matrices may be f32, f16 or bf16.
 struct TensorSpec {
   std::string name;
@@ -33,5 +38,7 @@ struct TensorSpec {
 };
 
 std::vector<TensorSpec> runtime_layout(const ModelConfig& cfg);
+// runtime_layout(cfg).size(), without building it.
+uint64_t runtime_layout_count(const ModelConfig& cfg);
 
 }  // namespace rrwkv

@@ -6,7 +6,9 @@
 
 #include "core/crc32.h"
 #include "core/errors.h"
+#include "core/text.h"
 #include "format/byte_reader.h"
+#include "format/mapped_file.h"
 
 namespace rrwkv {
 namespace {
@@ -42,10 +44,22 @@ uint64_t TensorInfo::numel() const {
   return n;
 }
 
-std::string ModelFile::where() const { return "model file '" + path() + "'"; }
+std::string ModelFile::where() const { return "model file " + quoted(path(), 4096); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const OpenOptions& opts) {
-  std::shared_ptr<ModelFile> f(new ModelFile(std::make_unique<MappedFile>(path)));
+  if (opts.read_into_memory) return from_source(read_file_bytes(path), opts);
+  return from_source(std::make_unique<MappedFile>(path), opts);
+}
+
+std::shared_ptr<const ModelFile> ModelFile::from_buffer(const void* data, size_t size, const std::string& name,
+                                                        const OpenOptions& opts) {
+  return from_source(std::make_unique<BorrowedBytes>(data, size, name), opts);
+}
+
+std::shared_ptr<const ModelFile> ModelFile::from_source(std::unique_ptr<ByteSource> source, const OpenOptions& opts) {
+  if (!source || (source->size() > 0 && !source->data()))
+    throw InvalidArgument("ModelFile::from_source: no bytes to read (a null source or data pointer)");
+  std::shared_ptr<ModelFile> f(new ModelFile(std::move(source)));
   f->parse_preamble();
   f->parse_header();
   f->validate_tensor_bounds();
@@ -56,15 +70,15 @@ std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const 
 }
 
 void ModelFile::parse_preamble() {
-  const uint8_t* d = map_->data();
-  const uint64_t size = map_->size();
+  const uint8_t* d = bytes_->data();
+  const uint64_t size = bytes_->size();
   if (size < 8 || std::memcmp(d, kMagic, 8) != 0)
     throw FormatError(where() + " is not an .rrwkv model: its first 8 bytes are not the magic \"RRWKV\\0\\r\\n\"; " +
                       "convert a .pth or .safetensors checkpoint with `python -m rrwkv_rt export SRC DST`");
   if (size < kPreambleSize)
     throw FormatError(where() + " has " + std::to_string(size) + " bytes, fewer than the 64-byte preamble; the file is " +
                       "truncated — " + kReexport);
-  ByteReader r(d + 8, kPreambleSize - 8, 8);
+  ByteReader r(d + 8, kPreambleSize - 8, 8, where());
   version_ = r.read<uint32_t>("version");
   if (version_ == 0 || version_ > kFormatVersion)
     throw FormatError(where() + " has format version " + std::to_string(version_) + " but this rrwkv_rt reads versions 1.." +
@@ -73,6 +87,11 @@ void ModelFile::parse_preamble() {
   const uint64_t declared_size = r.read<uint64_t>("file_size");
   header_size_ = r.read<uint64_t>("header_size");
   data_offset_ = r.read<uint64_t>("data_offset");
+  for (uint64_t b = 40; b < kPreambleSize; ++b)
+    if (d[b] != 0)
+      throw FormatError(where() + ": reserved preamble byte " + std::to_string(b) + " is " + std::to_string(d[b]) +
+                        ", expected 0 (bytes 40..63 are reserved); the file is corrupt or from a newer rrwkv_rt — " +
+                        "upgrade rrwkv_rt or " + kReexport);
   if (declared_size != size)
     throw FormatError(where() + " has " + std::to_string(size) + " bytes but its preamble (byte 16) says " +
                       std::to_string(declared_size) + "; the file is " + (size < declared_size ? "truncated" : "padded or corrupt") +
@@ -93,34 +112,35 @@ void ModelFile::parse_preamble() {
 }
 
 void ModelFile::parse_header() {
-  ByteReader r(map_->data() + kPreambleSize, header_size_, kPreambleSize);
+  ByteReader r(bytes_->data() + kPreambleSize, header_size_, kPreambleSize, where());
   const uint32_t n_fields = r.read<uint32_t>("field count");
   for (uint32_t i = 0; i < n_fields; ++i) {
     const std::string key = r.read_string("key of field " + std::to_string(i), 4096);
-    const uint8_t type = r.read<uint8_t>("type of field '" + key + "'");
+    const std::string q = quoted(key);
+    const uint8_t type = r.read<uint8_t>("type of field " + q);
     FieldValue value;
     switch (static_cast<FieldType>(type)) {
-      case FieldType::U64: value = r.read<uint64_t>("'" + key + "'"); break;
-      case FieldType::I64: value = r.read<int64_t>("'" + key + "'"); break;
-      case FieldType::F64: value = r.read<double>("'" + key + "'"); break;
-      case FieldType::Str: value = r.read_string("'" + key + "'"); break;
+      case FieldType::U64: value = r.read<uint64_t>(q); break;
+      case FieldType::I64: value = r.read<int64_t>(q); break;
+      case FieldType::F64: value = r.read<double>(q); break;
+      case FieldType::Str: value = r.read_string(q); break;
       case FieldType::Bytes: {
-        const uint64_t n = r.read<uint64_t>("length of '" + key + "'");
-        value = ByteSpan{r.take(n, "'" + key + "'"), n};
+        const uint64_t n = r.read<uint64_t>("length of " + q);
+        value = ByteSpan{r.take(n, q), n};
         break;
       }
       default:
-        throw FormatError(where() + ": header field '" + key + "' at byte " + std::to_string(r.offset() - 1) +
+        throw FormatError(where() + ": header field " + q + " at byte " + std::to_string(r.offset() - 1) +
                           " has unknown type code " + std::to_string(type) + " (expected 1..5); " + kReexport);
     }
     if (!fields_.emplace(key, std::move(value)).second)
-      throw FormatError(where() + ": header field '" + key + "' appears twice; " + kReexport);
+      throw FormatError(where() + ": header field " + q + " appears twice; " + kReexport);
   }
   const uint32_t n_tensors = r.read<uint32_t>("tensor count");
   for (uint32_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
     t.name = r.read_string("name of tensor " + std::to_string(i), 4096);
-    const std::string what = "tensor '" + t.name + "'";
+    const std::string what = "tensor " + quoted(t.name);
     const uint8_t dtype = r.read<uint8_t>("dtype of " + what);
     if (!dtype_is_valid(dtype))
       throw FormatError(where() + ": " + what + " has dtype code " + std::to_string(dtype) +
@@ -143,42 +163,54 @@ void ModelFile::parse_header() {
 }
 
 void ModelFile::validate_tensor_bounds() {
-  const uint64_t size = map_->size();
+  const uint64_t size = bytes_->size();
   for (TensorInfo& t : tensors_) {
-    const std::string what = where() + ": tensor '" + t.name + "'";
+    const std::string what = where() + ": tensor " + quoted(t.name);
     uint64_t n = 1;
     for (uint64_t d : t.shape)
       if (d == 0 || !mul_ok(n, d, &n))
-        throw FormatError(what + " has an invalid shape " + shape_str(t.shape) + "; " + kReexport);
+        throw FormatError(what + " has an invalid shape " + shape_str(t.shape) +
+                          " (every dimension >= 1, their product below 2^64 expected); " + kReexport);
     uint64_t expected_bytes;
-    if (!mul_ok(n, dtype_size(t.dtype), &expected_bytes) || expected_bytes != t.nbytes)
+    if (!mul_ok(n, dtype_size(t.dtype), &expected_bytes))
+      throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) +
+                        " would need more than 2^64 bytes; " + kReexport);
+    if (expected_bytes != t.nbytes)
       throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) + " should have " +
-                        std::to_string(n * dtype_size(t.dtype)) + " bytes but the table says " + std::to_string(t.nbytes) +
-                        "; " + kReexport);
+                        std::to_string(expected_bytes) + " bytes but the table says " + std::to_string(t.nbytes) + "; " +
+                        kReexport);
     if (t.offset % kAlignment != 0 || t.offset < data_offset_)
       throw FormatError(what + " starts at byte " + std::to_string(t.offset) + ", expected a multiple of 64 at or after " +
                         "the data section (byte " + std::to_string(data_offset_) + "); " + kReexport);
-    if (t.nbytes > size - t.offset)  // offset <= size is implied by offset >= data_offset <= size
-      throw FormatError(what + " ends at byte " + std::to_string(t.offset) + " + " + std::to_string(t.nbytes) +
-                        " but the file has " + std::to_string(size) + " bytes; the file is truncated — " + kReexport);
-    t.data = map_->data() + t.offset;
+    // Two comparisons, so that neither offset + nbytes nor size - offset can wrap around.
+    if (t.offset > size || t.nbytes > size - t.offset)
+      throw FormatError(what + " spans bytes " + std::to_string(t.offset) + " + " + std::to_string(t.nbytes) +
+                        " but the file has " + std::to_string(size) + " bytes; the file is truncated or corrupt — " +
+                        kReexport);
+    t.data = bytes_->data() + t.offset;
   }
   // Tensors may not overlap, and every byte outside the header and the tensors must be zero
-  // padding: with the checksums that leaves no byte of the file unchecked.
+  // padding: with the checksums that leaves no byte of the file unchecked. Every range below
+  // lies within [0, size]: the header's by parse_preamble, the tensors' by the loop above.
   std::vector<const TensorInfo*> by_offset;
   for (const TensorInfo& t : tensors_) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  const uint8_t* d = bytes_->data();
   uint64_t cursor = kPreambleSize + header_size_;
+  std::string previous = "the header";
   for (size_t i = 0; i <= by_offset.size(); ++i) {
     const uint64_t next = i < by_offset.size() ? by_offset[i]->offset : size;
-    if (next < cursor)
-      throw FormatError(where() + ": tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-                        "' overlap; " + kReexport);
+    if (next < cursor)  // only a tensor can start before the end of what precedes it
+      throw FormatError(where() + ": " + previous + " and tensor " + quoted(by_offset[i]->name) + " overlap (byte " +
+                        std::to_string(next) + " < " + std::to_string(cursor) + "); " + kReexport);
     for (uint64_t b = cursor; b < next; ++b)
-      if (map_->data()[b] != 0)
-        throw FormatError(where() + ": padding byte " + std::to_string(b) + " is " + std::to_string(map_->data()[b]) +
+      if (d[b] != 0)
+        throw FormatError(where() + ": padding byte " + std::to_string(b) + " is " + std::to_string(d[b]) +
                           ", expected 0; the file is corrupt — copy it again or " + kReexport);
-    if (i < by_offset.size()) cursor = by_offset[i]->offset + by_offset[i]->nbytes;
+    if (i < by_offset.size()) {
+      cursor = by_offset[i]->offset + by_offset[i]->nbytes;
+      previous = "tensor " + quoted(by_offset[i]->name);
+    }
   }
 }
 
@@ -186,7 +218,7 @@ void ModelFile::verify_tensor_checksums() const {
   for (const TensorInfo& t : tensors_) {
     const uint32_t actual = crc32(t.data, t.nbytes);
     if (actual != t.crc32)
-      throw FormatError(where() + ": tensor '" + t.name + "' (bytes " + std::to_string(t.offset) + ".." +
+      throw FormatError(where() + ": tensor " + quoted(t.name) + " (bytes " + std::to_string(t.offset) + ".." +
                         std::to_string(t.offset + t.nbytes) + ") fails its checksum (stored " + hex32(t.crc32) +
                         ", computed " + hex32(actual) + "); the data is corrupt — copy the file again or " + kReexport);
   }
@@ -202,33 +234,32 @@ void ModelFile::read_config() {
       throw FormatError(where() + ": header field '" + key + "' should be of type " + type_name + "; " + kReexport);
     *out = std::get<T>(it->second);
   };
-  auto in_range = [&](const char* key, uint64_t v, uint64_t lo, uint64_t hi) {
-    if (v < lo || v > hi)
-      throw FormatError(where() + ": header field '" + key + "' is " + std::to_string(v) + ", expected " +
-                        std::to_string(lo) + ".." + std::to_string(hi) + "; " + kReexport);
-  };
   std::string arch, cm_mode;
   get("arch", &arch, "str");
   get("cm_mode", &cm_mode, "str");
-  config_.arch = parse_arch(arch);
-  config_.cm_mode = parse_cm_mode(cm_mode);
+  try {
+    config_.arch = parse_arch(arch);
+    config_.cm_mode = parse_cm_mode(cm_mode);
+  } catch (const FormatError& e) {
+    throw FormatError(where() + ": " + e.what());
+  }
   get("n_layer", &config_.n_layer, "u64");
   get("n_embd", &config_.n_embd, "u64");
   get("ffn_dim", &config_.ffn_dim, "u64");
   get("vocab_size", &config_.vocab_size, "u64");
   get("medium_interval", &config_.medium_interval, "u64");
   get("layer_norm_eps", &config_.layer_norm_eps, "f64");
-  in_range("n_layer", config_.n_layer, 1, 1u << 16);
-  in_range("n_embd", config_.n_embd, 1, 1u << 20);
-  in_range("ffn_dim", config_.ffn_dim, 1, 1u << 22);
-  in_range("vocab_size", config_.vocab_size, 1, 1u << 26);
-  in_range("medium_interval", config_.medium_interval, 1, 1u << 30);
-  if (!(config_.layer_norm_eps > 0 && config_.layer_norm_eps < 1))
-    throw FormatError(where() + ": header field 'layer_norm_eps' is " + std::to_string(config_.layer_norm_eps) +
-                      ", expected a value in (0, 1); " + kReexport);
+  const std::string problem = config_problem(config_);
+  if (!problem.empty()) throw FormatError(where() + ": " + problem + "; " + kReexport);
 }
 
 void ModelFile::check_layout() const {
+  // A small header may claim 65536 layers: say so before building a million-entry layout.
+  const uint64_t needed = runtime_layout_count(config_);
+  if (needed > tensors_.size() && needed > 4096)
+    throw FormatError(where() + " does not match its header (" + arch_name(config_.arch) + ", n_layer=" +
+                      std::to_string(config_.n_layer) + "): that needs " + std::to_string(needed) +
+                      " tensors but the file has " + std::to_string(tensors_.size()) + "; " + kReexport);
   std::string problems;
   int count = 0;
   for (const TensorSpec& spec : runtime_layout(config_)) {
@@ -259,7 +290,7 @@ const TensorInfo* ModelFile::find(const std::string& name) const {
 
 const TensorInfo& ModelFile::tensor(const std::string& name) const {
   const TensorInfo* t = find(name);
-  if (!t) throw FormatError(where() + " has no tensor '" + name + "'; " + kReexport);
+  if (!t) throw FormatError(where() + " has no tensor " + quoted(name) + "; " + kReexport);
   return *t;
 }
 

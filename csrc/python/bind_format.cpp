@@ -5,6 +5,7 @@
 #include "core/crc32.h"
 #include "core/device.h"
 #include "core/errors.h"
+#include "core/text.h"
 #include "format/model_file.h"
 #include "python/bindings.h"
 
@@ -21,11 +22,21 @@ ModelConfig config_from_dict(const py::dict& d) {
   } catch (const FormatError& e) {
     throw InvalidArgument(e.what());
   }
-  c.n_layer = d["n_layer"].cast<uint64_t>();
-  c.n_embd = d["n_embd"].cast<uint64_t>();
-  c.ffn_dim = d["ffn_dim"].cast<uint64_t>();
-  c.vocab_size = d["vocab_size"].cast<uint64_t>();
-  c.medium_interval = d["medium_interval"].cast<uint64_t>();
+  auto u64 = [&](const char* key) {
+    const py::object v = d[key];
+    try {
+      return v.cast<uint64_t>();
+    } catch (const py::cast_error&) {
+      throw InvalidArgument(std::string(key) + " is " + std::string(py::repr(v)) +
+                            ", expected an integer in 0..2^64-1");
+    }
+  };
+  c.n_layer = u64("n_layer");
+  c.n_embd = u64("n_embd");
+  c.ffn_dim = u64("ffn_dim");
+  c.vocab_size = u64("vocab_size");
+  c.medium_interval = u64("medium_interval");
+  if (d.contains("layer_norm_eps")) c.layer_norm_eps = d["layer_norm_eps"].cast<double>();
   return c;
 }
 
@@ -51,6 +62,17 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 }
 
 }  // namespace
+
+std::string path_arg(const py::handle& path) {
+  const std::string p = py::bytes(py::module_::import("os").attr("fsencode")(path));
+  if (p.find('\0') != std::string::npos)
+    throw InvalidArgument("path " + quoted(p, 4096) + " contains a NUL byte; no file has such a name");
+  return p;
+}
+
+py::object path_to_python(const std::string& path) {
+  return py::module_::import("os").attr("fsdecode")(py::bytes(path));
+}
 
 py::dict config_to_dict(const ModelConfig& c) {
   py::dict d;
@@ -80,6 +102,11 @@ void bind_format(py::module_& m) {
         return crc32(info.ptr, size, crc);
       }, py::arg("data"), py::arg("crc") = 0, "CRC-32 (zlib-compatible) of a contiguous buffer.");
 
+  m.def("check_config", [](const py::dict& cfg) {
+        const std::string problem = config_problem(config_from_dict(cfg));
+        if (!problem.empty()) throw InvalidArgument(problem);
+      }, py::arg("config"), "ValueError naming the first value outside the format's limits (docs/FORMAT.md).");
+
   m.def("runtime_layout", [](const py::dict& cfg) {
         py::list out;
         for (const TensorSpec& s : runtime_layout(config_from_dict(cfg)))
@@ -89,13 +116,25 @@ void bind_format(py::module_& m) {
 
   py::class_<ModelFile, std::shared_ptr<ModelFile>>(m, "ModelFile",
       "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).")
-      .def(py::init([](const std::string& path, bool verify_checksums) {
+      .def(py::init([](const py::object& path, bool verify_checksums, bool read_into_memory) {
              OpenOptions opts;
              opts.verify_checksums = verify_checksums;
+             opts.read_into_memory = read_into_memory;
+             const std::string p = path_arg(path);
              py::gil_scoped_release release;
-             return std::const_pointer_cast<ModelFile>(ModelFile::open(path, opts));
-           }), py::arg("path"), py::arg("verify_checksums") = true)
-      .def_property_readonly("path", &ModelFile::path)
+             return std::const_pointer_cast<ModelFile>(ModelFile::open(p, opts));
+           }), py::arg("path"), py::arg("verify_checksums") = true, py::arg("read_into_memory") = false,
+           "read_into_memory: copy the file into memory instead of mapping it, so that later changes to the "
+           "file on disk cannot affect (or crash) this process.")
+      .def_static("from_bytes", [](const py::bytes& data, bool verify_checksums) {
+             OpenOptions opts;
+             opts.verify_checksums = verify_checksums;
+             auto bytes = std::make_unique<OwnedBytes>(std::string(data), "<memory>");
+             py::gil_scoped_release release;
+             return std::const_pointer_cast<ModelFile>(ModelFile::from_source(std::move(bytes), opts));
+           }, py::arg("data"), py::arg("verify_checksums") = true,
+           "Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.")
+      .def_property_readonly("path", [](const ModelFile& f) { return path_to_python(f.path()); })
       .def_property_readonly("version", &ModelFile::version)
       .def_property_readonly("file_size", &ModelFile::file_size)
       .def_property_readonly("header_crc32", &ModelFile::header_crc32)

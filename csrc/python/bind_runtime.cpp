@@ -21,7 +21,7 @@ namespace {
 using ModelPtr = std::shared_ptr<Model>;
 
 ModelPtr open_model(const py::object& path, bool verify_checksums) {
-  const std::string p = py::str(py::module_::import("os").attr("fspath")(path));
+  const std::string p = path_arg(path);
   OpenOptions opts;
   opts.verify_checksums = verify_checksums;
   py::gil_scoped_release release;
@@ -102,7 +102,7 @@ void bind_runtime(py::module_& m) {
       "An immutable, memory-mapped .rrwkv model; share one between any number of sessions and threads.")
       .def(py::init(&open_model), py::arg("path"), py::arg("verify_checksums") = true)
       .def_property_readonly("info", &model_info, "The header: arch, n_layer, n_embd, vocab_size, ...")
-      .def_property_readonly("path", [](const Model& mo) { return mo.file().path(); })
+      .def_property_readonly("path", [](const Model& mo) { return path_to_python(mo.file().path()); })
       .def_property_readonly("vocab_size", &Model::vocab_size)
       .def("__repr__", [](const Model& mo) {
         const ModelConfig& c = mo.config();

@@ -18,7 +18,7 @@
 #include "kernels/wkv/wkv.h"
 #include "kernels/wkv/wkv_step.h"
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(RRWKV_NO_TARGET_CLONES)
 #define RRWKV_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define RRWKV_CLONES
