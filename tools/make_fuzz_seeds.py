@@ -25,9 +25,12 @@ def world_lines() -> list[bytes]:
 
 
 def small_vocab(n_extra: int, pick) -> bytes:
-    lines = world_lines()
-    singles = [l for l in lines if l.endswith(b" 1")]  # every single byte: ids 1..256
-    extra = [l for l in lines if not l.endswith(b" 1") and pick(l)][:n_extra]
+    """The 256 single-byte tokens (ids 1..256) and the first `n_extra` other lines `pick` likes,
+    with the file's own CRLF line ends."""
+    lines = [l for l in world_lines() if l.strip()]
+    singles = lines[:256]
+    assert all(l.rstrip(b"\r").endswith(b" 1") for l in singles)
+    extra = [l for l in lines[256:] if pick(l.rstrip(b"\r"))][:n_extra]
     return b"\n".join(singles + extra) + b"\n"
 
 
