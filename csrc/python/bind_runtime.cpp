@@ -31,7 +31,7 @@ ModelPtr open_model(const py::object& path, bool verify_checksums) {
 py::dict model_info(const Model& m) {
   py::dict d = config_to_dict(m.config());
   d["dtype"] = dtype_name(m.matrix_dtype());
-  d["path"] = m.file().path();
+  d["path"] = path_to_python(m.file().path());
   d["file_size"] = m.file().file_size();
   d["format_version"] = m.file().version();
   d["header_crc32"] = m.file().header_crc32();
