@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command (README.md, .ci/run): installs what the tests need, builds and runs
-# the C++ unit tests, then runs the Python suite against the installed package.
+# the C++ unit tests (plain, under ASan + UBSan and under TSan), runs the fuzzers for a bounded
+# time, then runs the Python suite against the installed package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,15 @@ fi
 cmake -S . -B build/cpp-tests -G Ninja -DRRWKV_BUILD_TESTS=ON -DRRWKV_BUILD_PYTHON=OFF >/dev/null
 cmake --build build/cpp-tests
 ctest --test-dir build/cpp-tests --output-on-failure
+
+# Sanitizers and fuzzers (clang), each build in its own folder under build/; about 8 minutes on
+# two cores. RRWKV_QUICK=1 leaves them out of a local run; CI always runs them.
+if [ "${RRWKV_QUICK:-0}" != 1 ]; then
+  bash tools/sanitize.sh asan
+  bash tools/sanitize.sh tsan
+  # every saved crash input is replayed first, then each target fuzzes for a bounded time
+  bash tools/fuzz.sh all "${RRWKV_FUZZ_SECONDS:-30}"
+fi
 
 # From tests/, so the in-tree python/ folder cannot shadow the installed package.
 cd tests && python -m pytest -q "$@"

@@ -35,11 +35,21 @@ int ThreadPool::available_cpus() {
 }
 
 ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads < 1 ? 1 : n_threads) {
-  workers_.reserve(n_threads_ - 1);
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  try {
+    workers_.reserve(n_threads_ - 1);
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  } catch (...) {
+    // A thread that could not start (EAGAIN: out of threads or address space) or a failed
+    // allocation: the workers already running wait on cv_, which dies with this object, and a
+    // joinable std::thread must not be destroyed. Stop and join them, then report the failure.
+    stop_workers();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() noexcept {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_.store(true);
@@ -47,6 +57,7 @@ ThreadPool::~ThreadPool() {
   }
   cv_.notify_all();
   for (auto& t : workers_) t.join();
+  workers_.clear();
 }
 
 // Guided scheduling: a claim takes 1/(2n) of the tasks left, so each thread first streams a long

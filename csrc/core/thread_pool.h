@@ -17,7 +17,9 @@ namespace rrwkv {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);  // n_threads >= 1; 1 runs everything on the caller
+  // n_threads >= 1; 1 runs everything on the caller. Throws std::system_error (or bad_alloc)
+  // if the threads cannot be started, after stopping the ones that did.
+  explicit ThreadPool(int n_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -45,6 +47,7 @@ class ThreadPool {
   using Call = void (*)(void*, int64_t, int);
   void run_impl(int64_t n_tasks, Call call, void* ctx);
   void worker_loop(int thread);
+  void stop_workers() noexcept;
   void claim_tasks(int thread);
 
   // claim_ packs (region tag, task count, next task) so that a claim is valid only for the

@@ -109,8 +109,12 @@ int64_t deserialize_state(const Model& model, const void* data, size_t size, flo
   if (size < kHeaderBytes) corrupt("is truncated: " + std::to_string(size) + " bytes, shorter than its header");
   if (get<uint32_t>(p, 12) != kHeaderBytes || get<uint32_t>(p, kHeaderCrcAt) != crc32(p, kHeaderCrcAt))
     corrupt("has a corrupt header (its checksum or size does not match)");
+  // every byte is read: flags and reserved bytes must be zero, the arch name NUL padded
+  bool clean = get<uint32_t>(p, 20) == 0 && get<uint32_t>(p, 84) == 0 && get<uint32_t>(p, 88) == 0;
   char arch[kArchBytes + 1] = {};
   std::memcpy(arch, p + 24, kArchBytes);
+  for (size_t i = std::strlen(arch); i < kArchBytes; ++i) clean = clean && arch[i] == 0;
+  if (!clean) corrupt("has non-zero reserved bytes (flags, padding) in its header");
   const Identity theirs{arch, get<uint64_t>(p, 40), get<uint64_t>(p, 48), get<uint64_t>(p, 56), get<uint64_t>(p, 72),
                         get<uint32_t>(p, 16)};
   const Identity mine = identity_of(model);

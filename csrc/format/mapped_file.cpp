@@ -9,43 +9,74 @@
 #include <cstring>
 
 #include "core/errors.h"
+#include "core/text.h"
 
 namespace rrwkv {
+namespace {
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    int err = errno;
+// Closes the descriptor on every path out.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Opens `path` read-only and checks that it is a regular file; returns its size.
+// O_NONBLOCK: opening a FIFO would otherwise wait for a writer forever, before the check.
+uint64_t open_regular(const std::string& path, Fd& f) {
+  if (path.find('\0') != std::string::npos)
+    throw FileNotFound("model path " + quoted(path, 4096) + " contains a NUL byte; no file has such a name");
+  f.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (f.fd < 0) {
+    const int err = errno;
     if (err == ENOENT || err == ENOTDIR)
-      throw FileNotFound("model file '" + path + "' does not exist; check the path");
-    throw FileNotFound("cannot open model file '" + path + "': " + std::strerror(err));
+      throw FileNotFound("model file " + quoted(path, 4096) + " does not exist; check the path");
+    throw FileNotFound("cannot open model file " + quoted(path, 4096) + ": " + std::strerror(err));
   }
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw FormatError("'" + path + "' is not a regular file; pass the path of a .rrwkv model file");
-  }
-  size_ = static_cast<uint64_t>(st.st_size);
-  if (size_ > 0) {
-    void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      throw FormatError("cannot memory-map '" + path + "': " + std::strerror(err));
-    }
-    data_ = static_cast<const uint8_t*>(p);
+  if (::fstat(f.fd, &st) != 0 || !S_ISREG(st.st_mode))
+    throw FormatError(quoted(path, 4096) + " is not a regular file; pass the path of a .rrwkv model file");
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+MappedFile::MappedFile(const std::string& path) : path_(path) {
+  Fd f{-1};
+  size_ = open_regular(path, f);
+  if (size_ == 0) return;
+  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, f.fd, 0);
+  if (p == MAP_FAILED)
+    throw FormatError("cannot memory-map " + quoted(path, 4096) + ": " + std::strerror(errno));
+  data_ = static_cast<const uint8_t*>(p);
 #ifdef MADV_HUGEPAGE
-    // Advisory: pages read through this mapping go into 2 MiB page-cache folios, which the kernel
-    // maps with 2 MiB pages. Decode streams every weight per token; with 4 KiB pages the page
-    // walks cost ~15% of its speed. Ignored where unsupported.
-    (void)::madvise(p, size_, MADV_HUGEPAGE);
+  // Advisory: pages read through this mapping go into 2 MiB page-cache folios, which the kernel
+  // maps with 2 MiB pages. Decode streams every weight per token; with 4 KiB pages the page
+  // walks cost ~15% of its speed. Ignored where unsupported.
+  (void)::madvise(p, size_, MADV_HUGEPAGE);
 #endif
-  }
-  ::close(fd);  // the mapping keeps the file alive
+  // the mapping keeps the file alive after the descriptor closes
 }
 
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
+}
+
+std::unique_ptr<OwnedBytes> read_file_bytes(const std::string& path) {
+  Fd f{-1};
+  const uint64_t size = open_regular(path, f);
+  std::string bytes(size, '\0');
+  uint64_t got = 0;
+  while (got < size) {
+    const ssize_t n = ::read(f.fd, bytes.data() + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw FormatError("cannot read " + quoted(path, 4096) + ": " + std::strerror(errno));
+    if (n == 0) break;  // the file shrank meanwhile: the size check in the reader reports it
+    got += static_cast<uint64_t>(n);
+  }
+  bytes.resize(got);
+  return std::make_unique<OwnedBytes>(std::move(bytes), path);
 }
 
 }  // namespace rrwkv

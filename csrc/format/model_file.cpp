@@ -7,7 +7,9 @@
 #include "core/crc32.h"
 #include "core/errors.h"
 #include "arch/architecture.h"
+#include "core/text.h"
 #include "format/byte_reader.h"
+#include "format/mapped_file.h"
 
 namespace rrwkv {
 namespace {
@@ -43,10 +45,22 @@ uint64_t TensorInfo::numel() const {
   return n;
 }
 
-std::string ModelFile::where() const { return "model file '" + path() + "'"; }
+std::string ModelFile::where() const { return "model file " + quoted(path(), 4096); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const OpenOptions& opts) {
-  std::shared_ptr<ModelFile> f(new ModelFile(std::make_unique<MappedFile>(path)));
+  if (opts.read_into_memory) return from_source(read_file_bytes(path), opts);
+  return from_source(std::make_unique<MappedFile>(path), opts);
+}
+
+std::shared_ptr<const ModelFile> ModelFile::from_buffer(const void* data, size_t size, const std::string& name,
+                                                        const OpenOptions& opts) {
+  return from_source(std::make_unique<BorrowedBytes>(data, size, name), opts);
+}
+
+std::shared_ptr<const ModelFile> ModelFile::from_source(std::unique_ptr<ByteSource> source, const OpenOptions& opts) {
+  if (!source || (source->size() > 0 && !source->data()))
+    throw InvalidArgument("ModelFile::from_source: no bytes to read (a null source or data pointer)");
+  std::shared_ptr<ModelFile> f(new ModelFile(std::move(source)));
   f->parse_preamble();
   f->parse_header();
   f->validate_tensor_bounds();
@@ -57,15 +71,15 @@ std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const 
 }
 
 void ModelFile::parse_preamble() {
-  const uint8_t* d = map_->data();
-  const uint64_t size = map_->size();
+  const uint8_t* d = bytes_->data();
+  const uint64_t size = bytes_->size();
   if (size < 8 || std::memcmp(d, kMagic, 8) != 0)
     throw FormatError(where() + " is not an .rrwkv model: its first 8 bytes are not the magic \"RRWKV\\0\\r\\n\"; " +
                       "convert a .pth or .safetensors checkpoint with `python -m rrwkv_rt export SRC DST`");
   if (size < kPreambleSize)
     throw FormatError(where() + " has " + std::to_string(size) + " bytes, fewer than the 64-byte preamble; the file is " +
                       "truncated — " + kReexport);
-  ByteReader r(d + 8, kPreambleSize - 8, 8);
+  ByteReader r(d + 8, kPreambleSize - 8, 8, where());
   version_ = r.read<uint32_t>("version");
   if (version_ == 0 || version_ > kFormatVersion)
     throw FormatError(where() + " has format version " + std::to_string(version_) + " but this rrwkv_rt reads versions 1.." +
@@ -74,6 +88,11 @@ void ModelFile::parse_preamble() {
   const uint64_t declared_size = r.read<uint64_t>("file_size");
   header_size_ = r.read<uint64_t>("header_size");
   data_offset_ = r.read<uint64_t>("data_offset");
+  for (uint64_t b = 40; b < kPreambleSize; ++b)
+    if (d[b] != 0)
+      throw FormatError(where() + ": reserved preamble byte " + std::to_string(b) + " is " + std::to_string(d[b]) +
+                        ", expected 0 (bytes 40..63 are reserved); the file is corrupt or from a newer rrwkv_rt — " +
+                        "upgrade rrwkv_rt or " + kReexport);
   if (declared_size != size)
     throw FormatError(where() + " has " + std::to_string(size) + " bytes but its preamble (byte 16) says " +
                       std::to_string(declared_size) + "; the file is " + (size < declared_size ? "truncated" : "padded or corrupt") +
@@ -94,34 +113,35 @@ void ModelFile::parse_preamble() {
 }
 
 void ModelFile::parse_header() {
-  ByteReader r(map_->data() + kPreambleSize, header_size_, kPreambleSize);
+  ByteReader r(bytes_->data() + kPreambleSize, header_size_, kPreambleSize, where());
   const uint32_t n_fields = r.read<uint32_t>("field count");
   for (uint32_t i = 0; i < n_fields; ++i) {
     const std::string key = r.read_string("key of field " + std::to_string(i), 4096);
-    const uint8_t type = r.read<uint8_t>("type of field '" + key + "'");
+    const std::string q = quoted(key);
+    const uint8_t type = r.read<uint8_t>("type of field " + q);
     FieldValue value;
     switch (static_cast<FieldType>(type)) {
-      case FieldType::U64: value = r.read<uint64_t>("'" + key + "'"); break;
-      case FieldType::I64: value = r.read<int64_t>("'" + key + "'"); break;
-      case FieldType::F64: value = r.read<double>("'" + key + "'"); break;
-      case FieldType::Str: value = r.read_string("'" + key + "'"); break;
+      case FieldType::U64: value = r.read<uint64_t>(q); break;
+      case FieldType::I64: value = r.read<int64_t>(q); break;
+      case FieldType::F64: value = r.read<double>(q); break;
+      case FieldType::Str: value = r.read_string(q); break;
       case FieldType::Bytes: {
-        const uint64_t n = r.read<uint64_t>("length of '" + key + "'");
-        value = ByteSpan{r.take(n, "'" + key + "'"), n};
+        const uint64_t n = r.read<uint64_t>("length of " + q);
+        value = ByteSpan{r.take(n, q), n};
         break;
       }
       default:
-        throw FormatError(where() + ": header field '" + key + "' at byte " + std::to_string(r.offset() - 1) +
+        throw FormatError(where() + ": header field " + q + " at byte " + std::to_string(r.offset() - 1) +
                           " has unknown type code " + std::to_string(type) + " (expected 1..5); " + kReexport);
     }
     if (!fields_.emplace(key, std::move(value)).second)
-      throw FormatError(where() + ": header field '" + key + "' appears twice; " + kReexport);
+      throw FormatError(where() + ": header field " + q + " appears twice; " + kReexport);
   }
   const uint32_t n_tensors = r.read<uint32_t>("tensor count");
   for (uint32_t i = 0; i < n_tensors; ++i) {
     TensorInfo t;
     t.name = r.read_string("name of tensor " + std::to_string(i), 4096);
-    const std::string what = "tensor '" + t.name + "'";
+    const std::string what = "tensor " + quoted(t.name);
     const uint8_t dtype = r.read<uint8_t>("dtype of " + what);
     const DTypeTraits* dt = find_dtype(dtype);
     if (!dt || !dt->storable)
@@ -145,44 +165,55 @@ void ModelFile::parse_header() {
 }
 
 void ModelFile::validate_tensor_bounds() {
-  const uint64_t size = map_->size();
+  const uint64_t size = bytes_->size();
   for (TensorInfo& t : tensors_) {
-    const std::string what = where() + ": tensor '" + t.name + "'";
+    const std::string what = where() + ": tensor " + quoted(t.name);
     uint64_t n = 1;
     for (uint64_t d : t.shape)
       if (d == 0 || !mul_ok(n, d, &n))
-        throw FormatError(what + " has an invalid shape " + shape_str(t.shape) + "; " + kReexport);
+        throw FormatError(what + " has an invalid shape " + shape_str(t.shape) +
+                          " (every dimension >= 1, their product below 2^64 expected); " + kReexport);
     // a row is the last dimension: quantized types store it as whole blocks
     uint64_t row = 0, expected_bytes = 0;
-    if (!row_bytes(t.dtype, t.shape.back(), &row) || !mul_ok(n / t.shape.back(), row, &expected_bytes) ||
-        expected_bytes != t.nbytes)
+    if (!row_bytes(t.dtype, t.shape.back(), &row) || !mul_ok(n / t.shape.back(), row, &expected_bytes))
+      throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) +
+                        " has no valid size (rows must be whole blocks of the dtype, below 2^64 bytes); " + kReexport);
+    if (expected_bytes != t.nbytes)
       throw FormatError(what + " of shape " + shape_str(t.shape) + " and dtype " + dtype_name(t.dtype) + " should have " +
-                        (expected_bytes ? std::to_string(expected_bytes) + " bytes" : "a size that is not representable") +
-                        " but the table says " + std::to_string(t.nbytes) + "; " + kReexport);
+                        std::to_string(expected_bytes) + " bytes but the table says " + std::to_string(t.nbytes) + "; " +
+                        kReexport);
     if (t.offset % kAlignment != 0 || t.offset < data_offset_)
       throw FormatError(what + " starts at byte " + std::to_string(t.offset) + ", expected a multiple of 64 at or after " +
                         "the data section (byte " + std::to_string(data_offset_) + "); " + kReexport);
-    if (t.nbytes > size - t.offset)  // offset <= size is implied by offset >= data_offset <= size
-      throw FormatError(what + " ends at byte " + std::to_string(t.offset) + " + " + std::to_string(t.nbytes) +
-                        " but the file has " + std::to_string(size) + " bytes; the file is truncated — " + kReexport);
-    t.data = map_->data() + t.offset;
+    // Two comparisons, so that neither offset + nbytes nor size - offset can wrap around.
+    if (t.offset > size || t.nbytes > size - t.offset)
+      throw FormatError(what + " spans bytes " + std::to_string(t.offset) + " + " + std::to_string(t.nbytes) +
+                        " but the file has " + std::to_string(size) + " bytes; the file is truncated or corrupt — " +
+                        kReexport);
+    t.data = bytes_->data() + t.offset;
   }
   // Tensors may not overlap, and every byte outside the header and the tensors must be zero
-  // padding: with the checksums that leaves no byte of the file unchecked.
+  // padding: with the checksums that leaves no byte of the file unchecked. Every range below
+  // lies within [0, size]: the header's by parse_preamble, the tensors' by the loop above.
   std::vector<const TensorInfo*> by_offset;
   for (const TensorInfo& t : tensors_) by_offset.push_back(&t);
   std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) { return a->offset < b->offset; });
+  const uint8_t* d = bytes_->data();
   uint64_t cursor = kPreambleSize + header_size_;
+  std::string previous = "the header";
   for (size_t i = 0; i <= by_offset.size(); ++i) {
     const uint64_t next = i < by_offset.size() ? by_offset[i]->offset : size;
-    if (next < cursor)
-      throw FormatError(where() + ": tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
-                        "' overlap; " + kReexport);
+    if (next < cursor)  // only a tensor can start before the end of what precedes it
+      throw FormatError(where() + ": " + previous + " and tensor " + quoted(by_offset[i]->name) + " overlap (byte " +
+                        std::to_string(next) + " < " + std::to_string(cursor) + "); " + kReexport);
     for (uint64_t b = cursor; b < next; ++b)
-      if (map_->data()[b] != 0)
-        throw FormatError(where() + ": padding byte " + std::to_string(b) + " is " + std::to_string(map_->data()[b]) +
+      if (d[b] != 0)
+        throw FormatError(where() + ": padding byte " + std::to_string(b) + " is " + std::to_string(d[b]) +
                           ", expected 0; the file is corrupt — copy it again or " + kReexport);
-    if (i < by_offset.size()) cursor = by_offset[i]->offset + by_offset[i]->nbytes;
+    if (i < by_offset.size()) {
+      cursor = by_offset[i]->offset + by_offset[i]->nbytes;
+      previous = "tensor " + quoted(by_offset[i]->name);
+    }
   }
 }
 
@@ -190,7 +221,7 @@ void ModelFile::verify_tensor_checksums() const {
   for (const TensorInfo& t : tensors_) {
     const uint32_t actual = crc32(t.data, t.nbytes);
     if (actual != t.crc32)
-      throw FormatError(where() + ": tensor '" + t.name + "' (bytes " + std::to_string(t.offset) + ".." +
+      throw FormatError(where() + ": tensor " + quoted(t.name) + " (bytes " + std::to_string(t.offset) + ".." +
                         std::to_string(t.offset + t.nbytes) + ") fails its checksum (stored " + hex32(t.crc32) +
                         ", computed " + hex32(actual) + "); the data is corrupt — copy the file again or " + kReexport);
   }
@@ -210,7 +241,7 @@ void ModelFile::read_config() {
   config_.arch = std::get<std::string>(arch);
   arch_ = find_architecture(config_.arch);
   if (!arch_)
-    throw FormatError(where() + ": header field 'arch' is '" + config_.arch + "', expected one of " +
+    throw FormatError(where() + ": header field 'arch' is " + quoted(config_.arch) + ", expected one of " +
                       architecture_names() + "; the file is corrupt or from a newer version of rrwkv_rt — " +
                       "upgrade rrwkv_rt or re-export the model");
   std::vector<ConfigField> keys = common_config_fields();
@@ -245,17 +276,23 @@ void ModelFile::read_config() {
 }
 
 void ModelFile::check_layout() const {
+  // A small header may claim 65536 layers: say so before building a million-entry layout (every
+  // layer of every architecture has tensors of its own).
+  if (config_.n_layer > tensors_.size())
+    throw FormatError(where() + " does not match its header (" + config_.arch + ", n_layer=" +
+                      std::to_string(config_.n_layer) + "): that many layers need more tensors than the " +
+                      std::to_string(tensors_.size()) + " the file has; " + kReexport);
   std::string problems;
   int count = 0;
   for (const TensorSpec& spec : arch_->layout(config_)) {
     const TensorInfo* t = find(spec.name);
     std::string p;
     if (!t)
-      p = "missing tensor '" + spec.name + "' (expected shape " + shape_str(spec.shape) + ")";
+      p = "missing tensor " + quoted(spec.name) + " (expected shape " + shape_str(spec.shape) + ")";
     else if (t->shape != spec.shape)
-      p = "tensor '" + spec.name + "' has shape " + shape_str(t->shape) + ", expected " + shape_str(spec.shape);
+      p = "tensor " + quoted(spec.name) + " has shape " + shape_str(t->shape) + ", expected " + shape_str(spec.shape);
     else if (!spec.is_matrix && t->dtype != DType::F32)
-      p = "tensor '" + spec.name + "' has dtype " + dtype_name(t->dtype) + ", expected f32 (vectors are always f32)";
+      p = "tensor " + quoted(spec.name) + " has dtype " + dtype_name(t->dtype) + ", expected f32 (vectors are always f32)";
     if (!p.empty()) {
       ++count;
       if (count <= 20) problems += "\n  " + p;
@@ -275,7 +312,7 @@ const TensorInfo* ModelFile::find(const std::string& name) const {
 
 const TensorInfo& ModelFile::tensor(const std::string& name) const {
   const TensorInfo* t = find(name);
-  if (!t) throw FormatError(where() + " has no tensor '" + name + "'; " + kReexport);
+  if (!t) throw FormatError(where() + " has no tensor " + quoted(name) + "; " + kReexport);
   return *t;
 }
 

@@ -1,4 +1,5 @@
-// The .rrwkv model file (docs/FORMAT.md): an mmapped, fully validated, immutable view.
+// The .rrwkv model file (docs/FORMAT.md): a fully validated, immutable view of its bytes (a
+// mapping of the file, a copy in memory or a caller's buffer: byte_source.h).
 // Thread-safety: a ModelFile is never modified after open(), so any number of threads and
 // sessions may read it at once.
 #pragma once
@@ -11,8 +12,8 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "format/byte_source.h"
 #include "format/config.h"
-#include "format/mapped_file.h"
 
 namespace rrwkv {
 
@@ -26,7 +27,7 @@ constexpr uint64_t kAlignment = 64;
 // Header field type codes.
 enum class FieldType : uint8_t { U64 = 1, I64 = 2, F64 = 3, Str = 4, Bytes = 5 };
 
-struct ByteSpan {  // a view into the mapping
+struct ByteSpan {  // a view into the file's bytes
   const uint8_t* data = nullptr;
   uint64_t size = 0;
 };
@@ -40,13 +41,17 @@ struct TensorInfo {
   uint64_t offset = 0;  // absolute byte offset in the file, a multiple of kAlignment
   uint64_t nbytes = 0;
   uint32_t crc32 = 0;
-  const void* data = nullptr;  // points into the mapping
+  const void* data = nullptr;  // points into the file's bytes
 
   uint64_t numel() const;
 };
 
 struct OpenOptions {
   bool verify_checksums = true;  // CRC every tensor before use (about 1 GB/s)
+  // Read the file into memory instead of mapping it: costs its size in RAM, but a file that is
+  // truncated or overwritten on disk afterwards can neither crash the process (SIGBUS) nor
+  // change the weights. Used by open(path) only.
+  bool read_into_memory = false;
 };
 
 class ModelFile {
@@ -54,9 +59,15 @@ class ModelFile {
   // Validates magic, version, sizes, header checksum, every tensor's bounds, alignment and size,
   // the tensor checksums and the architecture's tensor layout. Throws FileNotFound or FormatError.
   static std::shared_ptr<const ModelFile> open(const std::string& path, const OpenOptions& opts = {});
+  // The same checks on bytes from anywhere; `source` names them in messages ("<memory>").
+  static std::shared_ptr<const ModelFile> from_source(std::unique_ptr<ByteSource> source,
+                                                      const OpenOptions& opts = {});
+  // A caller's buffer, not copied: it must outlive the ModelFile and everything built on it.
+  static std::shared_ptr<const ModelFile> from_buffer(const void* data, size_t size, const std::string& name,
+                                                      const OpenOptions& opts = {});
 
-  const std::string& path() const { return map_->path(); }
-  uint64_t file_size() const { return map_->size(); }
+  const std::string& path() const { return bytes_->name(); }  // or the source's description
+  uint64_t file_size() const { return bytes_->size(); }
   uint32_t version() const { return version_; }
   uint32_t header_crc32() const { return header_crc_; }  // identifies the model's contents
   const ModelConfig& config() const { return config_; }
@@ -68,7 +79,7 @@ class ModelFile {
   const TensorInfo& tensor(const std::string& name) const;  // throws FormatError if absent
 
  private:
-  explicit ModelFile(std::unique_ptr<MappedFile> map) : map_(std::move(map)) {}
+  explicit ModelFile(std::unique_ptr<ByteSource> bytes) : bytes_(std::move(bytes)) {}
   void parse_preamble();
   void parse_header();
   void validate_tensor_bounds();
@@ -77,7 +88,7 @@ class ModelFile {
   void check_layout() const;
   std::string where() const;  // "model file 'PATH'" for messages
 
-  std::unique_ptr<MappedFile> map_;
+  std::unique_ptr<ByteSource> bytes_;
   uint32_t version_ = 0;
   uint32_t header_crc_ = 0;
   uint64_t header_size_ = 0;

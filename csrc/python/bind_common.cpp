@@ -8,16 +8,8 @@ namespace py = pybind11;
 
 namespace rrwkv::python {
 
-std::string fs_path(const py::object& path) {
-  // os.fsdecode accepts str, bytes and PathLike exactly as open() does
-  const std::string p = py::str(py::module_::import("os").attr("fsdecode")(path));
-  if (p.find('\0') != std::string::npos)
-    throw InvalidArgument("path " + std::string(py::repr(path)) + " contains a NUL character; pass a valid path");
-  return p;
-}
-
 ModelPtr open_model(const py::object& path, bool verify_checksums) {
-  const std::string p = fs_path(path);
+  const std::string p = path_arg(path);
   OpenOptions opts;
   opts.verify_checksums = verify_checksums;
   py::gil_scoped_release release;

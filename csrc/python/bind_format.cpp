@@ -6,6 +6,7 @@
 #include "core/device.h"
 #include "core/errors.h"
 #include "arch/architecture.h"
+#include "core/text.h"
 #include "format/model_file.h"
 #include "python/bindings.h"
 
@@ -14,23 +15,41 @@ namespace py = pybind11;
 namespace rrwkv::python {
 namespace {
 
-// A config dict (ModelConfig.to_dict() in Python) -> ModelConfig; the arch's fields must be there.
+// A config dict (ModelConfig.to_dict() in Python) -> ModelConfig, checked as the reader checks a
+// header: the arch's fields must be there, of their types and within the format's limits.
 ModelConfig config_from_dict(const py::dict& d) {
   ModelConfig c;
+  if (!d.contains("arch")) throw InvalidArgument("config has no 'arch'");
   c.arch = d["arch"].cast<std::string>();
   const Architecture* a = find_architecture(c.arch);
-  if (!a) throw InvalidArgument("unknown arch '" + c.arch + "'; expected one of " + architecture_names());
+  if (!a) throw InvalidArgument("unknown arch " + quoted(c.arch) + "; expected one of " + architecture_names());
   std::vector<ConfigField> keys = common_config_fields();
   for (const ConfigField& f : a->config_fields()) keys.push_back(f);
   for (const ConfigField& f : keys) {
     if (!d.contains(f.key)) throw InvalidArgument(std::string("config has no '") + f.key + "'");
-    py::handle v = d[f.key];
-    switch (f.kind) {
-      case ConfigField::Kind::U64: c.*f.u64 = v.cast<uint64_t>(); break;
-      case ConfigField::Kind::F64: c.*f.f64 = v.cast<double>(); break;
-      case ConfigField::Kind::Str: c.*f.str = v.cast<std::string>(); break;
+    const py::object v = d[f.key];
+    try {
+      switch (f.kind) {
+        case ConfigField::Kind::U64: {
+          const uint64_t x = v.cast<uint64_t>();
+          if (x < f.lo || x > f.hi)
+            throw InvalidArgument(std::string("header field '") + f.key + "' is " + std::to_string(x) +
+                                  ", expected " + std::to_string(f.lo) + ".." + std::to_string(f.hi));
+          c.*f.u64 = x;
+          break;
+        }
+        case ConfigField::Kind::F64: c.*f.f64 = v.cast<double>(); break;
+        case ConfigField::Kind::Str: c.*f.str = v.cast<std::string>(); break;
+      }
+    } catch (const py::cast_error&) {
+      throw InvalidArgument(std::string(f.key) + " is " + std::string(py::repr(v)) + ", expected " +
+                            (f.kind == ConfigField::Kind::U64 ? "an integer in 0..2^64-1"
+                             : f.kind == ConfigField::Kind::F64 ? "a float" : "a str"));
     }
   }
+  if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1))
+    throw InvalidArgument("header field 'layer_norm_eps' is " + std::to_string(c.layer_norm_eps) +
+                          ", expected a value in (0, 1)");
   const std::string problem = a->check_config(c);
   if (!problem.empty()) throw InvalidArgument(problem);
   return c;
@@ -58,6 +77,17 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 }
 
 }  // namespace
+
+std::string path_arg(const py::handle& path) {
+  const std::string p = py::bytes(py::module_::import("os").attr("fsencode")(path));
+  if (p.find('\0') != std::string::npos)
+    throw InvalidArgument("path " + quoted(p, 4096) + " contains a NUL byte; no file has such a name");
+  return p;
+}
+
+py::object path_to_python(const std::string& path) {
+  return py::module_::import("os").attr("fsdecode")(py::bytes(path));
+}
 
 py::dict config_to_dict(const ModelConfig& c) {
   py::dict d;
@@ -111,6 +141,8 @@ void bind_format(py::module_& m) {
           out.append(py::make_tuple(s.name, py::tuple(py::cast(s.shape)), s.is_matrix));
         return out;
       }, py::arg("config"), "(name, shape, is_matrix) of every tensor a .rrwkv file of this config must hold.");
+  m.def("check_config", [](const py::dict& cfg) { config_from_dict(cfg); }, py::arg("config"),
+        "ValueError naming the first value outside the format's limits (docs/FORMAT.md).");
   m.def("config_fields", [](const std::string& arch) {
         const Architecture* a = find_architecture(arch);
         if (!a) throw InvalidArgument("unknown arch '" + arch + "'; expected one of " + architecture_names());
@@ -125,13 +157,25 @@ void bind_format(py::module_& m) {
 
   py::class_<ModelFile, std::shared_ptr<ModelFile>>(m, "ModelFile",
       "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).")
-      .def(py::init([](const std::string& path, bool verify_checksums) {
+      .def(py::init([](const py::object& path, bool verify_checksums, bool read_into_memory) {
              OpenOptions opts;
              opts.verify_checksums = verify_checksums;
+             opts.read_into_memory = read_into_memory;
+             const std::string p = path_arg(path);
              py::gil_scoped_release release;
-             return std::const_pointer_cast<ModelFile>(ModelFile::open(path, opts));
-           }), py::arg("path"), py::arg("verify_checksums") = true)
-      .def_property_readonly("path", &ModelFile::path)
+             return std::const_pointer_cast<ModelFile>(ModelFile::open(p, opts));
+           }), py::arg("path"), py::arg("verify_checksums") = true, py::arg("read_into_memory") = false,
+           "read_into_memory: copy the file into memory instead of mapping it, so that later changes to the "
+           "file on disk cannot affect (or crash) this process.")
+      .def_static("from_bytes", [](const py::bytes& data, bool verify_checksums) {
+             OpenOptions opts;
+             opts.verify_checksums = verify_checksums;
+             auto bytes = std::make_unique<OwnedBytes>(std::string(data), "<memory>");
+             py::gil_scoped_release release;
+             return std::const_pointer_cast<ModelFile>(ModelFile::from_source(std::move(bytes), opts));
+           }, py::arg("data"), py::arg("verify_checksums") = true,
+           "Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.")
+      .def_property_readonly("path", [](const ModelFile& f) { return path_to_python(f.path()); })
       .def_property_readonly("version", &ModelFile::version)
       .def_property_readonly("file_size", &ModelFile::file_size)
       .def_property_readonly("header_crc32", &ModelFile::header_crc32)

@@ -17,7 +17,7 @@ py::dict model_info(const Model& m) {
   py::dict d = config_to_dict(m.config());
   d["architecture"] = m.arch().description();
   d["dtype"] = m.matrix_dtypes();
-  d["path"] = m.file().path();
+  d["path"] = path_to_python(m.file().path());
   d["file_size"] = m.file().file_size();
   d["format_version"] = m.file().version();
   d["header_crc32"] = m.file().header_crc32();
@@ -58,7 +58,7 @@ void bind_model(py::module_& m) {
       .def(py::init(&open_model), py::arg("path"), py::arg("verify_checksums") = true)
       .def_property_readonly("info", &model_info,
                              "The header (arch, n_layer, n_embd, vocab_size, ...), the matrix dtypes and the state size.")
-      .def_property_readonly("path", [](const Model& mo) { return mo.file().path(); })
+      .def_property_readonly("path", [](const Model& mo) { return path_to_python(mo.file().path()); })
       .def_property_readonly("arch", [](const Model& mo) { return mo.config().arch; })
       .def_property_readonly("vocab_size", &Model::vocab_size)
       .def("__repr__", [](const Model& mo) {

@@ -25,10 +25,13 @@ void bind_wkv(pybind11::module_& m);
 // fields, `arch` and the fields of that architecture.
 pybind11::dict config_to_dict(const ModelConfig& c);
 
+// A path argument (str, bytes or os.PathLike) as the bytes the OS sees (os.fsencode);
+// ValueError for an embedded NUL, TypeError for other types. And back (os.fsdecode).
+std::string path_arg(const pybind11::handle& path);
+pybind11::object path_to_python(const std::string& path);
+
 using ModelPtr = std::shared_ptr<Model>;
 
-// A path argument (str, bytes or os.PathLike) as a file system path; ValueError for a NUL in it.
-std::string fs_path(const pybind11::object& path);
 // A Model argument: a Model, or the path of a .rrwkv file to open.
 ModelPtr model_arg(const pybind11::object& model_or_path);
 ModelPtr open_model(const pybind11::object& path, bool verify_checksums);

@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "core/errors.h"
+#include "core/text.h"
 #include "format/model_file.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/trie_tokenizer.h"
@@ -41,16 +42,25 @@ std::string Tokenizer::out_of_range_message(int64_t id) const {
 }
 
 std::unique_ptr<Tokenizer> Tokenizer::from_header(std::string_view kind, std::string_view vocab,
-                                                  const std::string& source) {
-  if (kind == "bytes") return std::make_unique<ByteTokenizer>();  // needs no vocab; any stored one is unused
+                                                  const std::string& source, uint64_t model_vocab_size) {
+  if (kind == "bytes") {  // needs no vocab; any stored one is unused
+    if (model_vocab_size > 0 && model_vocab_size < 256)
+      throw FormatError("tokenizer kind 'bytes' uses ids 0..255, but the model's vocab_size is " +
+                        std::to_string(model_vocab_size) + " (" + source +
+                        "); expected vocab_size >= 256 — re-export the model with a fitting --vocab");
+    return std::make_unique<ByteTokenizer>();
+  }
   if (kind == "world") {
     if (vocab.empty())
       throw FormatError("tokenizer kind 'world' needs a vocabulary, but " + source +
                         " is empty; re-export the model with --vocab world or --vocab PATH");
+    if (model_vocab_size > 0)
+      return std::make_unique<TrieTokenizer>(std::string(vocab), source, static_cast<TokenId>(model_vocab_size - 1),
+                                             "the model's vocab_size is " + std::to_string(model_vocab_size));
     return std::make_unique<TrieTokenizer>(std::string(vocab), source);
   }
-  throw FormatError("tokenizer kind '" + std::string(kind) +
-                    "' is unknown; expected 'bytes' or 'world' (a newer rrwkv_rt may know it, "
+  throw FormatError("tokenizer kind " + quoted(kind) + " is unknown (" + source +
+                    "); expected 'bytes' or 'world' (a newer rrwkv_rt may know it, "
                     "or re-export the model with --vocab world|bytes|PATH)");
 }
 
@@ -58,7 +68,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_model(const ModelFile& file) {
   const auto& fields = file.fields();
   const auto kind = fields.find("tokenizer.kind");
   if (kind == fields.end()) return nullptr;
-  const std::string where = "model file '" + file.path() + "'";
+  const std::string where = "model file " + quoted(file.path(), 4096);
   const auto* kind_str = std::get_if<std::string>(&kind->second);
   if (!kind_str) throw FormatError(where + ": header field 'tokenizer.kind' must be a str, found another type");
   std::string_view vocab;
@@ -68,7 +78,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_model(const ModelFile& file) {
     if (!span) throw FormatError(where + ": header field 'tokenizer.vocab' must be bytes, found another type");
     vocab = std::string_view(reinterpret_cast<const char*>(span->data), span->size);
   }
-  return from_header(*kind_str, vocab, where + " field tokenizer.vocab");
+  return from_header(*kind_str, vocab, where + " field tokenizer.vocab", file.config().vocab_size);
 }
 
 }  // namespace rrwkv

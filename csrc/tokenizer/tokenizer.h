@@ -45,9 +45,12 @@ class Tokenizer {
 
   // Builds a tokenizer from a header's fields; FormatError for an unknown kind or a bad vocab.
   // `source` describes the vocabulary in error messages ("vocabulary '/path/vocab.txt'").
+  // `model_vocab_size` > 0: every token id must be below it (ids the model has logits for).
   static std::unique_ptr<Tokenizer> from_header(std::string_view kind, std::string_view vocab,
-                                                const std::string& source = "vocabulary");
-  // The tokenizer a model file carries, or nullptr if its header has none.
+                                                const std::string& source = "vocabulary",
+                                                uint64_t model_vocab_size = 0);
+  // The tokenizer a model file carries, or nullptr if its header has none; its ids are below
+  // the model's vocab_size.
   static std::unique_ptr<Tokenizer> from_model(const ModelFile& file);
 
  protected:

@@ -10,9 +10,10 @@
 
 namespace rrwkv {
 
-TrieTokenizer::TrieTokenizer(std::string vocab_text, const std::string& source)
+TrieTokenizer::TrieTokenizer(std::string vocab_text, const std::string& source, TokenId max_id,
+                             const std::string& max_id_what)
     : vocab_text_(std::move(vocab_text)) {
-  build(parse_vocab(vocab_text_, source), source);
+  build(parse_vocab(vocab_text_, source, max_id, max_id_what), source);
 }
 
 const std::string& TrieTokenizer::kind() const {
@@ -90,17 +91,29 @@ void TrieTokenizer::build(const std::vector<VocabEntry>& entries, const std::str
     }
   }
 
-  // 4. The decode table.
+  // 4. The decode table: by id when at least about half the ids in [0, max_id] are used (a
+  //    few unused ids cost a little memory), else by rank, so that one huge id in a small
+  //    vocabulary cannot make the table huge.
   if (total_bytes > UINT32_MAX)
     throw FormatError(source + " holds " + std::to_string(total_bytes) +
                       " bytes of tokens; expected at most 4 GiB");
-  token_offset_.assign(static_cast<size_t>(max_id) + 2, 0);
-  std::vector<const std::string*> by_id(static_cast<size_t>(max_id) + 1, nullptr);
-  for (const VocabEntry& e : entries) by_id[static_cast<size_t>(e.id)] = &e.bytes;
+  vocab_size_ = static_cast<size_t>(max_id) + 1;
+  std::vector<const VocabEntry*> by_id;
+  by_id.reserve(entries.size());
+  for (const VocabEntry& e : entries) by_id.push_back(&e);
+  std::sort(by_id.begin(), by_id.end(), [](auto* a, auto* b) { return a->id < b->id; });
+  const bool dense = vocab_size_ <= 2 * entries.size() + 1024;
   token_data_.reserve(total_bytes);
-  for (size_t id = 0; id < by_id.size(); ++id) {
-    if (by_id[id]) token_data_ += *by_id[id];
-    token_offset_[id + 1] = static_cast<uint32_t>(token_data_.size());
+  token_offset_.assign(1, 0);
+  token_offset_.reserve((dense ? vocab_size_ : entries.size()) + 1);
+  for (const VocabEntry* e : by_id) {
+    if (dense) {  // rows for the unused ids before this one, empty
+      while (token_offset_.size() - 1 < static_cast<size_t>(e->id)) token_offset_.push_back(token_offset_.back());
+    } else {
+      ids_.push_back(static_cast<uint32_t>(e->id));
+    }
+    token_data_ += e->bytes;
+    token_offset_.push_back(static_cast<uint32_t>(token_data_.size()));
   }
 }
 
@@ -128,7 +141,13 @@ void TrieTokenizer::encode(std::string_view text, std::vector<TokenId>& out) con
 
 std::string_view TrieTokenizer::token_bytes(int64_t id) const {
   if (id < 0 || static_cast<uint64_t>(id) >= vocab_size()) throw OutOfRange(out_of_range_message(id));
-  const uint32_t begin = token_offset_[static_cast<size_t>(id)], end = token_offset_[static_cast<size_t>(id) + 1];
+  size_t row = static_cast<size_t>(id);
+  if (!ids_.empty()) {
+    const auto it = std::lower_bound(ids_.begin(), ids_.end(), static_cast<uint32_t>(id));
+    if (it == ids_.end() || *it != static_cast<uint32_t>(id)) return {};  // an id without a token
+    row = static_cast<size_t>(it - ids_.begin());
+  }
+  const uint32_t begin = token_offset_[row], end = token_offset_[row + 1];
   return std::string_view(token_data_).substr(begin, end - begin);
 }
 

@@ -15,12 +15,13 @@ namespace rrwkv {
 
 class TrieTokenizer final : public Tokenizer {
  public:
-  // Parses `vocab_text`; FormatError (naming `source`) if it is malformed or lacks a token for
-  // some single byte.
-  TrieTokenizer(std::string vocab_text, const std::string& source);
+  // Parses `vocab_text`; FormatError (naming `source`) if it is malformed, uses an id above
+  // max_id (`max_id_what` says why that is the limit) or lacks a token for some single byte.
+  TrieTokenizer(std::string vocab_text, const std::string& source, TokenId max_id = kMaxTokenId,
+                const std::string& max_id_what = "the format's limit");
 
   const std::string& kind() const override;
-  size_t vocab_size() const override { return token_offset_.size() - 1; }
+  size_t vocab_size() const override { return vocab_size_; }
   std::string_view header_vocab() const override { return vocab_text_; }
   void encode(std::string_view text, std::vector<TokenId>& out) const override;
   using Tokenizer::encode;
@@ -54,7 +55,12 @@ class TrieTokenizer final : public Tokenizer {
   std::vector<Node> nodes_;
   std::vector<uint8_t> in_byte_;        // per node: the byte on the edge into it
   std::vector<uint32_t> dense_;         // 256 entries per dense node
-  std::vector<uint32_t> token_offset_;  // token id -> its bytes in token_data_ (vocab_size + 1)
+  // The decode table. Memory follows the vocabulary's size, not its largest id: with ids_ empty
+  // the table is indexed by id (the usual, dense case); otherwise ids_ holds the ids in order
+  // and the table is indexed by an id's rank among them (found by binary search).
+  size_t vocab_size_ = 0;               // one past the largest id
+  std::vector<uint32_t> ids_;           // sorted ids, or empty when dense
+  std::vector<uint32_t> token_offset_;  // row -> its bytes in token_data_ (rows + 1 entries)
   std::string token_data_;
 };
 

@@ -1,11 +1,13 @@
 // Parser of the World vocabulary text format; see vocab_parser.h.
 #include "tokenizer/vocab_parser.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <unordered_map>
 
 #include "core/errors.h"
+#include "core/text.h"
 
 namespace rrwkv {
 namespace {
@@ -50,27 +52,6 @@ void append_utf8(std::string& out, uint32_t cp) {
     out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
     out += static_cast<char>(0x80 | (cp & 0x3F));
   }
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i] (no overlongs, no surrogates, at
-// most U+10FFFF), or 0 if it is not one.
-size_t utf8_sequence_length(std::string_view s, size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  size_t n;
-  uint32_t cp, min;
-  if (b0 < 0x80) return 1;
-  if ((b0 & 0xE0) == 0xC0) n = 2, cp = b0 & 0x1F, min = 0x80;
-  else if ((b0 & 0xF0) == 0xE0) n = 3, cp = b0 & 0x0F, min = 0x800;
-  else if ((b0 & 0xF8) == 0xF0) n = 4, cp = b0 & 0x07, min = 0x10000;
-  else return 0;
-  if (i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (b & 0x3F);
-  }
-  if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return n;
 }
 
 int hex_value(char c) {
@@ -178,7 +159,9 @@ std::string decode_python_literal(std::string_view lit, const std::string& where
   return out;
 }
 
-std::vector<VocabEntry> parse_vocab(std::string_view text, const std::string& source) {
+std::vector<VocabEntry> parse_vocab(std::string_view text, const std::string& source, TokenId max_id,
+                                    const std::string& max_id_what) {
+  max_id = std::min(max_id, kMaxTokenId);
   std::vector<VocabEntry> entries;
   std::unordered_map<TokenId, size_t> line_of_id;
   size_t line_no = 0;
@@ -195,14 +178,18 @@ std::vector<VocabEntry> parse_vocab(std::string_view text, const std::string& so
     const size_t first = line.find(' '), last = line.rfind(' ');
     if (first == std::string_view::npos || first == last)
       throw FormatError(where + "expected " + kLineShape + " separated by single spaces, found " + show(line));
-    const int64_t id = parse_decimal(line.substr(0, first), kMaxTokenId);
+    const int64_t id = parse_decimal(line.substr(0, first), max_id);
     if (id < 0)
-      throw FormatError(where + "expected a decimal token id 0.." + std::to_string(kMaxTokenId) +
-                        " before the first space, found " + show(line.substr(0, first)));
+      throw FormatError(where + "expected a decimal token id 0.." + std::to_string(max_id) + " (" + max_id_what +
+                        ") before the first space, found " + show(line.substr(0, first)));
     const int64_t stated = parse_decimal(line.substr(last + 1), int64_t{1} << 32);
     if (stated < 0)
       throw FormatError(where + "expected the token's byte length (a decimal number) after the last space, found " +
                         show(line.substr(last + 1)));
+    if (stated > static_cast<int64_t>(kMaxTokenBytes))
+      throw FormatError(where + "token " + std::to_string(id) + " states a length of " + std::to_string(stated) +
+                        " bytes; expected at most " + std::to_string(kMaxTokenBytes) +
+                        " (longer tokens would make encoding slow)");
     VocabEntry entry{static_cast<TokenId>(id), decode_python_literal(line.substr(first + 1, last - first - 1), where),
                      line_no};
     if (entry.bytes.empty())

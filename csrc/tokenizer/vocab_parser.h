@@ -20,13 +20,18 @@ struct VocabEntry {
 
 // The largest token id a vocabulary may use (the format's vocab_size limit is 2^26).
 constexpr TokenId kMaxTokenId = (1 << 26) - 1;
+// The longest token, in bytes. Greedy encoding walks the trie up to this far from every
+// position, so it bounds the work per input byte (the World vocabulary's longest is 128).
+constexpr size_t kMaxTokenBytes = 256;
 
 // Parses a whole vocabulary. Throws FormatError naming `source` (a description such as
 // "vocabulary '/path/vocab.txt'"), the line number, what was
 // expected and what was found, for: a malformed line, a bad escape, a stated length that differs
-// from the token's, an empty token, a duplicate id or a byte string listed under two ids.
-// Blank lines are skipped.
-std::vector<VocabEntry> parse_vocab(std::string_view text, const std::string& source);
+// from the token's, an empty token or one longer than kMaxTokenBytes, an id above `max_id`, a
+// duplicate id or a byte string listed under two ids. Blank lines are skipped.
+// `max_id_what` says where max_id comes from, for the message.
+std::vector<VocabEntry> parse_vocab(std::string_view text, const std::string& source, TokenId max_id = kMaxTokenId,
+                                    const std::string& max_id_what = "the format's limit");
 
 // Decodes one Python string literal: '...' / "..." (UTF-8 of the text) or b'...' / b"..."
 // (ASCII and escapes). Supported escapes: \\ \' \" \a \b \f \n \r \t \v \ooo \xhh, and in str

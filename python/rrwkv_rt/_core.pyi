@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
+__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
 class FormatError(ValueError):
     pass
 class StateMismatchError(ValueError):
@@ -16,8 +16,15 @@ class ModelFile:
     """
     A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).
     """
-    def __init__(self, path: str, verify_checksums: bool = True) -> None:
-        ...
+    @staticmethod
+    def from_bytes(data: bytes, verify_checksums: bool = True) -> ModelFile:
+        """
+        Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.
+        """
+    def __init__(self, path: typing.Any, verify_checksums: bool = True, read_into_memory: bool = False) -> None:
+        """
+        read_into_memory: copy the file into memory instead of mapping it, so that later changes to the file on disk cannot affect (or crash) this process.
+        """
     def tensor(self, name: str) -> numpy.ndarray:
         """
         Zero-copy read-only numpy view (bf16 as raw uint16 bits).
@@ -35,7 +42,7 @@ class ModelFile:
     def header_crc32(self) -> int:
         ...
     @property
-    def path(self) -> str:
+    def path(self) -> typing.Any:
         ...
     @property
     def tensors(self) -> list:
@@ -99,7 +106,7 @@ class Model:
         The header (arch, n_layer, n_embd, vocab_size, ...), the matrix dtypes and the state size.
         """
     @property
-    def path(self) -> str:
+    def path(self) -> typing.Any:
         ...
     @property
     def vocab_size(self) -> int:
@@ -288,6 +295,10 @@ def architectures() -> list:
 def blas_info() -> str:
     """
     Which BLAS prefill uses (loading it if not loaded yet), or why none is used.
+    """
+def check_config(config: dict) -> None:
+    """
+    ValueError naming the first value outside the format's limits (docs/FORMAT.md).
     """
 def config_fields(arch: str) -> list:
     """

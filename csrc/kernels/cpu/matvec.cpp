@@ -9,14 +9,22 @@
 namespace rrwkv::cpu {
 namespace {
 
+// clang before 15 does not know "f16c" in __builtin_cpu_supports (the sanitizer and fuzzer
+// builds use clang 14); every CPU with AVX2 and FMA has F16C (it came with Ivy Bridge).
+#if defined(__clang__) && __clang_major__ < 15
+#define RRWKV_CPU_HAS_F16C() true
+#else
+#define RRWKV_CPU_HAS_F16C() __builtin_cpu_supports("f16c")
+#endif
+
 bool cpu_has(const std::string& isa) {
 #if defined(RRWKV_X86_KERNELS)
   __builtin_cpu_init();
   if (isa == "avx512")
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma") && RRWKV_CPU_HAS_F16C();
   if (isa == "avx2")
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && RRWKV_CPU_HAS_F16C();
 #endif
   return isa == "scalar";
 }

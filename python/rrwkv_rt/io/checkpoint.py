@@ -55,11 +55,28 @@ def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> tuple[
                          "expected a .pth state dict saved with torch.save") from e
     config = None
     if isinstance(obj, dict) and obj.get("format") == TRAIN_CHECKPOINT_FORMAT:
-        config = ModelConfig(**obj["config"])
+        config = _train_config(path, obj.get("config"))
+        if "model" not in obj:
+            raise ValueError(f"training checkpoint {path!r} has no 'model' entry; it is damaged or was not "
+                             "written by `rrwkv train`: use an intact checkpoint")
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
         raise ValueError(f"{path!r} is not a state dict (name -> tensor); got {type(obj).__name__}")
     return {k: _to_numpy(v) for k, v in obj.items()}, config
+
+
+def _train_config(path: str, cfg) -> ModelConfig:
+    """The ModelConfig a training checkpoint records, or ValueError saying what is wrong with it."""
+    hint = "it is damaged or was written by another tool: use an intact checkpoint from `rrwkv train`"
+    if not isinstance(cfg, dict):
+        raise ValueError(f"training checkpoint {path!r} has no config dict (found {type(cfg).__name__}); {hint}")
+    try:
+        return ModelConfig(**cfg)
+    except TypeError as e:  # missing or unknown keys, or values of a type the checks cannot compare
+        raise ValueError(f"training checkpoint {path!r} has a config that does not fit ModelConfig ({e}); "
+                         f"{hint}") from None
+    except ValueError as e:
+        raise ValueError(f"training checkpoint {path!r} has an invalid config: {e}; {hint}") from None
 
 
 def _load_safetensors(path: str) -> dict[str, np.ndarray]:

@@ -63,7 +63,7 @@ def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike
     if problems:
         raise _core.FormatError("state dict does not fit its config: " + "; ".join(problems))
     write_model(dst, cfg, to_runtime_layout(arrays, cfg, canonical_dtype(dtype)), metadata=metadata,
-                force=force, progress=progress)
+                force=force, progress=progress, check_readable=True)
 
 
 def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
@@ -95,5 +95,6 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32"
     if tokenizer is not None:
         tokenizer.check_fits(cfg.vocab_size)
     write_model(dst, cfg, to_runtime_layout(state_dict, cfg, dtype), metadata=metadata, force=force,
-                progress=progress, tokenizer=tokenizer.header if tokenizer is not None else None)
+                progress=progress, tokenizer=tokenizer.header if tokenizer is not None else None,
+                check_readable=True)
     return cfg

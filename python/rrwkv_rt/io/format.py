@@ -71,15 +71,23 @@ def _tensor_entry(name: str, dtype: str, shape: tuple, offset: int, nbytes: int,
 
 def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str, tuple[np.ndarray, str]], *,
                 metadata: Mapping[str, str] | None = None, tokenizer: tuple[str, bytes] | None = None,
-                force: bool = False, progress: bool | None = None) -> None:
+                force: bool = False, progress: bool | None = None, check_readable: bool = False) -> None:
     """Write a .rrwkv file atomically (temporary file in the same folder, then rename).
 
     ``tensors`` maps runtime-layout names to ``(array, dtype)`` with dtype in f32/f16/bf16; the
-    array is converted to that dtype here. An existing ``path`` is kept unless ``force``.
+    array is converted to that dtype here. An existing ``path`` is kept unless ``force``. The
+    config must be within the format's limits. ``check_readable``: open the finished file with
+    the reader (all but the tensor checksums, which were just computed) before putting it in
+    place, so that a file the runtime would refuse is never left behind (the exporter does; tests
+    that write deliberately wrong layouts do not).
     """
     path = os.fspath(path)
     if os.path.exists(path) and not force:
         raise FileExistsError(f"{path!r} already exists; pass --force (force=True) to overwrite it")
+    try:  # the reader's limits, before anything is written
+        _core.check_config(cfg.to_dict())
+    except ValueError as e:
+        raise ValueError(f"cannot write {path!r}: {e}, which rrwkv_rt could not read back") from None
     stored = {name: (encode(a, dt), dt) for name, (a, dt) in tensors.items()}
     fields = header_fields(cfg, metadata, tokenizer)
 
@@ -104,12 +112,22 @@ def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str,
     header_crc = zlib.crc32(header, zlib.crc32(after_crc))
     preamble = MAGIC + struct.pack("<II", FORMAT_VERSION, header_crc) + after_crc
 
-    with atomic_write(path, overwrite=force) as f:
+    with atomic_write(path, overwrite=force, check=_readable if check_readable else None) as f:
         f.write(preamble)
         f.write(header)
         for (a, _), off in _progress(zip(stored.values(), offsets), len(table), progress):
             f.write(bytes(off - f.tell()))  # zero padding up to the 64-byte boundary
             f.write(a.tobytes(order="C"))
+
+
+def _readable(path: str) -> None:
+    """The file just written passes the reader's structural checks (its checksums were computed
+    here, so they are skipped); a file that does not is never put in place."""
+    try:
+        _core.ModelFile(path, verify_checksums=False)
+    except _core.FormatError as e:
+        raise _core.FormatError(f"the writer produced a file its own reader refuses, so nothing was written "
+                                f"(please report this): {e}") from None
 
 
 def _progress(items: Iterable, total: int, enabled: bool | None):

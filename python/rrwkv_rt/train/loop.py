@@ -4,7 +4,9 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
 import torch
@@ -154,6 +156,9 @@ def _train(cfg: TrainConfig, d, device) -> dict:
     ddp_model.train()
     step, updating, last_eval = start, False, None
     t_run, tokens_run = time.perf_counter(), 0
+    # Ctrl-C (single process): finish the step under way, save it, then stop; a second Ctrl-C
+    # stops at once. The update is never cut in half, so the saved step is always complete.
+    interrupted = _InterruptAtStepEnd(enabled=not d.enabled)
     try:
         while step < end:
             t0 = time.perf_counter()
@@ -194,12 +199,15 @@ def _train(cfg: TrainConfig, d, device) -> dict:
             if (cfg.save_every and step % cfg.save_every == 0) or (not cfg.save_every and step == last_eval):
                 if step != end:
                     save(step)
+            if interrupted.requested and step < end:
+                raise KeyboardInterrupt
     except KeyboardInterrupt:
         if not d.enabled and not updating and step > start:
             path = save(step)
             rep.line(f"interrupted: saved step {step} to {path}; continue with --resume {cfg.out}")
         raise
     finally:
+        interrupted.restore()
         rep.close()
 
     if last_eval != step:
@@ -224,3 +232,23 @@ def export_checkpoint(ckpt_path: str, cfg: TrainConfig) -> str:
     export(ckpt_path, cfg.export, **kwargs)
     return cfg.export
 
+
+class _InterruptAtStepEnd:
+    """While installed (main thread only), the first SIGINT only sets ``requested``; the second
+    raises KeyboardInterrupt as usual."""
+
+    def __init__(self, enabled: bool):
+        self.requested = False
+        self._previous = None
+        if enabled and threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None

@@ -159,7 +159,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="CPU threads per process (default: torch's choice; on a busy machine 1 can be much faster)")
     r.add_argument("--wkv", choices=WKV_CHOICES, default=S,
                    help="WKV implementation: chunked (parallel torch, default), kernels (the C++/CUDA "
-                        "kernels of rrwkv_rt.kernels), scan (the reference, slow)")
+                        "kernels of rrwkv_rt.autograd), scan (the reference, slow)")
     r.add_argument("--kernels", dest="wkv", action="store_const", const="kernels", default=S,
                    help="same as --wkv kernels")
     r.add_argument("--quiet", action="store_true", default=S, help="no progress bar and no log lines")
