@@ -122,3 +122,12 @@ def test_models_health_and_metrics(client, server):
 def test_max_tokens_zero(client):
     r = client.completions.create(model="default", prompt="x", max_tokens=0)
     assert r.choices[0].text == "" and r.choices[0].finish_reason == "length"
+
+
+def test_logit_bias_minus_100_bans(client, session):
+    prompt = "class Foo:\n    def "
+    free = reference(session, prompt, 30)
+    ban = {str(b): -100 for b in sorted(set(free.encode()))[:3]}
+    r = client.completions.create(model="default", prompt=prompt, max_tokens=30, temperature=0, logit_bias=ban)
+    assert r.choices[0].text == reference(session, prompt, 30, banned_tokens=[int(k) for k in ban])
+    assert not set(r.choices[0].text.encode()) & {int(k) for k in ban}

@@ -94,8 +94,6 @@ class Service:
                              "(GET /v1/models)", "model", 404, "invalid_request_error", "model_not_found")
         if body.n != 1:
             raise BadRequest(f"n must be 1, got {body.n}: this server returns one choice per request", "n")
-        if body.logit_bias:
-            raise BadRequest("logit_bias is not supported", "logit_bias")
         n = default_max if max_tokens is None else max_tokens
         if n > self.cfg.max_tokens_limit:
             raise BadRequest(f"max_tokens must be <= {self.cfg.max_tokens_limit} (this server's limit), got {n}",
@@ -114,13 +112,37 @@ class Service:
             raise BadRequest(f"{param} token {bad} is outside the vocabulary: expected 0 <= token < {vocab}", param)
         return ids
 
+    def banned(self, logit_bias) -> list[int] | None:
+        """Token ids that logit_bias bans (-100, as in the OpenAI API); other biases are refused,
+        since the sampler has no additive bias."""
+        if not logit_bias:
+            return None
+        banned = []
+        for key, value in logit_bias.items():
+            try:
+                token = int(key)
+            except ValueError:
+                raise BadRequest(f"logit_bias keys must be token ids, got {key!r}", "logit_bias") from None
+            if not 0 <= token < self.model.vocab_size:
+                raise BadRequest(f"logit_bias token {token} is outside the vocabulary: expected 0 <= token < "
+                                 f"{self.model.vocab_size}", "logit_bias")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
+                raise BadRequest(f"logit_bias values must be numbers in [-100, 100], got {value!r}", "logit_bias")
+            if value == -100:
+                banned.append(token)
+            elif value != 0:
+                raise BadRequest(f"logit_bias: only -100 (ban the token) is supported, got {value!r} for token "
+                                 f"{token}", "logit_bias")
+        return banned
+
     def sampler(self, body) -> Sampler:
+        banned = self.banned(body.logit_bias)
         try:
             return Sampler(self.model.vocab_size, temperature=float(body.temperature), top_p=float(body.top_p),
                            top_k=body.top_k, min_p=float(body.min_p), presence_penalty=float(body.presence_penalty),
                            frequency_penalty=float(body.frequency_penalty), penalty_decay=float(body.penalty_decay),
                            repetition_penalty=float(body.repetition_penalty), seed=body.seed,
-                           tokenizer=self.tokenizer._t)
+                           banned_tokens=banned, tokenizer=self.tokenizer._t)
         except (ValueError, TypeError) as e:
             raise BadRequest(f"bad sampling parameters: {e}") from None
 
