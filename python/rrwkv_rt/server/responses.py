@@ -32,7 +32,8 @@ class _Format:
         self.id = f"{self.prefix}-{uuid.uuid4().hex[:24]}"
         self.created = int(time.time())
         self.model = svc.model_id
-        self._token_text = lambda t: svc.tokenizer.token_bytes(t).decode("utf-8", "replace")
+        self._bytes = svc.scheduler.token_bytes
+        self._token_text = lambda t: self._bytes[t].decode("utf-8", "replace")
 
     def _envelope(self, obj: str, choices: list) -> dict:
         return {"id": self.id, "object": obj, "created": self.created, "model": self.model,
@@ -102,7 +103,7 @@ class ChatFormat(_Format):
         return text
 
     def _entry(self, t: int, lp: float) -> dict:
-        b = self.svc.tokenizer.token_bytes(t)
+        b = self._bytes[t]
         return {"token": b.decode("utf-8", "replace"), "logprob": lp, "bytes": list(b)}
 
     def _logprobs(self, chunks: list[Chunk]) -> dict | None:

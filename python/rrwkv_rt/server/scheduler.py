@@ -114,7 +114,9 @@ class Scheduler:
         self.cache = PrefixCache(cache_bytes, prefill_chunk)
         self.metrics = Metrics(capacity, max_queue)
         self.metrics.cache = self.cache
-        self._token_bytes = [tokenizer.token_bytes(i) for i in range(model.vocab_size)]
+        # ids past the tokenizer's (a model's vocab may be larger) have no bytes; the sampler bans them
+        self.token_bytes = [tokenizer.token_bytes(i) if i < tokenizer.vocab_size else b""
+                            for i in range(model.vocab_size)]
         self._cv = threading.Condition()
         self._waiting: deque[Request] = deque()  # guarded by _cv
         self._closing = False
@@ -271,7 +273,7 @@ class Scheduler:
         r.tokens.append(token)
         if first:
             self.metrics.generated(1)
-        r.emit(Chunk(r.text.push(self._token_bytes[token]), token, lp))
+        r.emit(Chunk(r.text.push(self.token_bytes[token]), token, lp))
         if r.text.stopped:
             self._finish(r, "stop")
             return False
@@ -295,7 +297,7 @@ class Scheduler:
             k = min(r.logprobs, len(lp))
             best = np.argpartition(-lp, k - 1)[:k]
             best = best[np.argsort(-lp[best], kind="stable")]
-            top = [(int(i), float(lp[i])) for i in best]
+            top = [(int(i), float(lp[i])) for i in best if np.isfinite(lp[i])]  # not banned ones
         return float(lp[token]), top
 
     def _release(self, r: Request, outcome: str) -> None:
