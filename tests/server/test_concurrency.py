@@ -96,7 +96,10 @@ def test_full_queue_answers_503_not_a_hang():
                 assert r.status_code == 503 and int(r.headers["retry-after"]) >= 1
                 assert r.json()["error"]["code"] == "queue_full"
                 assert metric(base, "rrwkv_requests_rejected_total") == 1
-                queued.close()
+                queued.close()  # a client that leaves while queued is dropped at once
+                wait_for(lambda: svc.scheduler.metrics.queue_depth == 0, what="the queued request to be dropped")
+                assert svc.scheduler.metrics.requests_finished["cancelled"] == 1
+                assert len(svc.scheduler.batch.rows) == 1  # the running one goes on
         wait_for(lambda: len(svc.scheduler.batch.rows) == 0 and svc.scheduler.metrics.queue_depth == 0,
                  what="the batch and queue to empty")
         assert httpx.get(base + "/health").json()["status"] == "ok"

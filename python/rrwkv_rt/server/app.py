@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import threading
 import time
 
 import numpy as np
@@ -81,6 +82,7 @@ class Service:
                          else template_for(self.model))
         self.model_id = cfg.model_name or os.path.splitext(os.path.basename(self.model.path))[0]
         self.created = int(time.time())
+        self.bridge = None  # the _LoopBridge to the event loop serving the requests
         self.scheduler = Scheduler(self.model, self.tokenizer, capacity=cfg.capacity, max_queue=cfg.max_queue,
                                    threads=cfg.threads, prefill_chunk=cfg.prefill_chunk, cache_bytes=cfg.cache_bytes)
 
@@ -268,11 +270,11 @@ async def _generate(svc: Service, http: HTTPRequest, body, ids: np.ndarray, max_
     timeout = svc.cfg.request_timeout
     if body.stream:
         queue: asyncio.Queue = asyncio.Queue()
-        req = Request(ids, sampler, max_tokens, stops, lambda ev: loop.call_soon_threadsafe(queue.put_nowait, ev),
-                      logprobs=logprobs, timeout=timeout)
+        req = Request(ids, sampler, max_tokens, stops, _to_loop(svc, loop, queue.put_nowait), logprobs=logprobs,
+                      timeout=timeout)
         _submit(svc, req)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
-        return StreamingResponse(_stream(svc, req, queue, fmt, include_usage), media_type="text/event-stream",
+        return StreamingResponse(_stream(svc, http, req, queue, fmt, include_usage), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     # not streaming: chunks are gathered on the scheduler thread; only the end crosses to the loop
@@ -283,11 +285,13 @@ async def _generate(svc: Service, http: HTTPRequest, body, ids: np.ndarray, max_
         if not result.done():
             result.set_result(ev)
 
+    to_loop = _to_loop(svc, loop, settle)
+
     def emit(ev) -> None:
         if isinstance(ev, Chunk):
             chunks.append(ev)
         else:
-            loop.call_soon_threadsafe(settle, ev)
+            to_loop(ev)
 
     req = Request(ids, sampler, max_tokens, stops, emit, logprobs=logprobs, timeout=timeout)
     _submit(svc, req)
@@ -305,6 +309,42 @@ async def _generate(svc: Service, http: HTTPRequest, body, ids: np.ndarray, max_
     return JSONResponse(fmt.whole(chunks, ev))
 
 
+class _LoopBridge:
+    """Hands events from the scheduler thread to the asyncio loop: one loop wake-up for all the
+    events posted before the loop gets to them (a turn's worth), not one per token."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.items: list = []
+        self.lock = threading.Lock()
+        self.scheduled = False
+
+    def post(self, fn, ev) -> None:
+        with self.lock:
+            self.items.append((fn, ev))
+            if self.scheduled:
+                return
+            self.scheduled = True
+        try:
+            self.loop.call_soon_threadsafe(self._run)
+        except RuntimeError:  # the loop closed: the server is shutting down
+            pass
+
+    def _run(self) -> None:
+        with self.lock:
+            items, self.items, self.scheduled = self.items, [], False
+        for fn, ev in items:
+            fn(ev)
+
+
+def _to_loop(svc: Service, loop: asyncio.AbstractEventLoop, fn):
+    """fn(event) run on the loop, callable from the scheduler thread."""
+    bridge = svc.bridge
+    if bridge is None or bridge.loop is not loop:
+        bridge = svc.bridge = _LoopBridge(loop)
+    return lambda ev: bridge.post(fn, ev)
+
+
 async def _disconnected(http: HTTPRequest) -> None:
     while True:
         message = await http.receive()
@@ -320,14 +360,20 @@ def _submit(svc: Service, req: Request) -> None:
                          {"Retry-After": str(e.retry_after)}) from None
 
 
-async def _stream(svc: Service, req: Request, queue: asyncio.Queue, fmt, include_usage: bool):
-    """Server-sent events of one request; the row is freed if the client goes away mid-stream."""
+async def _stream(svc: Service, http: HTTPRequest, req: Request, queue: asyncio.Queue, fmt, include_usage: bool):
+    """Server-sent events of one request. A client that goes away is noticed at once, even while
+    nothing is being sent (its request still queued, or its prompt being read), and its request
+    dropped."""
+    watcher = asyncio.ensure_future(_disconnected(http))
+    watcher.add_done_callback(lambda w: w.cancelled() or (svc.scheduler.cancel(req), queue.put_nowait(None)))
     try:
         first = fmt.first()
         if first is not None:
             yield _sse(first)
         while True:
             ev = await queue.get()
+            if ev is None:  # the client left
+                return
             if isinstance(ev, Chunk):
                 data = fmt.chunk(ev)
                 if data is not None:
@@ -342,6 +388,7 @@ async def _stream(svc: Service, req: Request, queue: asyncio.Queue, fmt, include
                 break
         yield "data: [DONE]\n\n"
     finally:
+        watcher.cancel()
         svc.scheduler.cancel(req)  # no-op once finished; frees the row of a client that left
 
 

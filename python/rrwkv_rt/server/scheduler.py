@@ -17,9 +17,11 @@ Generation follows ``GenerationStream`` (runtime/generate.py) token for token: s
 stop token, accept, decode through a ``TextStream`` (UTF-8 tails and stop strings), stop at a
 stop string or after ``max_tokens``.
 
-Results go to the HTTP side through ``Request.emit`` (thread-safe; the app passes a function that
-hands the event to the asyncio loop with ``call_soon_threadsafe``). The GIL is released inside
-every Batch call, so the event loop runs while the engine computes.
+Results go to the HTTP side through ``Request.emit``, called on this thread (the app passes a
+function that hands the event to the asyncio loop). A turn's events are emitted together at its
+end, just before the next ``Batch.step``: the GIL is released inside every Batch call, so the
+event loop formats and sends them while the engine computes, instead of contending for the GIL
+with this thread's per-row work.
 """
 from __future__ import annotations
 
@@ -123,6 +125,7 @@ class Scheduler:
         self._prefilling: deque[Request] = deque()  # scheduler thread only from here on
         self._decoding: list[Request] = []
         self._out = np.empty((capacity, model.vocab_size), dtype=np.float32)
+        self._events: list[tuple[Request, object]] = []  # this turn's, emitted at its end
         self._thread = threading.Thread(target=self._run, name="rrwkv-scheduler", daemon=True)
         self._thread.start()
 
@@ -172,11 +175,21 @@ class Scheduler:
                     self._fail(r, Failed(500, "internal error in the scheduler (see the server log)", "server_error"))
                 self._prefilling.clear()
                 self._decoding.clear()
+            self._flush()
         with self._cv:
             left = list(self._waiting)
             self._waiting.clear()
         for r in left + list(self._prefilling) + self._decoding:
             self._fail(r, Failed(503, "the server is shutting down", "server_unavailable"))
+        self._flush()
+
+    def _flush(self) -> None:
+        events, self._events = self._events, []
+        for r, ev in events:
+            try:
+                r.emit(ev)
+            except Exception:  # the receiving side's problem must not stop the others
+                log.exception("emitting a result failed")
 
     def _turn(self) -> None:
         self._reap()
@@ -273,7 +286,7 @@ class Scheduler:
         r.tokens.append(token)
         if first:
             self.metrics.generated(1)
-        r.emit(Chunk(r.text.push(self.token_bytes[token]), token, lp))
+        self._events.append((r, Chunk(r.text.push(self.token_bytes[token]), token, lp)))
         if r.text.stopped:
             self._finish(r, "stop")
             return False
@@ -309,10 +322,10 @@ class Scheduler:
 
     def _finish(self, r: Request, reason: str, tail: str = "") -> None:
         self._release(r, reason)
-        r.emit(Done(reason, len(r.prompt), len(r.tokens), r.cached, tail))
+        self._events.append((r, Done(reason, len(r.prompt), len(r.tokens), r.cached, tail)))
 
     def _fail(self, r: Request, failure: Failed) -> None:
         if r.finished:
             return
         self._release(r, failure.type)
-        r.emit(failure)
+        self._events.append((r, failure))
