@@ -10,14 +10,15 @@ server runs as a subprocess (`python -m rrwkv_rt serve`, prompt cache off, capac
 largest concurrency) and the clients are one asyncio process of httpx streams. Each client
 sends `--requests` requests back to back (streaming, a prompt of its own, `max_tokens` each,
 bytes >= 0x80 banned through logit_bias so that every token is a whole character and makes one
-stream chunk). Per concurrency C, interleaved: the raw engine (Batch.step of C rows, in this
-process, the server idle), then the server phase.
+stream chunk). Per concurrency C, `--rounds` rounds of: the raw engine (Batch.step of C rows, in
+this process, the server idle), the server phase, the raw engine again.
 
 Reported: tokens/s = completion tokens / wall time of the phase (prefill of the prompts and all
 HTTP work included); TTFT = request sent -> first token received; ITL = gaps between tokens of
 one stream. Medians and 99th percentiles; decode / prefill: the share of the phase's wall time the
 scheduler spent in Batch.step / Batch.forward (from /metrics; the rest is sampling, HTTP and
-waiting). Nothing here asserts a target. The machine may be
+waiting); step tok/s: what Batch.step gave inside the server (the raw figure's peer, under the
+HTTP side's load). Raw and server phases alternate for `--rounds` rounds. Nothing here asserts a target. The machine may be
 shared: the load average is printed before and after.
 """
 from __future__ import annotations
@@ -168,7 +169,8 @@ def main(argv=None) -> int:
     p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated numbers of concurrent clients")
-    p.add_argument("--requests", type=int, default=2, help="requests per client, back to back")
+    p.add_argument("--requests", type=int, default=1, help="requests per client and round, back to back")
+    p.add_argument("--rounds", type=int, default=2, help="rounds of (raw engine, server phase) per concurrency")
     p.add_argument("--max-tokens", type=int, default=128, help="tokens generated per request")
     p.add_argument("--raw-steps", type=int, default=24, help="Batch.step calls timed per batch size")
     p.add_argument("--workdir", default=None, help="where to keep the generated model (default: a temp dir)")
@@ -187,33 +189,44 @@ def main(argv=None) -> int:
         proc, base = start_server(path, args.threads, max(sizes))
         rows = []
         try:
+            asyncio.run(warm_up(base))
             for c in sizes:
-                raw_before = raw_engine(model, c, args.raw_steps, args.threads)
-                asyncio.run(warm_up(base))
-                m0 = scrape(base)
-                srv = asyncio.run(clients_phase(base, c, args.requests, args.max_tokens))
-                m1 = scrape(base)
-                raw = (raw_before + raw_engine(model, c, args.raw_steps, args.threads)) / 2
-                for k in ("decode", "prefill"):
-                    key = f"rrwkv_{k}_seconds_total"
-                    srv[k + "_share"] = (m1[key] - m0[key]) / srv["wall"]
-                rows.append((c, raw, srv))
-                print(f"  {c} clients: raw {raw:.1f} tokens/s, server {srv['tokens_s']:.1f} tokens/s "
-                      f"({srv['tokens']} tokens in {srv['wall']:.1f} s)", flush=True)
+                rounds = []
+                for _ in range(args.rounds):  # raw and server interleaved: the machine's load drifts
+                    raw_before = raw_engine(model, c, args.raw_steps, args.threads)
+                    m0 = scrape(base)
+                    srv = asyncio.run(clients_phase(base, c, args.requests, args.max_tokens))
+                    m1 = scrape(base)
+                    srv["raw"] = (raw_before + raw_engine(model, c, args.raw_steps, args.threads)) / 2
+                    for k in ("decode", "prefill"):
+                        key = f"rrwkv_{k}_seconds_total"
+                        srv[k + "_share"] = (m1[key] - m0[key]) / srv["wall"]
+                    srv["step_tokens_s"] = (m1["rrwkv_generated_tokens_total"] - m0["rrwkv_generated_tokens_total"]) / \
+                        max(m1["rrwkv_decode_seconds_total"] - m0["rrwkv_decode_seconds_total"], 1e-9)
+                    rounds.append(srv)
+                    print(f"  {c} clients: raw {srv['raw']:.1f} tokens/s, server {srv['tokens_s']:.1f} tokens/s "
+                          f"({srv['tokens']} tokens in {srv['wall']:.1f} s), load {os.getloadavg()[0]:.2f}", flush=True)
+                med = lambda k: float(np.median([r[k] for r in rounds]))  # noqa: E731
+                rows.append((c, {"raw": med("raw"), "tokens_s": med("tokens_s"),
+                                 "ratio": float(np.median([r["tokens_s"] / r["raw"] for r in rounds])),
+                                 "ttft": [x for r in rounds for x in r["ttft"]], "itl": [x for r in rounds for x in r["itl"]],
+                                 "decode_share": med("decode_share"), "prefill_share": med("prefill_share"),
+                                 "step_tokens_s": med("step_tokens_s")}))
         finally:
             proc.terminate()
             proc.wait(30)
-    print(f"\n{args.shape} {args.arch} {args.dtype}, {args.threads} threads, {args.requests} requests per client, "
-          f"{args.max_tokens} tokens each (streamed):")
+    print(f"\n{args.shape} {args.arch} {args.dtype}, {args.threads} threads, {args.rounds} rounds of {args.requests} "
+          f"request(s) per client, {args.max_tokens} tokens each (streamed):")
     print(f"{'clients':>7} {'raw tok/s':>10} {'server tok/s':>13} {'ratio':>6} {'TTFT p50':>9} {'TTFT p99':>9} "
-          f"{'ITL p50':>8} {'ITL p99':>8} {'decode':>7} {'prefill':>7}")
-    for c, raw, s in rows:
-        print(f"{c:>7} {raw:>10.1f} {s['tokens_s']:>13.1f} {s['tokens_s'] / raw:>6.0%} "
+          f"{'ITL p50':>8} {'ITL p99':>8} {'decode':>7} {'prefill':>7} {'step tok/s':>10}")
+    for c, s in rows:
+        print(f"{c:>7} {s['raw']:>10.1f} {s['tokens_s']:>13.1f} {s['ratio']:>6.0%} "
               f"{pct(s['ttft'], 50) * 1e3:>7.0f}ms {pct(s['ttft'], 99) * 1e3:>7.0f}ms "
               f"{pct(s['itl'], 50) * 1e3:>6.0f}ms {pct(s['itl'], 99) * 1e3:>6.0f}ms {s['decode_share']:>7.0%} "
-              f"{s['prefill_share']:>7.0%}")
-    print("(raw: Batch.step alone, mean of a measurement before and after the server phase; decode / prefill: "
-          "share of the\n server phase's wall time the scheduler spent in Batch.step / Batch.forward)")
+              f"{s['prefill_share']:>7.0%} {s['step_tokens_s']:>10.1f}")
+    print("(medians over rounds; raw: Batch.step alone, measured before and after each server phase; ratio: median of\n"
+          " the rounds' server/raw; decode / prefill: share of the server phase's wall time in Batch.step / prefill;\n"
+          " step tok/s: tokens per second of Batch.step inside the server)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

@@ -32,6 +32,7 @@ CASES = [  # (path, body, status, param, words in the message)
     ("/v1/completions", OK | {"prompt": ""}, 400, "prompt", "empty"),
     ("/v1/completions", OK | {"prompt": 12}, 400, "prompt", "string"),
     ("/v1/completions", OK | {"prompt": [1, 2, 256]}, 400, "prompt", "outside the vocabulary"),
+    ("/v1/completions", OK | {"prompt": [1, 2**70]}, 400, "prompt", "64 bits"),
     ("/v1/completions", OK | {"prompt": ["a", "b"]}, 400, "prompt", "one prompt"),
     ("/v1/completions", OK | {"prompt": "x" * 4001}, 400, "prompt", "at most 4000"),
     ("/v1/chat/completions", CHAT | {"messages": []}, 400, "messages", "at least 1"),

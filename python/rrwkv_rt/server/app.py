@@ -234,7 +234,11 @@ def create_app(cfg: ServerConfig | None = None, service: Service | None = None) 
         if isinstance(prompt, str):
             ids, text = svc.tokenizer.encode_array(prompt), prompt
         else:
-            ids = np.asarray(prompt, dtype=np.int64)
+            try:
+                ids = np.asarray(prompt, dtype=np.int64)
+            except OverflowError:
+                raise BadRequest(f"prompt token ids must be in 0..{svc.model.vocab_size - 1}, got one that does not "
+                                 "even fit in 64 bits", "prompt") from None
             text = None
         svc.check_prompt(ids, "prompt")
         if body.echo and text is None:
