@@ -18,7 +18,9 @@ HTTP work included); TTFT = request sent -> first token received; ITL = gaps bet
 one stream. Medians and 99th percentiles; decode / prefill: the share of the phase's wall time the
 scheduler spent in Batch.step / Batch.forward (from /metrics; the rest is sampling, HTTP and
 waiting); step tok/s: what Batch.step gave inside the server (the raw figure's peer, under the
-HTTP side's load). Raw and server phases alternate for `--rounds` rounds. Nothing here asserts a target. The machine may be
+HTTP side's load). Besides Batch.step's raw tokens/s the table gives the "raw job": the same
+work on the engine alone (each prompt prefilled with Batch.forward, then max_tokens steps of
+all rows), the peer of the server's figure, which includes reading the prompts. Raw and server phases alternate for `--rounds` rounds. Nothing here asserts a target. The machine may be
 shared: the load average is printed before and after.
 """
 from __future__ import annotations
@@ -54,20 +56,28 @@ def build_model(workdir: str, shape: str, arch: str, dtype: str) -> str:
     return path
 
 
-def raw_engine(model, size: int, steps: int, threads: int) -> float:
-    """Aggregate tokens/s of Batch.step with `size` rows (at different positions)."""
+def prompt_of(client: int, k: int) -> str:
+    return f"# client {client}, request {k}: def f{client}_{k}(x):\n"
+
+
+def raw_engine(model, prompts: list[str], steps: int, threads: int) -> dict:
+    """The batched engine alone, one row per prompt: seconds to prefill the prompts (one
+    Batch.forward each) and aggregate tokens/s of Batch.step over the rows."""
     import rrwkv_rt
+    size = len(prompts)
     rng = np.random.default_rng(size)
     b = rrwkv_rt.Batch(model, capacity=size, threads=threads)
     rows = [b.add() for _ in range(size)]
-    for r in rows:
-        b.forward(r, rng.integers(0, 128, 1 + r % 7))
+    t0 = time.perf_counter()
+    for r, p in zip(rows, prompts):
+        b.forward(r, np.frombuffer(p.encode(), np.uint8).astype(np.int64))
+    prefill_s = time.perf_counter() - t0
     out = np.empty((size, model.vocab_size), np.float32)
     b.step(rows, rng.integers(0, 128, size), out=out)  # warm
     t0 = time.perf_counter()
     for _ in range(steps):
         b.step(rows, rng.integers(0, 128, size), out=out)
-    return size * steps / (time.perf_counter() - t0)
+    return {"step_tokens_s": size * steps / (time.perf_counter() - t0), "prefill_s": prefill_s}
 
 
 # ---- the server and its clients ----------------------------------------------------------------
@@ -133,8 +143,7 @@ async def clients_phase(base: str, concurrency: int, requests: int, max_tokens: 
     limits = httpx.Limits(max_connections=concurrency + 4, max_keepalive_connections=concurrency + 4)
     async with httpx.AsyncClient(timeout=600, limits=limits) as client:
         async def client_loop(c: int) -> list[dict]:
-            return [await one_request(client, base, f"# client {c}, request {k}: def f{c}_{k}(x):\n", max_tokens)
-                    for k in range(requests)]
+            return [await one_request(client, base, prompt_of(c, k), max_tokens) for k in range(requests)]
 
         t0 = time.perf_counter()
         results = await asyncio.gather(*(client_loop(c) for c in range(concurrency)))
@@ -193,22 +202,28 @@ def main(argv=None) -> int:
             for c in sizes:
                 rounds = []
                 for _ in range(args.rounds):  # raw and server interleaved: the machine's load drifts
-                    raw_before = raw_engine(model, c, args.raw_steps, args.threads)
+                    prompts = [prompt_of(i, k) for k in range(args.requests) for i in range(c)][:c]
+                    before = raw_engine(model, prompts, args.raw_steps, args.threads)
                     m0 = scrape(base)
                     srv = asyncio.run(clients_phase(base, c, args.requests, args.max_tokens))
                     m1 = scrape(base)
-                    srv["raw"] = (raw_before + raw_engine(model, c, args.raw_steps, args.threads)) / 2
+                    after = raw_engine(model, prompts, args.raw_steps, args.threads)
+                    srv["raw"] = (before["step_tokens_s"] + after["step_tokens_s"]) / 2
+                    # the same job without the server: prefill the prompts, then max_tokens steps of c rows
+                    prefill_s = (before["prefill_s"] + after["prefill_s"]) / 2
+                    srv["raw_job"] = c * args.max_tokens / (prefill_s + args.max_tokens * c / srv["raw"])
                     for k in ("decode", "prefill"):
                         key = f"rrwkv_{k}_seconds_total"
                         srv[k + "_share"] = (m1[key] - m0[key]) / srv["wall"]
                     srv["step_tokens_s"] = (m1["rrwkv_generated_tokens_total"] - m0["rrwkv_generated_tokens_total"]) / \
                         max(m1["rrwkv_decode_seconds_total"] - m0["rrwkv_decode_seconds_total"], 1e-9)
                     rounds.append(srv)
-                    print(f"  {c} clients: raw {srv['raw']:.1f} tokens/s, server {srv['tokens_s']:.1f} tokens/s "
+                    print(f"  {c} clients: raw {srv['raw']:.1f} tokens/s (same job {srv['raw_job']:.1f}), server {srv['tokens_s']:.1f} tokens/s "
                           f"({srv['tokens']} tokens in {srv['wall']:.1f} s), load {os.getloadavg()[0]:.2f}", flush=True)
                 med = lambda k: float(np.median([r[k] for r in rounds]))  # noqa: E731
-                rows.append((c, {"raw": med("raw"), "tokens_s": med("tokens_s"),
+                rows.append((c, {"raw": med("raw"), "tokens_s": med("tokens_s"), "raw_job": med("raw_job"),
                                  "ratio": float(np.median([r["tokens_s"] / r["raw"] for r in rounds])),
+                                 "ratio_job": float(np.median([r["tokens_s"] / r["raw_job"] for r in rounds])),
                                  "ttft": [x for r in rounds for x in r["ttft"]], "itl": [x for r in rounds for x in r["itl"]],
                                  "decode_share": med("decode_share"), "prefill_share": med("prefill_share"),
                                  "step_tokens_s": med("step_tokens_s")}))
@@ -217,15 +232,16 @@ def main(argv=None) -> int:
             proc.wait(30)
     print(f"\n{args.shape} {args.arch} {args.dtype}, {args.threads} threads, {args.rounds} rounds of {args.requests} "
           f"request(s) per client, {args.max_tokens} tokens each (streamed):")
-    print(f"{'clients':>7} {'raw tok/s':>10} {'server tok/s':>13} {'ratio':>6} {'TTFT p50':>9} {'TTFT p99':>9} "
+    print(f"{'clients':>7} {'raw tok/s':>10} {'raw job':>8} {'server tok/s':>13} {'ratio':>6} {'/job':>5} {'TTFT p50':>9} {'TTFT p99':>9} "
           f"{'ITL p50':>8} {'ITL p99':>8} {'decode':>7} {'prefill':>7} {'step tok/s':>10}")
     for c, s in rows:
-        print(f"{c:>7} {s['raw']:>10.1f} {s['tokens_s']:>13.1f} {s['ratio']:>6.0%} "
+        print(f"{c:>7} {s['raw']:>10.1f} {s['raw_job']:>8.1f} {s['tokens_s']:>13.1f} {s['ratio']:>6.0%} {s['ratio_job']:>5.0%} "
               f"{pct(s['ttft'], 50) * 1e3:>7.0f}ms {pct(s['ttft'], 99) * 1e3:>7.0f}ms "
               f"{pct(s['itl'], 50) * 1e3:>6.0f}ms {pct(s['itl'], 99) * 1e3:>6.0f}ms {s['decode_share']:>7.0%} "
               f"{s['prefill_share']:>7.0%} {s['step_tokens_s']:>10.1f}")
-    print("(medians over rounds; raw: Batch.step alone, measured before and after each server phase; ratio: median of\n"
-          " the rounds' server/raw; decode / prefill: share of the server phase's wall time in Batch.step / prefill;\n"
+    print("(medians over rounds; raw: Batch.step alone, measured before and after each server phase; raw job: the\n"
+          " same job on the engine alone (prefill of the same prompts, then the steps); ratio, /job: medians of the\n"
+          " rounds' server/raw and server/raw job; decode / prefill: share of the server phase's wall time in Batch.step / prefill;\n"
           " step tok/s: tokens per second of Batch.step inside the server)")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
