@@ -3,10 +3,11 @@
 Each turn of the loop (1) drops cancelled and timed-out requests (their rows leave the batch
 at once), (2) gives free rows to waiting requests, starting each from the longest cached prompt
 prefix, (3) runs one decode step of every decoding row (``Batch.step``: one token per row, each
-row bit for bit what ``Session.step`` gives alone) and (4) spends a bounded prefill budget of at
-most ``prefill_chunk`` tokens on the prompts still being read. So a long prompt costs the running
-sequences one chunk's worth of delay per token, never its whole length, and short prompts that
-arrive behind it overtake it (prefill goes round-robin).
+row bit for bit what ``Session.step`` gives alone) and (4) spends a bounded prefill budget on the
+prompts still being read: ``prefill_chunk`` tokens, or in a burst (more prompts being read than
+rows decoding) up to ``MAX_PREFILL_CHUNKS`` chunks. So a long prompt costs the running sequences
+one chunk's worth of delay per token, never its whole length, and short prompts that arrive
+behind it overtake it (prefill goes round-robin).
 
 Exactness: every prompt is read in pieces cut at multiples of ``prefill_chunk`` from its start,
 each piece one ``Batch.forward`` call. ``Session.forward`` cuts a prompt the same way, so the
@@ -39,6 +40,8 @@ from .cache import PrefixCache
 from .metrics import Metrics
 
 log = logging.getLogger("rrwkv_rt.server")
+
+MAX_PREFILL_CHUNKS = 8  # the most prefill chunks in one turn (a burst of new prompts)
 
 
 # ---- events handed to the HTTP side ------------------------------------------------------------
@@ -253,13 +256,16 @@ class Scheduler:
         self._decoding = running
 
     def _prefill(self) -> None:
-        budget = self.chunk
+        # one chunk per turn while the decoding rows outnumber the prompts being read; in a burst
+        # (more prompts than decoders) up to MAX_PREFILL_CHUNKS, so the batch fills sooner
+        share = -(-len(self._prefilling) // max(1, len(self._decoding)))
+        budget = self.chunk * min(MAX_PREFILL_CHUNKS, max(1, share))
         t0 = time.perf_counter()
         while self._prefilling:
             r = self._prefilling[0]
             # pieces end at multiples of the chunk from the prompt's start, like Session.forward's
             end = min(len(r.prompt), (r.done // self.chunk + 1) * self.chunk)
-            if end - r.done > budget and budget < self.chunk:
+            if end - r.done > budget:
                 break  # this turn's budget is spent; r goes first in the next one
             self._prefilling.popleft()
             logits = self.batch.forward(r.row, r.prompt[r.done:end])
