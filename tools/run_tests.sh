@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # torch==2.13.0 is the CPU build that lies on disk here; an unpinned torch would pull a CUDA
 # build of several GB. Installed first so the extras below find it already satisfied.
 python -m pip install -q torch==2.13.0
-python -m pip install -q ".[torch,test]"
+python -m pip install -q ".[torch,test,server]"
 
 if [ ! -e /usr/include/gtest/gtest.h ]; then
   echo "installing GoogleTest (libgtest-dev) for the C++ unit tests"

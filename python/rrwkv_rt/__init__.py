@@ -6,8 +6,8 @@ native kernels (``rrwkv_rt.autograd``) do.
 
 The package: ``runtime`` (Model, Session, Batch, generation, state files), ``io`` (checkpoints,
 the .rrwkv writer, the exporter), ``arch`` (each architecture's checkpoint layout and export
-transforms), ``cli`` (``python -m rrwkv_rt``), ``tokenizer``, and the torch-only ``reference``,
-``train`` and ``autograd``.
+transforms), ``cli`` (``python -m rrwkv_rt``), ``tokenizer``, ``server`` (``rrwkv serve``; needs the extra
+``rrwkv_rt[server]``), and the torch-only ``reference``, ``train`` and ``autograd``.
 """
 from ._core import FORMAT_VERSION, FormatError, ModelFile, StateMismatchError
 from ._core import __version__

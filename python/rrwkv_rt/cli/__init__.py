@@ -51,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     from .generate import add_parsers as add_generate_parsers  # generate, chat
     add_generate_parsers(sub)
+    from .serve import add_parser as add_serve_parser
+    add_serve_parser(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
     e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")

@@ -1,0 +1,49 @@
+"""The ``serve`` subcommand: an OpenAI-compatible HTTP server (docs/SERVING.md).
+
+    python -m rrwkv_rt serve [MODEL] --host 127.0.0.1 --port 8000
+"""
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API (needs rrwkv_rt[server])")
+    p.add_argument("model", nargs="?", default=None, metavar="MODEL",
+                   help=".rrwkv model file (default: the model shipped with the package)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--model-name", default=None, metavar="ID",
+                   help="the model id clients pass (default: the file name without .rrwkv)")
+    p.add_argument("--chat-template", default=None, metavar="JSON",
+                   help="chat template file (default: the model's meta.chat_template, else RWKV World's)")
+    p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all available)")
+    p.add_argument("--capacity", type=int, default=32, metavar="N", help="most concurrent sequences (default 32)")
+    p.add_argument("--max-queue", type=int, default=64, metavar="N",
+                   help="most requests waiting for a row; more get 503 with Retry-After (default 64)")
+    p.add_argument("--prefill-chunk", type=int, default=128, metavar="N",
+                   help="prompt tokens per prefill piece (default 128, as Session: outputs then equal "
+                        "Session.generate bit for bit)")
+    p.add_argument("--cache-mb", type=float, default=256, metavar="MB",
+                   help="memory for cached prompt states, MiB (default 256; 0 = off)")
+    p.add_argument("--max-tokens-limit", type=int, default=4096, metavar="N", help="largest max_tokens (default 4096)")
+    p.add_argument("--default-max-tokens", type=int, default=256, metavar="N",
+                   help="max_tokens of chat requests that give none (default 256)")
+    p.add_argument("--max-prompt-tokens", type=int, default=32768, metavar="N", help="longest prompt (default 32768)")
+    p.add_argument("--request-timeout", type=float, default=600, metavar="S",
+                   help="seconds a request may take, queueing included (default 600; 0 = none)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> None:
+    from ..server import ServerConfig, serve  # ImportError (the CLI's one-line error) without the extra
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    cfg = ServerConfig(model_path=args.model, model_name=args.model_name, chat_template=args.chat_template,
+                       threads=args.threads, capacity=args.capacity, max_queue=args.max_queue,
+                       prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
+                       max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,
+                       max_prompt_tokens=args.max_prompt_tokens,
+                       request_timeout=args.request_timeout if args.request_timeout > 0 else None)
+    serve(cfg, host=args.host, port=args.port, log_level=args.log_level)

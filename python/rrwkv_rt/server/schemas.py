@@ -1,0 +1,106 @@
+"""Request bodies of the OpenAI-compatible endpoints (pydantic), and OpenAI-style error bodies.
+
+Types are strict (``"10"`` is not a number, ``1`` is not ``true``) and ranges are checked here,
+so a bad field gets a 400 that names it before anything else happens. Fields the OpenAI API
+has but that change nothing here (``user``, ...) are accepted and ignored; fields whose meaning
+this server cannot honour (``n`` > 1, ``best_of`` > 1, ``logit_bias``, ``suffix``, tools) are
+refused by the app with a 400 naming them. Sampling extensions beyond the OpenAI API (the
+OpenAI client passes them with ``extra_body=``): ``top_k``, ``min_p``, ``repetition_penalty``,
+``penalty_decay`` (runtime/generate.py has their meaning).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+Number = Union[StrictFloat, StrictInt]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class StreamOptions(_Body):
+    include_usage: bool = False
+
+
+class _Sampling(_Body):
+    model: StrictStr
+    max_tokens: Optional[StrictInt] = Field(None, ge=0)
+    temperature: Number = Field(1.0, ge=0.0, le=10.0)
+    top_p: Number = Field(1.0, ge=0.0, le=1.0)
+    n: StrictInt = Field(1, ge=1)
+    stream: bool = False
+    stream_options: Optional[StreamOptions] = None
+    stop: Optional[Union[StrictStr, list[StrictStr]]] = None
+    seed: Optional[StrictInt] = Field(None, ge=0, le=2**64 - 1)
+    presence_penalty: Number = Field(0.0, ge=-2.0, le=2.0)
+    frequency_penalty: Number = Field(0.0, ge=-2.0, le=2.0)
+    logit_bias: Optional[dict[str, Any]] = None
+    user: Optional[StrictStr] = None
+    # extensions (the rwkv package's sampling options)
+    top_k: StrictInt = Field(0, ge=0)
+    min_p: Number = Field(0.0, ge=0.0, le=1.0)
+    repetition_penalty: Number = Field(1.0, gt=0.0)
+    penalty_decay: Number = Field(0.996, ge=0.0, le=1.0)
+
+
+class CompletionRequest(_Sampling):
+    prompt: Union[StrictStr, list[StrictInt], list[StrictStr], list[list[StrictInt]]]
+    logprobs: Optional[StrictInt] = Field(None, ge=0, le=5)
+    echo: bool = False
+    best_of: Optional[StrictInt] = Field(None, ge=1)
+    suffix: Optional[StrictStr] = None
+
+
+class TextPart(_Body):
+    type: Literal["text"]
+    text: StrictStr
+
+
+class Message(_Body):
+    role: Literal["system", "developer", "user", "assistant"]
+    content: Union[StrictStr, list[TextPart], None] = None
+    name: Optional[StrictStr] = None
+
+    def text(self) -> str:
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(p.text for p in self.content)
+
+
+class ChatRequest(_Sampling):
+    messages: list[Message] = Field(min_length=1)
+    max_completion_tokens: Optional[StrictInt] = Field(None, ge=0)
+    logprobs: bool = False
+    top_logprobs: Optional[StrictInt] = Field(None, ge=0, le=20)
+    tools: Optional[list[Any]] = None
+    response_format: Optional[dict[str, Any]] = None
+
+
+def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,
+               code: str | None = None) -> dict:
+    """The OpenAI API's error object."""
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
+    """(message, param) for the first of pydantic's errors, as a client wants to read it."""
+    e = errors[0]
+    loc = [str(p) for p in e.get("loc", ()) if p != "body"]
+    if e.get("type") == "json_invalid":
+        return f"the request body is not valid JSON: {e.get('ctx', {}).get('error', e.get('msg'))}", None
+    # union members show up as extra path entries ("str", "list[int]"); keep the field path
+    path = [p for p in loc if not any(c in p for c in "[]") and p not in ("str", "int", "float", "bool", "list")]
+    param = ".".join(path) or None
+    msg = e.get("msg", "invalid value")
+    if "input" in e and e.get("type") != "missing":
+        shown = repr(e["input"])
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        msg = f"{msg} (got {shown})"
+    if len(errors) > 1 and all(str(x.get("loc", ())[:2]) == str(e.get("loc", ())[:2]) for x in errors):
+        msg = f"{msg}; or another of the accepted types"
+    return (f"{param}: {msg}" if param else msg), param
