@@ -1,5 +1,8 @@
 #include "core/dtype.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "core/errors.h"
 
 namespace rrwkv {
@@ -11,7 +14,22 @@ constexpr DTypeTraits kTraits[] = {
     {DType::F16, "f16", 1, 2, true, false},
     {DType::BF16, "bf16", 1, 2, true, false},
     {DType::F64, "f64", 1, 8, false, false},
+    {DType::Q8_0, "q8_0", 32, 2 + 32, true, true},
+    {DType::Q4_1, "q4_1", 32, 2 + 2 + 16, true, true},
 };
+
+float half_to_float(uint16_t h) {  // exact (for the scale checks; kernels have their own)
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
+  uint32_t bits;
+  if (exp == 0) {
+    const float mag = static_cast<float>(mant) * 5.9604644775390625e-8f;
+    return sign ? -mag : mag;
+  }
+  bits = exp == 31 ? sign | 0x7f800000u | (mant << 13) : sign | ((exp + 112u) << 23) | (mant << 13);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
 
 }  // namespace
 
@@ -41,7 +59,8 @@ DType parse_dtype(const std::string& name) {
   };
   static const Alias kAliases[] = {{"float32", DType::F32}, {"fp32", DType::F32}, {"float16", DType::F16},
                                    {"fp16", DType::F16},    {"bfloat16", DType::BF16}, {"float64", DType::F64},
-                                   {"fp64", DType::F64}};
+                                   {"fp64", DType::F64},    {"int8", DType::Q8_0},     {"q8", DType::Q8_0},
+                                   {"q4", DType::Q4_1},     {"int4", DType::Q4_1}};
   for (const DTypeTraits& t : kTraits)
     if (name == t.name) return t.type;
   for (const Alias& a : kAliases)
@@ -49,6 +68,25 @@ DType parse_dtype(const std::string& name) {
   std::string all;
   for (const DTypeTraits& t : kTraits) all += (all.empty() ? "" : ", ") + std::string(t.name);
   throw InvalidArgument("unknown dtype '" + name + "'; expected one of " + all);
+}
+
+bool scales_finite(DType t, const void* data, uint64_t rows, uint64_t cols, uint64_t* bad_row) {
+  const DTypeTraits& d = traits(t);
+  if (!d.quantized) return true;
+  const uint64_t blocks = cols / static_cast<uint64_t>(d.block_elems);
+  const uint64_t n_scales = blocks * (t == DType::Q4_1 ? 2 : 1);  // the row starts with them
+  const uint64_t rb = blocks * static_cast<uint64_t>(d.block_bytes);
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (uint64_t r = 0; r < rows; ++r)
+    for (uint64_t i = 0; i < n_scales; ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + r * rb + 2 * i, 2);
+      if (!std::isfinite(half_to_float(h))) {
+        *bad_row = r;
+        return false;
+      }
+    }
+  return true;
 }
 
 bool row_bytes(DType t, uint64_t cols, uint64_t* out) {

@@ -14,6 +14,10 @@ enum class DType : uint8_t {
   F16 = 1,
   BF16 = 2,
   F64 = 3,  // compute only (training kernels, references): never in a model file
+  // Quantized, in blocks of 32 along a row; each row stores its blocks' scales first, then the
+  // quantized values (kernels/cpu/quant.h, docs/FORMAT.md):
+  Q8_0 = 4,  // int8 q, one f16 scale d per block: x = d q                    (8.5 bits/weight)
+  Q4_1 = 5,  // 4-bit q in 0..15, f16 scale d and offset m per block: x = d q + m  (5 bits/weight)
 };
 
 struct DTypeTraits {
@@ -33,6 +37,10 @@ inline const char* dtype_name(DType t) { return traits(t).name; }
 std::string storable_dtype_names();
 // Parses a name ("f32", "float32", "fp16", ...); throws InvalidArgument naming the choices.
 DType parse_dtype(const std::string& name);
+
+// For a quantized type: whether every scale (and offset) of `rows` rows of `cols` elements is
+// finite; *bad_row gets the first row that is not. Plain types: always true.
+bool scales_finite(DType t, const void* data, uint64_t rows, uint64_t cols, uint64_t* bad_row);
 
 // Bytes of a row of `cols` elements; false if cols is not a whole number of blocks or overflows.
 bool row_bytes(DType t, uint64_t cols, uint64_t* out);

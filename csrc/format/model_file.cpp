@@ -224,6 +224,12 @@ void ModelFile::verify_tensor_checksums() const {
       throw FormatError(where() + ": tensor " + quoted(t.name) + " (bytes " + std::to_string(t.offset) + ".." +
                         std::to_string(t.offset + t.nbytes) + ") fails its checksum (stored " + hex32(t.crc32) +
                         ", computed " + hex32(actual) + "); the data is corrupt — copy the file again or " + kReexport);
+    // quantized rows carry their scales: every one must be a number (a writer bug otherwise)
+    uint64_t bad = 0;
+    if (traits(t.dtype).quantized &&
+        !scales_finite(t.dtype, t.data, t.numel() / t.shape.back(), t.shape.back(), &bad))
+      throw FormatError(where() + ": tensor " + quoted(t.name) + " (" + dtype_name(t.dtype) + ") has a scale that is " +
+                        "not finite in row " + std::to_string(bad) + "; the file was written wrongly — " + kReexport);
   }
 }
 

@@ -15,7 +15,7 @@ void linear(ExecContext& ctx, const Projection* ps, int count) {
                             std::to_string(p.n) + ", ldx=" + std::to_string(p.ldx) + " for " +
                             std::to_string(p.w->cols) + " inputs, ldy=" + std::to_string(p.ldy) + " for " +
                             std::to_string(p.w->rows) + " outputs)");
-    if (traits(p.w->dtype).quantized || !traits(p.w->dtype).storable)
+    if (!traits(p.w->dtype).storable)
       throw InvalidArgument(std::string("linear: no kernel for weights of dtype ") + dtype_name(p.w->dtype));
   }
   RRWKV_DISPATCH("linear", ctx.device, detail::linear_cpu(ctx, ps, count), throw_backend_unavailable("linear", ctx.device));

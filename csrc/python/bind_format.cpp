@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include "core/crc32.h"
+#include "core/dtype.h"
 #include "core/device.h"
 #include "core/errors.h"
 #include "arch/architecture.h"
@@ -65,11 +66,18 @@ py::object field_to_python(const FieldValue& v) {
 }
 
 // A zero-copy numpy view of a tensor; the array keeps the mapping alive. bf16 has no numpy
-// dtype, so it is returned as its raw uint16 bits.
+// dtype, so it is returned as its raw uint16 bits; a quantized tensor as its raw rows, uint8
+// (rows, bytes per row) (rrwkv_rt.io.dtypes.decode turns either into floats).
 py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const TensorInfo& t) {
+  const bool quantized = traits(t.dtype).quantized;
   py::dtype dt = t.dtype == DType::F32 ? py::dtype::of<float>()
-                 : t.dtype == DType::F16 ? py::dtype("float16") : py::dtype::of<uint16_t>();
+                 : t.dtype == DType::F16 ? py::dtype("float16")
+                 : quantized ? py::dtype::of<uint8_t>() : py::dtype::of<uint16_t>();
   std::vector<py::ssize_t> shape(t.shape.begin(), t.shape.end());
+  if (quantized) {
+    const int64_t cols = static_cast<int64_t>(t.shape.back());
+    shape = {static_cast<py::ssize_t>(t.numel() / t.shape.back()), static_cast<py::ssize_t>(row_bytes(t.dtype, cols))};
+  }
   auto owner = py::cast(file);
   py::array a(dt, shape, {}, t.data, owner);
   py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
@@ -201,7 +209,7 @@ void bind_format(py::module_& m) {
       })
       .def("tensor", [](const std::shared_ptr<ModelFile>& f, const std::string& name) {
         return tensor_view(f, f->tensor(name));
-      }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits).");
+      }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).");
 }
 
 }  // namespace rrwkv::python

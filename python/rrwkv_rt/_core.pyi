@@ -27,7 +27,7 @@ class ModelFile:
         """
     def tensor(self, name: str) -> numpy.ndarray:
         """
-        Zero-copy read-only numpy view (bf16 as raw uint16 bits).
+        Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).
         """
     @property
     def config(self) -> dict:
@@ -349,7 +349,7 @@ def wkv_medium_count(pos: typing.SupportsInt | typing.SupportsIndex, T: typing.S
     Mediums folded in a chunk of T tokens at position pos with interval s.
     """
 ALIGNMENT: int = 64
-DTYPES: dict = {'f32': (0, 1, 4), 'f16': (1, 1, 2), 'bf16': (2, 1, 2)}
+DTYPES: dict = {'f32': (0, 1, 4), 'f16': (1, 1, 2), 'bf16': (2, 1, 2), 'q8_0': (4, 32, 34), 'q4_1': (5, 32, 20)}
 FIELD_TYPES: dict = {'u64': 1, 'i64': 2, 'f64': 3, 'str': 4, 'bytes': 5}
 FORMAT_VERSION: int = 1
 MAGIC: bytes

@@ -13,9 +13,25 @@ namespace {
 template <DType D>
 constexpr int64_t elem_bytes() { return D == DType::F32 ? 4 : 2; }  // the plain types this file handles
 
+// Quantized rows (kernels/cpu/quant.h): the f16 scales (and, for q4_1, offsets) of the row's
+// blocks first, then the values. c is a multiple of 8; cols a multiple of 32.
 template <DType D>
-inline __m256 load8(const uint8_t* row, int64_t c) {
-  if constexpr (D == DType::F32) {
+inline __m256 load8(const uint8_t* row, int64_t cols, int64_t c) {
+  if constexpr (D == DType::Q8_0) {
+    const auto* scales = reinterpret_cast<const uint16_t*>(row);
+    const auto* q = reinterpret_cast<const int8_t*>(row + 2 * (cols / 32));
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + c))));
+    return _mm256_mul_ps(v, _mm256_set1_ps(_cvtsh_ss(scales[c >> 5])));
+  } else if constexpr (D == DType::Q4_1) {
+    const int64_t nb = cols / 32, b = c >> 5, j = c & 31;
+    const auto* scales = reinterpret_cast<const uint16_t*>(row);
+    const uint8_t* q = row + 4 * nb + 16 * b + (j & 15);  // element j: low nibble, j + 16: high
+    __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(q));
+    if (j & 16) bytes = _mm_srli_epi16(bytes, 4);
+    bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+    const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes));
+    return _mm256_fmadd_ps(v, _mm256_set1_ps(_cvtsh_ss(scales[b])), _mm256_set1_ps(_cvtsh_ss(scales[nb + b])));
+  } else if constexpr (D == DType::F32) {
     return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + c);
   } else if constexpr (D == DType::F16) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(reinterpret_cast<const uint16_t*>(row) + c)));
@@ -25,12 +41,16 @@ inline __m256 load8(const uint8_t* row, int64_t c) {
   }
 }
 
-// The last cols - c (< 8) elements, zero padded.
+// The last cols - c (< 8) elements, zero padded (plain types: quantized rows have no tail).
 template <DType D>
-inline __m256 load8_tail(const uint8_t* row, int64_t c, int64_t n) {
-  alignas(32) uint8_t buf[32] = {};
-  std::memcpy(buf, row + c * elem_bytes<D>(), static_cast<size_t>(n * elem_bytes<D>()));
-  return load8<D>(buf, 0);
+inline __m256 load8_tail(const uint8_t* row, int64_t cols, int64_t c, int64_t n) {
+  if constexpr (D == DType::Q8_0 || D == DType::Q4_1) {
+    return load8<D>(row, cols, c);  // never called
+  } else {
+    alignas(32) uint8_t buf[32] = {};
+    std::memcpy(buf, row + c * elem_bytes<D>(), static_cast<size_t>(n * elem_bytes<D>()));
+    return load8<D>(buf, 8, 0);
+  }
 }
 
 inline float hsum(__m256 v) {
@@ -49,17 +69,17 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   int64_t c = 0;
   for (; c + 8 * A <= cols; c += 8 * A)
     for (int a = 0; a < A; ++a) {
-      const __m256 wv = load8<D>(row, c + 8 * a);
+      const __m256 wv = load8<D>(row, cols, c + 8 * a);
       for (int n = 0; n < NV; ++n) acc[n][a] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[n] + c + 8 * a), acc[n][a]);
     }
   for (; c + 8 <= cols; c += 8) {
-    const __m256 wv = load8<D>(row, c);
+    const __m256 wv = load8<D>(row, cols, c);
     for (int n = 0; n < NV; ++n) acc[n][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[n] + c), acc[n][0]);
   }
   if (c < cols) {
-    const __m256 wv = load8_tail<D>(row, c, cols - c);
+    const __m256 wv = load8_tail<D>(row, cols, c, cols - c);
     for (int n = 0; n < NV; ++n) {
-      const __m256 xv = load8_tail<DType::F32>(reinterpret_cast<const uint8_t*>(x[n]), c, cols - c);
+      const __m256 xv = load8_tail<DType::F32>(reinterpret_cast<const uint8_t*>(x[n]), cols, c, cols - c);
       acc[n][0] = _mm256_fmadd_ps(wv, xv, acc[n][0]);
     }
   }
@@ -95,7 +115,9 @@ void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, i
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    default: return;  // not a plain type: the ops never pass one
+    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
+    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
+    default: return;  // no kernel: the ops never pass one
   }
 }
 
@@ -106,10 +128,10 @@ void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     int64_t c = 0;
-    for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(out + c, load8<D>(row, c));
+    for (; c + 8 <= cols; c += 8) _mm256_storeu_ps(out + c, load8<D>(row, cols, c));
     if (c < cols) {
       alignas(32) float tmp[8];
-      _mm256_store_ps(tmp, load8_tail<D>(row, c, cols - c));
+      _mm256_store_ps(tmp, load8_tail<D>(row, cols, c, cols - c));
       std::memcpy(out + c, tmp, static_cast<size_t>(cols - c) * sizeof(float));
     }
   }
@@ -120,6 +142,8 @@ void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
     case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
     case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
     case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
+    case DType::Q8_0: return rows_to_f32_dtype<DType::Q8_0>(w, r0, r1, out);
+    case DType::Q4_1: return rows_to_f32_dtype<DType::Q4_1>(w, r0, r1, out);
     default: return;
   }
 }

@@ -11,9 +11,25 @@ namespace {
 // Local on purpose: header inline functions compiled here could be emitted with AVX-512 code and
 // picked by the linker for other files.
 
+// Quantized rows (kernels/cpu/quant.h): the f16 scales (and, for q4_1, offsets) of the
+// row's blocks first, then the values. c is a multiple of 16; cols a multiple of 32.
 template <DType D>
-inline __m512 load16(const uint8_t* row, int64_t c) {
-  if constexpr (D == DType::F32) {
+inline __m512 load16(const uint8_t* row, int64_t cols, int64_t c) {
+  if constexpr (D == DType::Q8_0) {
+    const auto* scales = reinterpret_cast<const uint16_t*>(row);
+    const auto* q = reinterpret_cast<const int8_t*>(row + 2 * (cols / 32));
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + c))));
+    return _mm512_mul_ps(v, _mm512_set1_ps(_cvtsh_ss(scales[c >> 5])));
+  } else if constexpr (D == DType::Q4_1) {
+    const int64_t nb = cols / 32, b = c >> 5;
+    const auto* scales = reinterpret_cast<const uint16_t*>(row);
+    const uint8_t* q = row + 4 * nb + 16 * b;  // 16 bytes: elements j (low nibble) and j + 16 (high)
+    __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+    if (c & 16) bytes = _mm_srli_epi16(bytes, 4);
+    bytes = _mm_and_si128(bytes, _mm_set1_epi8(0x0f));
+    const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes));
+    return _mm512_fmadd_ps(v, _mm512_set1_ps(_cvtsh_ss(scales[b])), _mm512_set1_ps(_cvtsh_ss(scales[nb + b])));
+  } else if constexpr (D == DType::F32) {
     return _mm512_loadu_ps(reinterpret_cast<const float*>(row) + c);
   } else if constexpr (D == DType::F16) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(reinterpret_cast<const uint16_t*>(row) + c)));
@@ -24,8 +40,10 @@ inline __m512 load16(const uint8_t* row, int64_t c) {
 }
 
 template <DType D>
-inline __m512 load16_masked(const uint8_t* row, int64_t c, __mmask16 m) {
-  if constexpr (D == DType::F32) {
+inline __m512 load16_masked(const uint8_t* row, int64_t cols, int64_t c, __mmask16 m) {
+  if constexpr (D == DType::Q8_0 || D == DType::Q4_1) {
+    return load16<D>(row, cols, c);  // never called: quantized rows are whole blocks of 32
+  } else if constexpr (D == DType::F32) {
     return _mm512_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + c);
   } else if constexpr (D == DType::F16) {
     return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + c));
@@ -48,16 +66,16 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   int64_t c = 0;
   for (; c + 16 * A <= cols; c += 16 * A)
     for (int a = 0; a < A; ++a) {
-      const __m512 wv = load16<D>(row, c + 16 * a);
+      const __m512 wv = load16<D>(row, cols, c + 16 * a);
       for (int n = 0; n < NV; ++n) acc[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), acc[n][a]);
     }
   for (; c + 16 <= cols; c += 16) {
-    const __m512 wv = load16<D>(row, c);
+    const __m512 wv = load16<D>(row, cols, c);
     for (int n = 0; n < NV; ++n) acc[n][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c), acc[n][0]);
   }
   if (c < cols) {
     const __mmask16 m = static_cast<__mmask16>((1u << (cols - c)) - 1u);
-    const __m512 wv = load16_masked<D>(row, c, m);
+    const __m512 wv = load16_masked<D>(row, cols, c, m);
     for (int n = 0; n < NV; ++n) acc[n][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[n] + c), acc[n][0]);
   }
   for (int n = 0; n < NV; ++n) {
@@ -97,7 +115,9 @@ void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, i
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    default: return;  // not a plain type: the ops never pass one
+    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
+    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
+    default: return;  // no kernel: the ops never pass one
   }
 }
 
@@ -108,10 +128,10 @@ void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     int64_t c = 0;
-    for (; c + 16 <= cols; c += 16) _mm512_storeu_ps(out + c, load16<D>(row, c));
+    for (; c + 16 <= cols; c += 16) _mm512_storeu_ps(out + c, load16<D>(row, cols, c));
     if (c < cols) {
       const __mmask16 m = static_cast<__mmask16>((1u << (cols - c)) - 1u);
-      _mm512_mask_storeu_ps(out + c, m, load16_masked<D>(row, c, m));
+      _mm512_mask_storeu_ps(out + c, m, load16_masked<D>(row, cols, c, m));
     }
   }
 }
@@ -121,6 +141,8 @@ void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
     case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
     case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
     case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
+    case DType::Q8_0: return rows_to_f32_dtype<DType::Q8_0>(w, r0, r1, out);
+    case DType::Q4_1: return rows_to_f32_dtype<DType::Q4_1>(w, r0, r1, out);
     default: return;
   }
 }

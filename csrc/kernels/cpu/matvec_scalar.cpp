@@ -1,16 +1,38 @@
 // Portable weight-streaming kernels (any CPU, any compiler): the fallback and the reference the
 // SIMD kernels are tested against. Eight partial sums per row keep the loop vectorisable.
+#include <cmath>
+#include <cstring>
+
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matvec.h"
 
 namespace rrwkv::cpu {
 namespace {
 
+inline uint16_t u16_at(const uint8_t* p, int64_t i) {
+  uint16_t v;
+  std::memcpy(&v, p + 2 * i, 2);
+  return v;
+}
+
+// Element c of a row (quantized rows: kernels/cpu/quant.h).
 template <DType D>
-inline float load(const uint8_t* row, int64_t c) {
-  if constexpr (D == DType::F32) return reinterpret_cast<const float*>(row)[c];
-  else if constexpr (D == DType::F16) return f16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
-  else return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+inline float load(const uint8_t* row, int64_t cols, int64_t c) {
+  if constexpr (D == DType::F32) {
+    return reinterpret_cast<const float*>(row)[c];
+  } else if constexpr (D == DType::F16) {
+    return f16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+  } else if constexpr (D == DType::BF16) {
+    return bf16_to_f32(reinterpret_cast<const uint16_t*>(row)[c]);
+  } else if constexpr (D == DType::Q8_0) {
+    const int8_t q = static_cast<int8_t>(row[2 * (cols / 32) + c]);
+    return static_cast<float>(q) * f16_to_f32(u16_at(row, c >> 5));
+  } else {  // Q4_1
+    const int64_t nb = cols / 32, b = c >> 5, j = c & 31;
+    const uint8_t byte = row[4 * nb + 16 * b + (j & 15)];
+    const float q = static_cast<float>(j < 16 ? byte & 15 : byte >> 4);
+    return std::fma(q, f16_to_f32(u16_at(row, b)), f16_to_f32(u16_at(row, nb + b)));
+  }
 }
 
 template <DType D>
@@ -23,8 +45,8 @@ void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const
       float part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       int64_t c = 0;
       for (; c + 8 <= cols; c += 8)
-        for (int j = 0; j < 8; ++j) part[j] += load<D>(row, c + j) * x[n][c + j];
-      for (int j = 0; c + j < cols; ++j) part[j] += load<D>(row, c + j) * x[n][c + j];
+        for (int j = 0; j < 8; ++j) part[j] += load<D>(row, cols, c + j) * x[n][c + j];
+      for (int j = 0; c + j < cols; ++j) part[j] += load<D>(row, cols, c + j) * x[n][c + j];
       y[n][r] = ((part[0] + part[4]) + (part[1] + part[5])) + ((part[2] + part[6]) + (part[3] + part[7]));
     }
   }
@@ -35,7 +57,9 @@ void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, i
     case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
     case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
     case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    default: return;  // not a plain type: the ops never pass one
+    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
+    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
+    default: return;  // no kernel: the ops never pass one
   }
 }
 
@@ -45,9 +69,11 @@ void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   for (int64_t r = r0; r < r1; ++r, out += cols) {
     const uint8_t* row = base + r * ld;
     switch (w.dtype) {
-      case DType::F32: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F32>(row, c); break;
-      case DType::F16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F16>(row, c); break;
-      case DType::BF16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::BF16>(row, c); break;
+      case DType::F32: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F32>(row, cols, c); break;
+      case DType::F16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F16>(row, cols, c); break;
+      case DType::BF16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::BF16>(row, cols, c); break;
+      case DType::Q8_0: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::Q8_0>(row, cols, c); break;
+      case DType::Q4_1: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::Q4_1>(row, cols, c); break;
       default: return;
     }
   }

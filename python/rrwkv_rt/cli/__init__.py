@@ -12,11 +12,16 @@ from .. import _core
 
 def _cmd_export(args) -> None:
     from ..io.export import export
+    from ..io import precision
+    notes: list[str] = []
     cfg = export(args.src, args.dst, dtype=args.dtype, arch=args.arch, medium_interval=args.medium_interval,
-                 cm_mode=args.cm_mode, force=args.force, vocab=args.vocab)
+                 cm_mode=args.cm_mode, force=args.force, vocab=args.vocab, dtype_for=args.dtype_for, notes=notes)
+    for n in notes:
+        print(f"note: {n}")
     f = _core.ModelFile(args.dst)
+    dtypes = {t["name"]: t["dtype"] for t in f.tensors}
     print(f"wrote {args.dst}: {cfg.arch}, {cfg.n_layer} layers, n_embd {cfg.n_embd}, vocab {cfg.vocab_size}, "
-          f"{args.dtype} matrices, {f.file_size / 2**20:.1f} MiB")
+          f"{precision.describe(dtypes, _core.runtime_layout(f.config))}, {f.file_size / 2**20:.1f} MiB")
 
 
 def _cmd_info(args) -> None:
@@ -53,12 +58,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_parsers(sub)
     from .serve import add_parser as add_serve_parser
     add_serve_parser(sub)
+    from .quantize import add_parser as add_quantize_parser
+    add_quantize_parser(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
     e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
-    e.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "fp32", "fp16"],
-                   help="storage type of the weight matrices (vectors stay f32)")
+    e.add_argument("--dtype", default="f32",
+                   choices=["f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
+                   help="storage type of the weight matrices (vectors stay f32); q8_0 (int8) and q4_1 (4-bit) "
+                        "apply to the projections, see --dtype-for and docs/QUANTIZATION.md")
+    from .quantize import add_dtype_for_argument
+    add_dtype_for_argument(e)
     e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"])
     e.add_argument("--medium-interval", type=int, default=None, metavar="S",
                    help="RRWKV medium interval s (required for raw RRWKV state dicts)")

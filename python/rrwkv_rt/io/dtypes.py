@@ -1,23 +1,31 @@
 """Conversions between numpy arrays and the element types of .rrwkv tensors.
 
-numpy has no bfloat16, so bf16 tensors travel as their raw uint16 bit patterns.
+numpy has no bfloat16, so bf16 tensors travel as their raw uint16 bit patterns; the quantized
+types (q8_0, q4_1: ``quant.py``) as the raw bytes of their rows.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import _core
+from . import quant
 
 DTYPE_CODES = {name: code for name, (code, _, _) in _core.DTYPES.items()}  # from the C++ dtype table
-ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16"}
+ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16",
+           "int8": "q8_0", "q8": "q8_0", "int4": "q4_1", "q4": "q4_1"}
 
 
 def canonical_dtype(name: str) -> str:
-    """'fp16' -> 'f16' etc.; raises ValueError naming the valid choices."""
+    """'fp16' -> 'f16', 'int8' -> 'q8_0' etc.; raises ValueError naming the valid choices."""
     name = ALIASES.get(name, name)
     if name not in DTYPE_CODES:
-        raise ValueError(f"unknown dtype {name!r}; expected one of f32, f16, bf16 (or fp32, fp16, bfloat16)")
+        raise ValueError(f"unknown dtype {name!r}; expected one of {', '.join(DTYPE_CODES)} "
+                         "(or fp32, fp16, bfloat16, int8, int4)")
     return name
+
+
+def is_quantized(dtype: str) -> bool:
+    return dtype in quant.QUANTIZED
 
 
 def f32_to_bf16_bits(a: np.ndarray) -> np.ndarray:
@@ -35,8 +43,10 @@ def bf16_bits_to_f32(bits: np.ndarray) -> np.ndarray:
 
 
 def encode(a: np.ndarray, dtype: str) -> np.ndarray:
-    """The array as contiguous little-endian storage of ``dtype``."""
+    """The array as contiguous little-endian storage of ``dtype`` (quantized: uint8 rows)."""
     a = np.asarray(a)
+    if is_quantized(dtype):
+        return quant.encode(a, dtype)
     if dtype == "f32":
         return np.ascontiguousarray(a, dtype="<f4")
     if dtype == "f16":
@@ -46,8 +56,10 @@ def encode(a: np.ndarray, dtype: str) -> np.ndarray:
     raise ValueError(f"unknown dtype {dtype!r}")
 
 
-def decode(stored: np.ndarray, dtype: str) -> np.ndarray:
-    """Stored tensor -> float32 copy."""
+def decode(stored: np.ndarray, dtype: str, shape: tuple | None = None) -> np.ndarray:
+    """Stored tensor -> float32 copy (quantized types need the tensor's logical ``shape``)."""
+    if is_quantized(dtype):
+        return quant.decode(stored, dtype, shape[-1]).reshape(shape)
     if dtype == "bf16":
         return bf16_bits_to_f32(stored)
     return np.asarray(stored, dtype=np.float32).copy()

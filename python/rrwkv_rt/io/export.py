@@ -14,20 +14,28 @@ from .. import arch
 from ..arch import check_against_spec, infer_config
 from ..config import ModelConfig
 from .checkpoint import load_checkpoint
+from . import precision
 from .dtypes import canonical_dtype
 from .format import write_model
 
 
-def to_runtime_layout(state_dict: dict[str, np.ndarray], cfg: ModelConfig,
-                      dtype: str) -> dict[str, tuple[np.ndarray, str]]:
-    """Every tensor the runtime needs, converted; vectors are always f32, matrices ``dtype``."""
+def to_runtime_layout(state_dict: dict[str, np.ndarray], cfg: ModelConfig, dtype: str,
+                      dtype_for: dict[str, str] | None = None,
+                      notes: list[str] | None = None) -> dict[str, tuple[np.ndarray, str]]:
+    """Every tensor the runtime needs with its storage type: vectors f32, matrices ``dtype``
+    (a quantized one for the projections only: ``precision.plan``), ``dtype_for`` overriding
+    per tensor class. ``notes`` (if given) receives what could not be done as asked."""
     transform = arch.module_for(cfg.arch).to_runtime  # the architecture's export transforms
     converted = dict(transform(k, np.asarray(v)) for k, v in state_dict.items())
+    layout = _core.runtime_layout(cfg.to_dict())
+    dtypes, planned_notes = precision.plan(layout, dtype, dtype_for)
+    if notes is not None:
+        notes.extend(planned_notes)
     out = {}
-    for name, shape, is_matrix in _core.runtime_layout(cfg.to_dict()):
+    for name, shape, _ in layout:
         a = converted[name]
         assert tuple(a.shape) == tuple(shape), (name, a.shape, shape)
-        out[name] = (a, dtype if is_matrix else "f32")
+        out[name] = (a, dtypes[name])
     return out
 
 
@@ -55,23 +63,29 @@ def resolve_config(shapes: dict, embedded: ModelConfig | None, arch: str = "auto
 
 
 def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike, *, dtype: str = "f32",
-                      force: bool = False, metadata: dict | None = None, progress: bool | None = None) -> None:
+                      force: bool = False, metadata: dict | None = None, progress: bool | None = None,
+                      dtype_for: dict[str, str] | None = None) -> None:
     """Write an in-memory official-layout state dict (numpy arrays or torch tensors) as .rrwkv."""
     from .checkpoint import _to_numpy
     arrays = {k: _to_numpy(v) for k, v in state_dict.items()}
     problems = check_against_spec({k: tuple(v.shape) for k, v in arrays.items()}, cfg, "state dict")
     if problems:
         raise _core.FormatError("state dict does not fit its config: " + "; ".join(problems))
-    write_model(dst, cfg, to_runtime_layout(arrays, cfg, canonical_dtype(dtype)), metadata=metadata,
+    write_model(dst, cfg, to_runtime_layout(arrays, cfg, canonical_dtype(dtype), precision.parse_overrides(dtype_for)),
+                metadata=metadata,
                 force=force, progress=progress, check_readable=True)
 
 
 def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
            medium_interval: int | None = None, cm_mode: str | None = None, force: bool = False,
-           progress: bool | None = None, vocab: str | os.PathLike | None = None) -> ModelConfig:
+           progress: bool | None = None, vocab: str | os.PathLike | None = None,
+           dtype_for: dict[str, str] | list[str] | None = None, notes: list[str] | None = None) -> ModelConfig:
     """Convert checkpoint ``src`` into the .rrwkv file ``dst``; returns the model's config.
-    ``vocab`` ("world", "bytes" or a vocabulary file's path) stores that tokenizer in the file."""
+    ``vocab`` ("world", "bytes" or a vocabulary file's path) stores that tokenizer in the file;
+    ``dtype_for`` ({"head": "q8_0"} or ["head=q8_0"]) overrides ``dtype`` per tensor class
+    (io/precision.py); ``notes`` receives the matrices that could not take the type asked for."""
     dtype = canonical_dtype(dtype)
+    overrides = precision.parse_overrides(dtype_for)
     if os.path.exists(dst) and not force:
         raise FileExistsError(f"{os.fspath(dst)!r} already exists; pass --force to overwrite it")
     tokenizer = None
@@ -94,7 +108,7 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32"
     }
     if tokenizer is not None:
         tokenizer.check_fits(cfg.vocab_size)
-    write_model(dst, cfg, to_runtime_layout(state_dict, cfg, dtype), metadata=metadata, force=force,
+    write_model(dst, cfg, to_runtime_layout(state_dict, cfg, dtype, overrides, notes), metadata=metadata, force=force,
                 progress=progress, tokenizer=tokenizer.header if tokenizer is not None else None,
                 check_readable=True)
     return cfg

@@ -69,13 +69,25 @@ def _tensor_entry(name: str, dtype: str, shape: tuple, offset: int, nbytes: int,
     return out + struct.pack("<QQI", offset, nbytes, crc)
 
 
+class Encoded:
+    """A tensor already in its storage encoding (as ``ModelFile.tensor`` returns it) with its
+    logical shape: ``write_model`` copies its bytes unchanged (re-encoding could differ)."""
+
+    def __init__(self, stored: np.ndarray, shape: tuple):
+        self.stored, self.shape = np.ascontiguousarray(stored), tuple(shape)
+
+
+def _logical_shape(a) -> tuple:
+    return a.shape if isinstance(a, Encoded) else np.shape(a)
+
+
 def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str, tuple[np.ndarray, str]], *,
                 metadata: Mapping[str, str] | None = None, tokenizer: tuple[str, bytes] | None = None,
                 force: bool = False, progress: bool | None = None, check_readable: bool = False) -> None:
     """Write a .rrwkv file atomically (temporary file in the same folder, then rename).
 
-    ``tensors`` maps runtime-layout names to ``(array, dtype)`` with dtype in f32/f16/bf16; the
-    array is converted to that dtype here. An existing ``path`` is kept unless ``force``. The
+    ``tensors`` maps runtime-layout names to ``(array, dtype)`` with dtype in f32/f16/bf16/q8_0/q4_1;
+    the array is converted (quantized) to that dtype here. An existing ``path`` is kept unless ``force``. The
     config must be within the format's limits. ``check_readable``: open the finished file with
     the reader (all but the tensor checksums, which were just computed) before putting it in
     place, so that a file the runtime would refuse is never left behind (the exporter does; tests
@@ -88,11 +100,13 @@ def write_model(path: str | os.PathLike, cfg: ModelConfig, tensors: Mapping[str,
         _core.check_config(cfg.to_dict())
     except ValueError as e:
         raise ValueError(f"cannot write {path!r}: {e}, which rrwkv_rt could not read back") from None
-    stored = {name: (encode(a, dt), dt) for name, (a, dt) in tensors.items()}
+    stored = {name: (a.stored if isinstance(a, Encoded) else encode(a, dt), dt) for name, (a, dt) in tensors.items()}
     fields = header_fields(cfg, metadata, tokenizer)
 
     # Entry sizes do not depend on offsets or checksums, so lay the file out first.
-    table = [(name, dt, tuple(int(d) for d in a.shape), a.nbytes) for name, (a, dt) in stored.items()]
+    # The table records each tensor's logical shape (a quantized tensor's stored rows are bytes).
+    table = [(name, dt, tuple(int(d) for d in _logical_shape(tensors[name][0])), a.nbytes)
+             for name, (a, dt) in stored.items()]
     fields_bytes = struct.pack("<I", len(fields)) + b"".join(_field(k, v) for k, v in fields.items())
     table_size = 4 + sum(len(_tensor_entry(n, dt, sh, 0, nb, 0)) for n, dt, sh, nb in table)
     header_size = len(fields_bytes) + table_size
@@ -142,4 +156,4 @@ def _progress(items: Iterable, total: int, enabled: bool | None):
 def read_tensors(path: str | os.PathLike, verify_checksums: bool = True) -> tuple[dict, dict[str, np.ndarray]]:
     """(config dict, name -> float32 copy) of a validated .rrwkv file."""
     f = _core.ModelFile(os.fspath(path), verify_checksums)
-    return f.config, {t["name"]: decode(f.tensor(t["name"]), t["dtype"]) for t in f.tensors}
+    return f.config, {t["name"]: decode(f.tensor(t["name"]), t["dtype"], tuple(t["shape"])) for t in f.tensors}
