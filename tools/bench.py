@@ -218,7 +218,8 @@ def main(argv=None) -> int:
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
     p.add_argument("--archs", "--arch", default="rwkv4,rrwkv",
                    help="comma-separated architectures: rwkv4, rrwkv, rwkv5, rwkv6, rwkv7")
-    p.add_argument("--dtypes", default="f32", help="comma-separated matrix dtypes to measure (f32,f16,bf16)")
+    p.add_argument("--dtypes", default="f32", help="comma-separated matrix dtypes to measure: f32, f16, bf16, q8_0, q4_1; a quantized "
+                   "one +head (e.g. q4_1+head) quantizes the output head too (by default it stays f16)")
     p.add_argument("--threads", type=int, default=None, help="threads for every runtime (default: all CPUs)")
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds of bandwidth and decode blocks")
     p.add_argument("--decode-tokens", type=int, default=16, help="decode steps per round (rrwkv_rt)")

@@ -68,7 +68,10 @@ def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pt
             path = os.path.join(workdir, f"{shape}_{arch}_{dtype}.rrwkv")
             if not os.path.exists(path):
                 sd = sd if sd is not None else random_state_dict(cfg)
-                export_state_dict(sd, cfg, path, dtype=dtype, progress=False)
+                # "q4_1+head": the head quantized too (by default a quantized dtype keeps it f16)
+                base, _, also = dtype.partition("+")
+                export_state_dict(sd, cfg, path, dtype=base, progress=False,
+                                  dtype_for={c: base for c in also.split("+") if c})
             paths[(arch, dtype)] = path
         pth = os.path.join(workdir, f"{shape}_{arch}.pth")
         if arch != "rrwkv" and want_pth:  # the official package runs every arch but RRWKV

@@ -98,15 +98,78 @@ void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_
   for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
 }
 
+// Quantized rows, a block of 32 at a time: the integer values converted to float, their dot
+// product with x scaled once per block by d (not per element), and for q4_1 the offsets' part
+// as sum_b m[b] * (sum of x over block b), from block sums of x computed once per call. The
+// order of operations is fixed per (row, vector), so results still do not depend on the other
+// vectors of the call or the row range.
+constexpr int64_t kMaxBlockSums = 2048;  // rows of up to 65,536 elements take this path
+
+template <DType D, int NV>
+inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const* x, const float (*xs)[kMaxBlockSums],
+                           float* const* y, int64_t r) {
+  const int64_t nb = cols / 32;
+  const auto* d = reinterpret_cast<const uint16_t*>(row);
+  const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
+  __m512 acc[NV][2];
+  for (int n = 0; n < NV; ++n) acc[n][0] = acc[n][1] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512 w0, w1;
+    if constexpr (D == DType::Q8_0) {
+      const auto* q = reinterpret_cast<const __m128i*>(qv + 32 * b);
+      w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
+      w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
+    } else {
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b));
+      const __m128i low = _mm_set1_epi8(0x0f);
+      w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, low)));
+      w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), low)));
+    }
+    const __m512 scale = _mm512_set1_ps(_cvtsh_ss(d[b]));
+    const int k = static_cast<int>(b & 1);
+    for (int n = 0; n < NV; ++n) {
+      const float* xp = x[n] + 32 * b;
+      const __m512 dot = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xp)));
+      acc[n][k] = _mm512_fmadd_ps(dot, scale, acc[n][k]);
+    }
+  }
+  for (int n = 0; n < NV; ++n) {
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[n][0], acc[n][1]));
+    if constexpr (D == DType::Q4_1)
+      for (int64_t b = 0; b < nb; ++b) sum += _cvtsh_ss(d[nb + b]) * xs[n][b];
+    y[n][r] = sum;
+  }
+}
+
+template <DType D, int NV>
+void matvec_rows_blocks(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t nb = w.cols / 32;
+  float xs[D == DType::Q4_1 ? NV : 1][kMaxBlockSums];
+  if constexpr (D == DType::Q4_1)
+    for (int n = 0; n < NV; ++n)
+      for (int64_t b = 0; b < nb; ++b)
+        xs[n][b] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_loadu_ps(x[n] + 32 * b), _mm512_loadu_ps(x[n] + 32 * b + 16)));
+  for (int64_t r = r0; r < r1; ++r) row_dot_blocks<D, NV>(base + r * w.ld, w.cols, x, xs, y, r);
+}
+
+template <DType D, int NV>
+void matvec_rows_any(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+  if constexpr (D == DType::Q8_0 || D == DType::Q4_1) {
+    if (w.cols / 32 <= kMaxBlockSums) return matvec_rows_blocks<D, NV>(w, x, y, r0, r1);
+  }
+  matvec_rows<D, NV>(w, x, y, r0, r1);
+}
+
 template <DType D>
 void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (nvec) {
-    case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
-    case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
-    case 3: return matvec_rows<D, 3>(w, x, y, r0, r1);
-    case 4: return matvec_rows<D, 4>(w, x, y, r0, r1);
-    case 5: return matvec_rows<D, 5>(w, x, y, r0, r1);
-    default: return matvec_rows<D, kVectors>(w, x, y, r0, r1);
+    case 1: return matvec_rows_any<D, 1>(w, x, y, r0, r1);
+    case 2: return matvec_rows_any<D, 2>(w, x, y, r0, r1);
+    case 3: return matvec_rows_any<D, 3>(w, x, y, r0, r1);
+    case 4: return matvec_rows_any<D, 4>(w, x, y, r0, r1);
+    case 5: return matvec_rows_any<D, 5>(w, x, y, r0, r1);
+    default: return matvec_rows_any<D, kVectors>(w, x, y, r0, r1);
   }
 }
 
