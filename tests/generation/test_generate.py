@@ -162,3 +162,12 @@ def test_model_without_tokenizer(tmp_path):
     with pytest.raises(ValueError, match="carries no tokenizer"):
         s.generate("hi")
     assert len(s.generate("hi", 5, tokenizer=rrwkv_rt.Tokenizer.bytes(), temperature=0).encode("utf-8", "replace")) > 0
+
+
+def test_banning_every_token_fails_before_the_prompt_is_read(models):
+    s = rrwkv_rt.Session(models["a"], threads=1)
+    s.generate(PROMPT, 3, temperature=0)
+    before, pos = bytes(s.get_state()), s.pos
+    with pytest.raises(ValueError, match="bans all 256 tokens"):
+        s.generate(PROMPT, 3, banned_tokens=list(range(256)))
+    assert bytes(s.get_state()) == before and s.pos == pos

@@ -177,6 +177,9 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
                       presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
                       penalty_decay=penalty_decay, repetition_penalty=repetition_penalty,
                       banned_tokens=banned_tokens, stop_tokens=stop_tokens, tokenizer=tok._t, seed=seed)
+    if banned_tokens is not None and len({int(t) for t in banned_tokens if 0 <= int(t) < vocab}) >= vocab:
+        raise ValueError(f"banned_tokens bans all {vocab} tokens of the vocabulary, so nothing could be sampled; "
+                         "ban fewer (the prompt was not read: the state is unchanged)")
     ids = _prompt_ids(prompt, tok)
     if int(ids.min()) < 0 or int(ids.max()) >= vocab:
         bad = int(ids[(ids < 0) | (ids >= vocab)][0])
