@@ -48,7 +48,9 @@ step() {
 for tool in nvcc cmake ninja "$PYTHON"; do
   command -v "$tool" >/dev/null || die 2 "'$tool' not found on PATH; this check needs it"
 done
-"$PYTHON" -c "import torch, pytest" 2>/dev/null || die 2 "$PYTHON cannot import torch and pytest; install them or set PYTHON"
+# The machine may be offline: the build runs without isolation and without fetching dependencies.
+"$PYTHON" -c "import torch, pytest, numpy, scikit_build_core, pybind11" 2>/dev/null ||
+  die 2 "$PYTHON cannot import torch, pytest, numpy, scikit_build_core and pybind11; install them or set PYTHON"
 
 # ---- 1. versions ------------------------------------------------------------------------------
 HAVE_GPU=0
@@ -68,9 +70,9 @@ fi
 # ---- 2. build: the Python package and the C++ tests, CUDA forced on --------------------------
 # RRWKV_CUDA=ON makes a missing nvcc a configure error instead of a silent CPU-only build.
 export CMAKE_BUILD_PARALLEL_LEVEL=$JOBS
-step build-python 360 "$PYTHON" -m pip install --no-build-isolation -v \
+step build-python 360 "$PYTHON" -m pip install --no-build-isolation --no-deps -v \
   -Ccmake.define.RRWKV_CUDA=ON -Ccmake.define.CMAKE_CUDA_ARCHITECTURES="$CUDA_ARCH" \
-  -Cbuild-dir="$ROOT/build/gpu-check-py" ".[torch,test]"
+  -Cbuild-dir="$ROOT/build/gpu-check-py" .
 grep -q "CUDA kernels ON" "$OUT/build-python.log" || die 1 "the package was configured without CUDA; see $OUT/build-python.log"
 
 if [ -e /usr/include/gtest/gtest.h ] || [ -n "${GTEST_ROOT:-}" ]; then
@@ -110,7 +112,11 @@ EOF
 step module-device 60 env -C "$ROOT/tests" "$PYTHON" "$OUT/module_device.py"
 
 # ---- 4. CUDA tests: every test marked cuda, none may be skipped --------------------------------
-step cuda-tests 240 env -C "$ROOT/tests" "$PYTHON" -m pytest -q -rs -m cuda --junitxml="$OUT/cuda-tests.xml" .
+# only the files that have cuda tests are collected, so a missing test-only package elsewhere
+# (rwkv, openai, ...) on an offline machine does not stop them
+mapfile -t CUDA_TEST_FILES < <(cd "$ROOT/tests" && grep -rl --include='test_*.py' 'pytest.mark.cuda' . | sort)
+[ "${#CUDA_TEST_FILES[@]}" -gt 0 ] || die 1 "no test file under tests/ is marked cuda"
+step cuda-tests 240 env -C "$ROOT/tests" "$PYTHON" -m pytest -q -rs -m cuda --junitxml="$OUT/cuda-tests.xml" "${CUDA_TEST_FILES[@]}"
 cat >"$OUT/count_skips.py" <<'EOF'
 import sys, xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
