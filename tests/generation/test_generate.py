@@ -171,3 +171,17 @@ def test_banning_every_token_fails_before_the_prompt_is_read(models):
     with pytest.raises(ValueError, match="bans all 256 tokens"):
         s.generate(PROMPT, 3, banned_tokens=list(range(256)))
     assert bytes(s.get_state()) == before and s.pos == pos
+
+
+def test_an_empty_prompt_continues_the_last_generation(models):
+    s = rrwkv_rt.Session(models["a"], threads=1)
+    whole = s.generate(PROMPT, 24, temperature=0)
+    s.reset()
+    first = s.generate(PROMPT, 10, temperature=0)
+    rest = s.generate("", 14, temperature=0)
+    assert first + rest == whole  # greedy: the same 24 tokens, split in two calls
+    s.step(5)  # the state moved on: nothing to continue from
+    with pytest.raises(ValueError, match="nothing to continue"):
+        s.generate("", 3)
+    with pytest.raises(ValueError, match="nothing to continue"):
+        rrwkv_rt.Session(models["a"]).generate([], 3)

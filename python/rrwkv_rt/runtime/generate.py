@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import functools
 import os
+import weakref
+import zlib
 from typing import Iterable, Iterator, Sequence, Union
 
 import numpy as np
@@ -108,7 +110,24 @@ class TextStream:
 
 # ---- argument checks ---------------------------------------------------------------------------
 
-def _prompt_ids(prompt: Prompt, tok: Tokenizer) -> np.ndarray:
+# The logits after the last token each session's generate() fed, with a checksum of the state
+# they belong to: an empty prompt continues from them. Any step / forward / set_state / reset
+# since then changes the state, and the entry no longer applies.
+_LAST_LOGITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _state_key(session) -> int:
+    return zlib.crc32(bytes(session.get_state()))
+
+
+def _continuation(session) -> np.ndarray | None:
+    entry = _LAST_LOGITS.get(session)
+    if entry is None or entry[0] != _state_key(session):
+        return None
+    return entry[1].copy()
+
+
+def _prompt_ids(prompt: Prompt, tok: Tokenizer, allow_empty: bool = False) -> np.ndarray:
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
         ids = tok.encode_array(prompt)
     else:
@@ -116,9 +135,10 @@ def _prompt_ids(prompt: Prompt, tok: Tokenizer) -> np.ndarray:
         if ids.size and (ids.ndim != 1 or ids.dtype.kind not in "iu"):
             raise TypeError("prompt must be a str, bytes or a 1-D sequence of token ids")
         ids = ids.astype(np.int64, copy=False).reshape(-1)
-    if ids.size == 0:
-        raise ValueError("prompt is empty; expected at least one token (the model needs a token to predict "
-                         "the next one from)")
+    if ids.size == 0 and not allow_empty:
+        raise ValueError("prompt is empty and there is nothing to continue: an empty prompt continues the text "
+                         "of this session's last generate() call, if its state has not changed since; otherwise "
+                         "give at least one token")
     return ids
 
 
@@ -165,7 +185,8 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     Returns the text (str), or with ``stream=True`` a :class:`GenerationStream` of text chunks.
     Bad arguments raise ValueError naming the valid range, before anything is computed.
     Afterwards the state covers the prompt and every drawn token but a stop token, so the next
-    call continues the text. ``tokenizer`` overrides the one the model file carries.
+    call continues the text; an empty prompt ("" or []) continues it from the logits this call
+    ended with (as long as nothing changed the session's state in between). ``tokenizer`` overrides the one the model file carries.
     """
     tok = tokenizer if tokenizer is not None else model_tokenizer(self.model)
     vocab = self.model.vocab_size
@@ -180,8 +201,9 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     if banned_tokens is not None and len({int(t) for t in banned_tokens if 0 <= int(t) < vocab}) >= vocab:
         raise ValueError(f"banned_tokens bans all {vocab} tokens of the vocabulary, so nothing could be sampled; "
                          "ban fewer (the prompt was not read: the state is unchanged)")
-    ids = _prompt_ids(prompt, tok)
-    if int(ids.min()) < 0 or int(ids.max()) >= vocab:
+    resume = _continuation(self)
+    ids = _prompt_ids(prompt, tok, allow_empty=resume is not None)
+    if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
         bad = int(ids[(ids < 0) | (ids >= vocab)][0])
         raise IndexError(f"prompt token {bad} is outside the vocabulary: expected 0 <= token < {vocab}")
     chunks = GenerationStream(self, sampler, tok, ids, n_new, stops)
@@ -211,7 +233,16 @@ class GenerationStream:
         self._it.close()
 
     def _run(self, session, sampler, tok, ids, n_new, stops) -> Iterator[str]:
-        logits = session.forward(ids)
+        self._logits = None
+        logits = session.forward(ids) if ids.size else _continuation(session)
+        try:
+            yield from self._sample(session, sampler, tok, logits, n_new, stops)
+        finally:  # also when the caller stops early: the logits of the state as it is left
+            if self._logits is not None:
+                _LAST_LOGITS[session] = (_state_key(session), self._logits.copy())
+
+    def _sample(self, session, sampler, tok, logits, n_new, stops) -> Iterator[str]:
+        self._logits = logits
         out = np.empty_like(logits)
         text = TextStream(stops)
         self.finish_reason = "length"
@@ -224,7 +255,7 @@ class GenerationStream:
             self.tokens.append(token)
             # Fed before the chunk is yielded, so that the state covers every token handed out
             # even if the caller stops iterating here.
-            logits = session.step(token, out=out)
+            logits = self._logits = session.step(token, out=out)
             chunk = text.push(tok.token_bytes(token))
             if chunk:
                 yield chunk
