@@ -59,6 +59,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_header(std::string_view kind, std::st
                                              "the model's vocab_size is " + std::to_string(model_vocab_size));
     return std::make_unique<TrieTokenizer>(std::string(vocab), source);
   }
+  if (kind == "hf")
+    throw FormatError("tokenizer kind 'hf' (a Hugging Face tokenizer.json, " + source +
+                      ") is run by the Python package through the `tokenizers` library; the C/C++ API cannot "
+                      "encode with it: tokenize with that library and pass token ids");
   throw FormatError("tokenizer kind " + quoted(kind) + " is unknown (" + source +
                     "); expected 'bytes' or 'world' (a newer rrwkv_rt may know it, "
                     "or re-export the model with --vocab world|bytes|PATH)");

@@ -6,6 +6,8 @@ Two kinds, the same a .rrwkv header stores in ``tokenizer.kind``:
   vocabulary ``rwkv_vocab_v20230424`` (shipped in ``rrwkv_rt/data``) or any vocabulary file in
   its text format. Ids equal the ``rwkv`` package's ``TRIE_TOKENIZER``.
 * ``"bytes"``: token id i is the byte i.
+* ``"hf"``: a Hugging Face ``tokenizer.json``, run in Python by the ``tokenizers`` library
+  (``foreign_tokenizer.py``; not in the C API).
 
 Encoding works on bytes: a ``str`` is encoded as its UTF-8, and any bytes (invalid UTF-8
 included) round-trip: ``decode(encode(b)) == b``. A Tokenizer is immutable and thread-safe;
@@ -79,6 +81,9 @@ class Tokenizer:
     @classmethod
     def from_header(cls, kind: str, vocab: builtins.bytes) -> Tokenizer:
         """From a .rrwkv header's ``tokenizer.kind`` and ``tokenizer.vocab``."""
+        if kind == "hf":
+            from .foreign_tokenizer import HFTokenizer
+            return HFTokenizer(builtins.bytes(vocab).decode("utf-8"), "the header's tokenizer.vocab")
         return cls(_core.Tokenizer.from_header(kind, builtins.bytes(vocab)))
 
     @classmethod
@@ -90,6 +95,8 @@ class Tokenizer:
                 model = model.path  # a runtime Model: read its file's header
             # The header checksum covers the tokenizer fields; tensor checksums are not needed here.
             model = _core.ModelFile(os.fspath(model), verify_checksums=False)
+        if model.fields.get("tokenizer.kind") == "hf":  # run in Python by the `tokenizers` library
+            return cls.from_header("hf", model.fields.get("tokenizer.vocab", b""))
         core = _core.Tokenizer.from_model(model)
         if core is None:
             raise ValueError(f"model file {model.path!r} carries no tokenizer; re-export it with "
@@ -98,12 +105,16 @@ class Tokenizer:
 
     @classmethod
     def from_spec(cls, spec: str | os.PathLike) -> Tokenizer:
-        """``"world"``, ``"bytes"`` or the path of a vocabulary file (the exporter's --vocab)."""
+        """``"world"``, ``"bytes"``, the path of a vocabulary file or of a Hugging Face
+        ``tokenizer.json`` (the exporter's --vocab)."""
         if isinstance(spec, str) and spec in KINDS:
             return cls.world() if spec == "world" else cls.bytes()
         if not os.path.exists(spec):
             raise FileNotFoundError(f"--vocab {os.fspath(spec)!r} is neither 'world', 'bytes' nor an existing "
-                                    "vocabulary file")
+                                    "vocabulary file or tokenizer.json")
+        if os.fspath(spec).endswith(".json"):
+            from .foreign_tokenizer import HFTokenizer
+            return HFTokenizer.from_file(spec)
         return cls.from_file(spec)
 
     # ---- properties --------------------------------------------------------------------------

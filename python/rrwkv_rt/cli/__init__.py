@@ -77,8 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="RRWKV channel-mix mode (default: add if ffn.medium_mix_k is present, else replace)")
     e.add_argument("--force", action="store_true", help="overwrite DST if it exists")
     e.add_argument("--vocab", default=None, metavar="world|bytes|PATH",
-                   help="store a tokenizer in the file: the RWKV World vocabulary, byte-level, or a vocabulary "
-                        "file in the rwkv_vocab_v20230424.txt format (write ./world for a file named world)")
+                   help="store a tokenizer in the file: the RWKV World vocabulary, byte-level, a vocabulary "
+                        "file in the rwkv_vocab_v20230424.txt format (write ./world for a file named world), or a "
+                        "Hugging Face tokenizer.json (e.g. the GPT-NeoX 20B one of the RWKV-4 Pile models; needs "
+                        "the `tokenizers` package)")
     e.set_defaults(func=_cmd_export)
 
     i = sub.add_parser("info", help="print a .rrwkv file's header and validate the whole file")

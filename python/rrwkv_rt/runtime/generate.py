@@ -189,6 +189,11 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     ended with (as long as nothing changed the session's state in between). ``tokenizer`` overrides the one the model file carries.
     """
     tok = tokenizer if tokenizer is not None else model_tokenizer(self.model)
+    if not hasattr(tok, "token_bytes"):  # any object with encode/decode
+        from ..foreign_tokenizer import ForeignTokenizer
+        tok = ForeignTokenizer(tok, self.model.vocab_size)
+    if stop_tokens is None and tok._t is None and tok.stop_token() is not None:
+        stop_tokens = [tok.stop_token()]  # e.g. <|endoftext|> of a tokenizer.json
     vocab = self.model.vocab_size
     n_new = _max_new_tokens(max_new_tokens)
     stops = _stop_strings(stop)
