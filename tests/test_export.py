@@ -186,3 +186,31 @@ def test_module_and_tools_wrappers_run(tmp_path):
     r = subprocess.run([sys.executable, "-m", "rrwkv_rt", "info", str(tmp_path / "nope.rrwkv")],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "does not exist" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("source,stored", [(torch.float32, "f32"), (torch.float16, "f16"), (torch.bfloat16, "bf16")])
+def test_default_dtype_keeps_the_checkpoints_precision(tmp_path, source, stored):
+    cfg = ModelConfig("rwkv4", n_layer=1, n_embd=8, vocab_size=20)
+    torch.save(official_state_dict(cfg, dtype=source), tmp_path / "p.pth")
+    export(tmp_path / "p.pth", tmp_path / "p.rrwkv")
+    f = rrwkv_rt.ModelFile(str(tmp_path / "p.rrwkv"))
+    assert {t["dtype"] for t in f.tensors if len(t["shape"]) == 2} == {stored}
+
+
+def test_tokenizer_detected_where_certain_and_a_note_otherwise(tmp_path):
+    from rrwkv_rt.io.checkpoint import TRAIN_CHECKPOINT_FORMAT
+    cfg = ModelConfig("rwkv4", n_layer=1, n_embd=8, vocab_size=256)
+    torch.save({"format": TRAIN_CHECKPOINT_FORMAT, "config": cfg.to_dict(), "model": official_state_dict(cfg),
+                "train_config": {"vocab": "bytes"}}, tmp_path / "ckpt.pt")
+    notes = []
+    export(tmp_path / "ckpt.pt", tmp_path / "t.rrwkv", notes=notes)
+    assert rrwkv_rt.ModelFile(str(tmp_path / "t.rrwkv")).fields["tokenizer.kind"] == "bytes"
+    assert any("training checkpoint records it" in n for n in notes)
+    # a run directory works like train --resume's
+    export(tmp_path, tmp_path / "d.rrwkv")
+    cfg = ModelConfig("rwkv4", n_layer=1, n_embd=8, vocab_size=50277)
+    torch.save(official_state_dict(cfg), tmp_path / "pile.pth")
+    r = subprocess.run([sys.executable, "-m", "rrwkv_rt", "export", str(tmp_path / "pile.pth"),
+                        str(tmp_path / "pile.rrwkv")], capture_output=True, text=True)
+    assert r.returncode == 0 and "no tokenizer stored" in r.stdout and "20B_tokenizer.json" in r.stdout
+    assert "tokenizer.kind" not in rrwkv_rt.ModelFile(str(tmp_path / "pile.rrwkv")).fields

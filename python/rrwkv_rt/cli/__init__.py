@@ -52,7 +52,11 @@ def _cmd_train(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: RWKV-4 / RRWKV runtime tools")
+    from .. import __version__
+    p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: runtime tools for RWKV-4/5/6/7 and RRWKV models",
+                                epilog="native builds: rrwkv --cmakedir | --includedir | --libdir print the paths "
+                                       "of the installed CMake package, headers and library")
+    p.add_argument("--version", action="version", version=f"rrwkv_rt {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     from .generate import add_parsers as add_generate_parsers  # generate, chat
     add_generate_parsers(sub)
@@ -61,13 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .quantize import add_parser as add_quantize_parser
     add_quantize_parser(sub)
 
-    e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file")
+    e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
-    e.add_argument("--dtype", default="f32",
-                   choices=["f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
-                   help="storage type of the weight matrices (vectors stay f32); q8_0 (int8) and q4_1 (4-bit) "
-                        "apply to the projections, see --dtype-for and docs/QUANTIZATION.md")
+    e.add_argument("--dtype", default="auto",
+                   choices=["auto", "f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
+                   help="storage type of the weight matrices (vectors stay f32): auto keeps the checkpoint's "
+                        "precision (a bf16 .pth stays bf16); q8_0 (int8) and q4_1 (4-bit) apply to the "
+                        "projections, see --dtype-for and docs/QUANTIZATION.md")
     from .quantize import add_dtype_for_argument
     add_dtype_for_argument(e)
     e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"])

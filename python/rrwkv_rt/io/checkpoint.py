@@ -53,16 +53,32 @@ def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> tuple[
     except Exception as e:  # pickle and zip errors come in many types
         raise ValueError(f"cannot read {path!r} as a PyTorch checkpoint ({type(e).__name__}: {e}); "
                          "expected a .pth state dict saved with torch.save") from e
-    config = None
+    config, recorded_vocab = None, None
     if isinstance(obj, dict) and obj.get("format") == TRAIN_CHECKPOINT_FORMAT:
         config = _train_config(path, obj.get("config"))
+        train_cfg = obj.get("train_config")
+        if isinstance(train_cfg, dict) and train_cfg.get("vocab") in ("bytes", "world"):
+            recorded_vocab = train_cfg["vocab"]
         if "model" not in obj:
             raise ValueError(f"training checkpoint {path!r} has no 'model' entry; it is damaged or was not "
                              "written by `rrwkv train`: use an intact checkpoint")
         obj = obj["model"]
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
         raise ValueError(f"{path!r} is not a state dict (name -> tensor); got {type(obj).__name__}")
-    return {k: _to_numpy(v) for k, v in obj.items()}, config
+    sd = StateDict({k: _to_numpy(v) for k, v in obj.items()})
+    sd.recorded_vocab = recorded_vocab
+    kinds = [str(v.dtype) for v in obj.values() if len(getattr(v, "shape", ())) == 2]
+    sd.source_dtype = {"torch.bfloat16": "bf16", "torch.float16": "f16", "float16": "f16"}.get(
+        max(set(kinds), key=kinds.count) if kinds else "", "f32")
+    return sd, config
+
+
+class StateDict(dict):
+    """name -> float32 array, and what the file said besides: ``source_dtype`` (the matrices'
+    precision in the file: f32, f16 or bf16) and ``recorded_vocab`` (a training checkpoint's
+    tokenizer, or None)."""
+    source_dtype = "f32"
+    recorded_vocab = None
 
 
 def _train_config(path: str, cfg) -> ModelConfig:

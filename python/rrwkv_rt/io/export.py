@@ -62,6 +62,23 @@ def resolve_config(shapes: dict, embedded: ModelConfig | None, arch: str = "auto
     return cfg
 
 
+def _detected_tokenizer(state_dict, cfg: ModelConfig, notes: list[str]):
+    """The tokenizer where it is certain (a training checkpoint records it; vocab 65536 is
+    RWKV World's), else None with a note saying what to pass."""
+    from ..tokenizer import Tokenizer
+    spec = getattr(state_dict, "recorded_vocab", None)
+    why = "the training checkpoint records it"
+    if spec is None and cfg.vocab_size == 65536:
+        spec, why = "world", "vocab_size 65536 is the RWKV World vocabulary's"
+    if spec is None:
+        hint = (" (vocab_size 50277: an RWKV-4 Pile model, whose tokenizer is GPT-NeoX 20B's: "
+                "--vocab 20B_tokenizer.json)" if cfg.vocab_size == 50277 else "")
+        notes.append("no tokenizer stored: generate/chat will need one; pass --vocab world|bytes|PATH" + hint)
+        return None
+    notes.append(f"stored the {spec} tokenizer ({why}); --vocab overrides it")
+    return Tokenizer.from_spec(spec)
+
+
 def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike, *, dtype: str = "f32",
                       force: bool = False, metadata: dict | None = None, progress: bool | None = None,
                       dtype_for: dict[str, str] | None = None) -> None:
@@ -76,16 +93,18 @@ def export_state_dict(state_dict: dict, cfg: ModelConfig, dst: str | os.PathLike
                 force=force, progress=progress, check_readable=True)
 
 
-def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32", arch: str = "auto",
+def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "auto", arch: str = "auto",
            medium_interval: int | None = None, cm_mode: str | None = None, force: bool = False,
            progress: bool | None = None, vocab: str | os.PathLike | None = None,
            dtype_for: dict[str, str] | list[str] | None = None, notes: list[str] | None = None) -> ModelConfig:
     """Convert checkpoint ``src`` into the .rrwkv file ``dst``; returns the model's config.
-    ``vocab`` ("world", "bytes" or a vocabulary file's path) stores that tokenizer in the file;
+    ``dtype`` "auto" keeps the checkpoint's precision (f32, f16 or bf16).
+    ``vocab`` ("world", "bytes", a vocabulary file or tokenizer.json) stores that tokenizer; without
+    it the tokenizer is detected where certain (``notes`` says what was done);
     ``dtype_for`` ({"head": "q8_0"} or ["head=q8_0"]) overrides ``dtype`` per tensor class
     (io/precision.py); ``notes`` receives the matrices that could not take the type asked for."""
-    dtype = canonical_dtype(dtype)
     overrides = precision.parse_overrides(dtype_for)
+    notes = notes if notes is not None else []
     if os.path.exists(dst) and not force:
         raise FileExistsError(f"{os.fspath(dst)!r} already exists; pass --force to overwrite it")
     tokenizer = None
@@ -93,8 +112,12 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "f32"
         from ..tokenizer import Tokenizer
         tokenizer = Tokenizer.from_spec(vocab)
     state_dict, embedded = load_checkpoint(src)
+    # "auto": the checkpoint's own precision, so a bf16 checkpoint is not doubled in size
+    dtype = getattr(state_dict, "source_dtype", "f32") if dtype == "auto" else canonical_dtype(dtype)
     shapes = {k: tuple(v.shape) for k, v in state_dict.items()}
     cfg = resolve_config(shapes, embedded, arch, medium_interval, cm_mode)
+    if tokenizer is None:
+        tokenizer = _detected_tokenizer(state_dict, cfg, notes)
     problems = check_against_spec(shapes, cfg, os.fspath(src))
     if problems:
         raise _core.FormatError(
