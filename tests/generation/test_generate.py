@@ -185,3 +185,44 @@ def test_an_empty_prompt_continues_the_last_generation(models):
         s.generate("", 3)
     with pytest.raises(ValueError, match="nothing to continue"):
         rrwkv_rt.Session(models["a"]).generate([], 3)
+
+
+def test_result_object_logprobs_and_logits_processor(models):
+    s = rrwkv_rt.Session(models["a"], threads=1)
+    r = s.generate(PROMPT, 12, temperature=0, logprobs=True)
+    assert isinstance(r, str) and r.text == str(r) and r.finish_reason in ("length", "stop_token")
+    assert r.usage == {"prompt_tokens": len(PROMPT), "completion_tokens": len(r.tokens),
+                       "total_tokens": len(PROMPT) + len(r.tokens)}
+    # log-probabilities recomputed by hand from the logits before each greedy draw
+    s.reset()
+    logits, want = s.forward(list(PROMPT.encode())), []
+    for t in r.tokens:
+        z = logits.astype(np.float64)
+        want.append(z[t] - z.max() - np.log(np.exp(z - z.max()).sum()))
+        logits = s.step(t)
+    np.testing.assert_allclose(r.logprobs, want, rtol=0, atol=1e-6)
+    # a processor that allows only byte 65: every drawn token is 65, and it sees the tokens so far
+    seen = []
+
+    def only_a(tokens, z):
+        seen.append(len(tokens))
+        z[:] = -np.inf
+        z[65] = 0.0
+
+    s.reset()
+    forced = s.generate(PROMPT, 5, temperature=0, logits_processor=only_a)
+    assert forced.tokens == [65] * 5 and str(forced) == "AAAAA" and seen == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="stop must be"):
+        s.generate(PROMPT, 3, stop=5)
+    with pytest.raises(ValueError, match="logits_processor"):
+        s.generate(PROMPT, 3, logits_processor=3)
+
+
+def test_chat_renders_the_template_and_strips_the_reply(models):
+    from rrwkv_rt.runtime.chat import WORLD
+    s = rrwkv_rt.Session(models["a"], threads=1)
+    msgs = [{"role": "user", "content": "Hi there"}]
+    reply = s.chat(msgs, 20, temperature=0)
+    t = rrwkv_rt.Session(models["a"], threads=1)
+    expected = t.generate(WORLD.render(msgs), 20, temperature=0, stop=list(WORLD.stop))
+    assert str(reply) == str(expected).lstrip() and reply.tokens == expected.tokens

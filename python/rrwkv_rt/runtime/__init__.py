@@ -42,7 +42,7 @@ and attached to ``Session`` here, so every Session has them (clones and sessions
 from __future__ import annotations
 
 from .. import _core
-from . import blas, generate as _generate, state_file as _state_file
+from . import blas, chat_api as _chat_api, generate as _generate, state_file as _state_file
 
 blas.configure()
 
@@ -53,6 +53,7 @@ for _cls in (Model, Session, Batch):
     _cls.__module__ = "rrwkv_rt"
 
 Session.generate = _generate.generate
+Session.chat = _chat_api.chat
 Session.save_state = _state_file.save_state
 Session.load_state = _state_file.load_state
 

@@ -22,7 +22,7 @@ import functools
 import os
 import weakref
 import zlib
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
@@ -147,11 +147,13 @@ def _stop_strings(stop) -> list[bytes]:
         return []
     if isinstance(stop, (str, bytes)):
         stop = [stop]
+    if not isinstance(stop, (list, tuple)):
+        raise ValueError(f"stop must be a str or a list of str, got {type(stop).__name__} {stop!r}")
     out = []
     for s in stop:
         b = s.encode("utf-8") if isinstance(s, str) else bytes(s) if isinstance(s, (bytes, bytearray)) else None
         if b is None:
-            raise TypeError(f"stop must be a str or a list of str, got an item of type {type(s).__name__}")
+            raise ValueError(f"stop must be a str or a list of str, got an item of type {type(s).__name__}")
         if not b:
             raise ValueError("stop strings must not be empty")
         out.append(b)
@@ -170,8 +172,10 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
              top_k: int = 0, min_p: float = 0.0, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
              penalty_decay: float = 0.996, repetition_penalty: float = 1.0, stop: str | Sequence[str] | None = None,
              stop_tokens: Sequence[int] | None = None, banned_tokens: Sequence[int] | None = None,
-             stream: bool = False, seed: int | None = None,
-             tokenizer: Tokenizer | None = None) -> Union[str, Iterator[str]]:
+             stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | None = None,
+             logprobs: bool = False,
+             logits_processor: Callable[[list[int], np.ndarray], np.ndarray | None] | None = None
+             ) -> Union["GenerationResult", "GenerationStream"]:
     """Continue `prompt` (str, bytes or token ids) by up to `max_new_tokens` tokens.
 
     Sampling (the rwkv package's PIPELINE_ARGS names in brackets): ``temperature`` >= 0 (0 =
@@ -182,7 +186,14 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     tokenizer's end-of-text, id 0], ``seed`` (None = random; an int makes the run reproducible).
     ``stop``: strings that end the generation; they are not part of the text.
 
-    Returns the text (str), or with ``stream=True`` a :class:`GenerationStream` of text chunks.
+    ``logprobs``: record each drawn token's log-probability under the model (before sampling
+    adjustments). ``logits_processor(tokens, logits)``: called before each draw with the ids
+    drawn so far and the float32 logits (a copy); return new logits (or modify them in place and
+    return None), e.g. to bias or mask tokens.
+
+    Returns a :class:`GenerationResult` (a ``str``: the text, with ``tokens``, ``finish_reason``,
+    ``usage`` and ``logprobs``), or with ``stream=True`` a :class:`GenerationStream` of text chunks
+    with the same attributes once exhausted.
     Bad arguments raise ValueError naming the valid range, before anything is computed.
     Afterwards the state covers the prompt and every drawn token but a stop token, so the next
     call continues the text; an empty prompt ("" or []) continues it from the logits this call
@@ -211,22 +222,55 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
         bad = int(ids[(ids < 0) | (ids >= vocab)][0])
         raise IndexError(f"prompt token {bad} is outside the vocabulary: expected 0 <= token < {vocab}")
-    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops)
-    return chunks if stream else "".join(chunks)
+    if logits_processor is not None and not callable(logits_processor):
+        raise ValueError(f"logits_processor must be callable(tokens, logits), got {type(logits_processor).__name__}")
+    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor)
+    return chunks if stream else GenerationResult.of(chunks)
+
+
+class GenerationResult(str):
+    """The text of a non-streaming ``generate`` (it *is* the str), with what else happened:
+    ``tokens`` (drawn ids, stop token excluded), ``finish_reason`` ("stop", "stop_token" or
+    "length"), ``usage`` ({"prompt_tokens", "completion_tokens", "total_tokens"}) and
+    ``logprobs`` (one float per token, or None unless asked for)."""
+
+    tokens: list
+    finish_reason: str | None
+    usage: dict
+    logprobs: list | None
+
+    @classmethod
+    def of(cls, stream: "GenerationStream") -> "GenerationResult":
+        r = cls("".join(stream))
+        r.tokens, r.finish_reason, r.logprobs = stream.tokens, stream.finish_reason, stream.logprobs
+        r.usage = stream.usage
+        return r
+
+    @property
+    def text(self) -> str:
+        return str(self)
 
 
 class GenerationStream:
     """The iterator of text chunks ``generate(..., stream=True)`` returns. Once exhausted,
     ``finish_reason`` is "stop" (a stop string; ``stop_string`` says which), "stop_token" or
     "length"; ``tokens`` are the drawn token ids (stop token excluded), ``prompt_tokens`` the
-    prompt's length."""
+    prompt's length, ``usage`` both counts, ``logprobs`` each token's log-probability (if asked)."""
 
-    def __init__(self, session, sampler, tok: Tokenizer, ids: np.ndarray, n_new: int, stops: list[bytes]):
+    def __init__(self, session, sampler, tok: Tokenizer, ids: np.ndarray, n_new: int, stops: list[bytes],
+                 want_logprobs: bool = False, processor=None):
         self.prompt_tokens = int(ids.size)
         self.tokens: list[int] = []
+        self.logprobs: list[float] | None = [] if want_logprobs else None
+        self._processor = processor
         self.finish_reason: str | None = None
         self.stop_string: bytes | None = None
         self._it = self._run(session, sampler, tok, ids, n_new, stops)
+
+    @property
+    def usage(self) -> dict:
+        n = len(self.tokens)
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": n, "total_tokens": self.prompt_tokens + n}
 
     def __iter__(self) -> GenerationStream:
         return self
@@ -252,7 +296,19 @@ class GenerationStream:
         text = TextStream(stops)
         self.finish_reason = "length"
         for _ in range(n_new):
-            token = sampler.sample(logits)
+            if self._processor is not None:
+                view = logits.copy()
+                changed = self._processor(list(self.tokens), view)
+                view = view if changed is None else np.asarray(changed, dtype=np.float32)
+                if view.shape != logits.shape:
+                    raise ValueError(f"logits_processor returned shape {view.shape}, expected {logits.shape}")
+                token = sampler.sample(view)
+            else:
+                token = sampler.sample(logits)
+            if self.logprobs is not None and not sampler.is_stop(token):
+                z = logits.astype(np.float64)
+                m = z.max()
+                self.logprobs.append(float(z[token] - m - np.log(np.exp(z - m).sum())))
             if sampler.is_stop(token):
                 self.finish_reason = "stop_token"
                 break
@@ -283,4 +339,4 @@ def default_model_path() -> str:
     return path
 
 
-__all__ = ["GenerationStream", "Sampler", "TextStream", "default_model_path", "generate", "model_tokenizer"]
+__all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "default_model_path", "generate", "model_tokenizer"]
