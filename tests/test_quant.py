@@ -116,15 +116,23 @@ def test_a_quantized_vector_is_a_format_error(tmp_path):
         rrwkv_rt.ModelFile(str(path))
 
 
-def test_every_truncation_is_a_format_error(tmp_path):
+def test_every_truncation_and_byte_flip_is_a_format_error(tmp_path):
+    cfg = ModelConfig("rwkv4", n_layer=1, n_embd=32, vocab_size=5, ffn_dim=32)
+    layout = _core.runtime_layout(cfg.to_dict())
+    plan, _ = precision.plan(layout, "q8_0", {"ffn": "q4_1"})  # both quantized types in one file
+    rng = np.random.default_rng(3)
     path = tmp_path / "q.rrwkv"
-    write_model(path, CFG, _tensors(dtype="q4_1"))
+    write_model(path, cfg, {n: (rng.standard_normal(shape).astype(np.float32), plan[n]) for n, shape, _ in layout})
+    assert {"q8_0", "q4_1"} <= {t["dtype"] for t in rrwkv_rt.ModelFile(str(path)).tensors}
     data = path.read_bytes()
-    cut = tmp_path / "cut.rrwkv"
-    for n in sorted(set(np.linspace(0, len(data) - 1, 60).astype(int))):
-        cut.write_bytes(data[:n])
+    for n in range(len(data)):
         with pytest.raises(FormatError):
-            rrwkv_rt.ModelFile(str(cut))
+            rrwkv_rt.ModelFile.from_bytes(data[:n])
+    for i in range(len(data)):
+        flipped = bytearray(data)
+        flipped[i] ^= 0x10
+        with pytest.raises(FormatError):
+            rrwkv_rt.ModelFile.from_bytes(bytes(flipped))
 
 
 def _cli(*args):
