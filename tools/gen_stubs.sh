@@ -20,7 +20,8 @@ extra = (
     "    # attached in Python (rrwkv_rt/runtime/__init__.py)\n"
     "    def generate(self, prompt: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...\n"
     "    def save_state(self, path: typing.Any) -> None: ...\n"
-    "    def load_state(self, path: typing.Any) -> int: ...\n")
+    "    def load_state(self, path: typing.Any) -> int: ...\n"
+    "    def chat(self, messages: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...\n")
 head = "class Session:\n"
 at = text.index(head)
 end = text.index('    """', text.index('    """', at) + 1) + len('    """\n')  # after the class docstring
