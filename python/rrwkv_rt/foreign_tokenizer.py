@@ -35,6 +35,13 @@ def _byte_level_table() -> dict[str, int]:
     return {chr(c): b for b, c in zip(bs, cs)}
 
 
+def _as_str(text) -> str:
+    """Tokenizer libraries take str: bytes are read as UTF-8 (invalid sequences replaced)."""
+    if isinstance(text, (bytes, bytearray, memoryview)):
+        return bytes(text).decode("utf-8", errors="replace")
+    return text
+
+
 def _has_byte_level(node) -> bool:
     """Whether a tokenizer.json component (or a Sequence of them) is ByteLevel."""
     if isinstance(node, dict):
@@ -67,9 +74,7 @@ class ForeignTokenizer:
         raise ValueError("this tokenizer does not say its vocabulary size")
 
     def encode(self, text) -> list[int]:
-        if isinstance(text, (bytes, bytearray, memoryview)):
-            text = bytes(text).decode("utf-8", errors="replace")
-        ids = self._obj.encode(text)
+        ids = self._obj.encode(_as_str(text))
         ids = getattr(ids, "ids", ids)  # tokenizers' Encoding
         return [int(i) for i in ids]
 
@@ -116,18 +121,14 @@ class HFTokenizer(ForeignTokenizer):
         super().__init__(hf, hf.get_vocab_size(with_added_tokens=True))
         self._json = json_text
         vocab = hf.get_vocab(with_added_tokens=True)
-        table = _byte_level_table()
         self._byte_level = _has_byte_level(json.loads(json_text).get("decoder"))
         self._bytes: dict[int, bytes] = {}
-        if self._byte_level:
-            added = self._added(hf)
+        if self._byte_level:  # every token's exact bytes, once
+            table = _byte_level_table()
+            added = {t.content for t in hf.get_added_tokens_decoder().values()}
             for tok, i in vocab.items():
                 self._bytes[i] = tok.encode("utf-8") if tok in added else bytes(table.get(c, 63) for c in tok)
         self._eos = next((vocab[t] for t in ("<|endoftext|>", "</s>", "<eos>") if t in vocab), None)
-
-    @staticmethod
-    def _added(hf) -> set[str]:
-        return {t.content for t in hf.get_added_tokens_decoder().values()}
 
     @classmethod
     def from_file(cls, path: str | os.PathLike) -> HFTokenizer:
@@ -139,9 +140,7 @@ class HFTokenizer(ForeignTokenizer):
         return "hf", self._json.encode("utf-8")
 
     def encode(self, text) -> list[int]:
-        if isinstance(text, (bytes, bytearray, memoryview)):
-            text = bytes(text).decode("utf-8", errors="replace")
-        return self._obj.encode(text, add_special_tokens=False).ids
+        return self._obj.encode(_as_str(text), add_special_tokens=False).ids
 
     def token_bytes(self, token_id: int) -> bytes:
         if self._byte_level:

@@ -14,6 +14,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matvec.h"
+#include "cpp/isa_kernels.h"
 #include "ops/linear.h"
 #include "ops/norm.h"
 #include "ops/wkv4.h"
@@ -77,13 +78,7 @@ std::vector<float> random_vector(int64_t n, uint32_t seed) {
 
 class KernelsOnIsa : public ::testing::TestWithParam<std::string> {
  protected:
-  const rrwkv::cpu::KernelTable* table() {
-    const std::string isa = GetParam();
-    if (!rrwkv::cpu::isa_supported(isa)) return nullptr;
-    if (isa == "avx512") return rrwkv::cpu::kernels_avx512();
-    if (isa == "avx2") return rrwkv::cpu::kernels_avx2();
-    return rrwkv::cpu::kernels_scalar();
-  }
+  const rrwkv::cpu::KernelTable* table() { return kernels_for_isa(GetParam()); }
 };
 
 TEST_P(KernelsOnIsa, MatvecMatchesDoubleReferenceForEveryDtypeAndTail) {

@@ -14,6 +14,7 @@
 #include "core/dtype.h"
 #include "kernels/cpu/half.h"
 #include "kernels/cpu/matvec.h"
+#include "cpp/isa_kernels.h"
 
 namespace {
 
@@ -72,13 +73,7 @@ struct QuantMatrix {
 
 class QuantKernelsOnIsa : public ::testing::TestWithParam<std::string> {
  protected:
-  const rrwkv::cpu::KernelTable* table() {
-    const std::string isa = GetParam();
-    if (!rrwkv::cpu::isa_supported(isa)) return nullptr;
-    if (isa == "avx512") return rrwkv::cpu::kernels_avx512();
-    if (isa == "avx2") return rrwkv::cpu::kernels_avx2();
-    return rrwkv::cpu::kernels_scalar();
-  }
+  const rrwkv::cpu::KernelTable* table() { return kernels_for_isa(GetParam()); }
 };
 
 TEST_P(QuantKernelsOnIsa, RowsToF32GivesTheDefinedValues) {

@@ -25,7 +25,4 @@ def chat(self, messages: Iterable[Mapping[str, Any]], max_new_tokens: int = 200,
     extra = [stop] if isinstance(stop, str) else list(stop or [])
     self.reset()
     result = self.generate(prompt, max_new_tokens, stop=list(tpl.stop) + extra, **sampling)
-    reply = type(result)(str(result).lstrip())
-    reply.tokens, reply.finish_reason, reply.usage, reply.logprobs = (result.tokens, result.finish_reason,
-                                                                      result.usage, result.logprobs)
-    return reply
+    return result.with_text(str(result).lstrip())

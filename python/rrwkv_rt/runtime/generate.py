@@ -127,7 +127,7 @@ def _continuation(session) -> np.ndarray | None:
     return entry[1].copy()
 
 
-def _prompt_ids(prompt: Prompt, tok: Tokenizer, allow_empty: bool = False) -> np.ndarray:
+def _prompt_ids(prompt: Prompt, tok: Tokenizer) -> np.ndarray:
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
         ids = tok.encode_array(prompt)
     else:
@@ -135,10 +135,6 @@ def _prompt_ids(prompt: Prompt, tok: Tokenizer, allow_empty: bool = False) -> np
         if ids.size and (ids.ndim != 1 or ids.dtype.kind not in "iu"):
             raise TypeError("prompt must be a str, bytes or a 1-D sequence of token ids")
         ids = ids.astype(np.int64, copy=False).reshape(-1)
-    if ids.size == 0 and not allow_empty:
-        raise ValueError("prompt is empty and there is nothing to continue: an empty prompt continues the text "
-                         "of this session's last generate() call, if its state has not changed since; otherwise "
-                         "give at least one token")
     return ids
 
 
@@ -217,14 +213,20 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     if banned_tokens is not None and len({int(t) for t in banned_tokens if 0 <= int(t) < vocab}) >= vocab:
         raise ValueError(f"banned_tokens bans all {vocab} tokens of the vocabulary, so nothing could be sampled; "
                          "ban fewer (the prompt was not read: the state is unchanged)")
-    resume = _continuation(self)
-    ids = _prompt_ids(prompt, tok, allow_empty=resume is not None)
+    ids = _prompt_ids(prompt, tok)
+    resume = None  # an empty prompt: the logits the last generate() ended with
+    if ids.size == 0:
+        resume = _continuation(self)
+        if resume is None:
+            raise ValueError("prompt is empty and there is nothing to continue: an empty prompt continues the text "
+                             "of this session's last generate() call, if its state has not changed since; "
+                             "otherwise give at least one token")
     if ids.size and (int(ids.min()) < 0 or int(ids.max()) >= vocab):
         bad = int(ids[(ids < 0) | (ids >= vocab)][0])
         raise IndexError(f"prompt token {bad} is outside the vocabulary: expected 0 <= token < {vocab}")
     if logits_processor is not None and not callable(logits_processor):
         raise ValueError(f"logits_processor must be callable(tokens, logits), got {type(logits_processor).__name__}")
-    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor)
+    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor, resume)
     return chunks if stream else GenerationResult.of(chunks)
 
 
@@ -241,9 +243,15 @@ class GenerationResult(str):
 
     @classmethod
     def of(cls, stream: "GenerationStream") -> "GenerationResult":
-        r = cls("".join(stream))
-        r.tokens, r.finish_reason, r.logprobs = stream.tokens, stream.finish_reason, stream.logprobs
-        r.usage = stream.usage
+        return cls._with(cls("".join(stream)), stream)
+
+    def with_text(self, text: str) -> "GenerationResult":
+        """The same result with other text (e.g. stripped), the token details kept."""
+        return self._with(type(self)(text), self)
+
+    @staticmethod
+    def _with(r: "GenerationResult", src) -> "GenerationResult":
+        r.tokens, r.finish_reason, r.logprobs, r.usage = src.tokens, src.finish_reason, src.logprobs, src.usage
         return r
 
     @property
@@ -258,14 +266,14 @@ class GenerationStream:
     prompt's length, ``usage`` both counts, ``logprobs`` each token's log-probability (if asked)."""
 
     def __init__(self, session, sampler, tok: Tokenizer, ids: np.ndarray, n_new: int, stops: list[bytes],
-                 want_logprobs: bool = False, processor=None):
+                 want_logprobs: bool = False, processor=None, resume: np.ndarray | None = None):
         self.prompt_tokens = int(ids.size)
         self.tokens: list[int] = []
         self.logprobs: list[float] | None = [] if want_logprobs else None
         self._processor = processor
         self.finish_reason: str | None = None
         self.stop_string: bytes | None = None
-        self._it = self._run(session, sampler, tok, ids, n_new, stops)
+        self._it = self._run(session, sampler, tok, ids, n_new, stops, resume)
 
     @property
     def usage(self) -> dict:
@@ -281,9 +289,9 @@ class GenerationStream:
     def close(self) -> None:
         self._it.close()
 
-    def _run(self, session, sampler, tok, ids, n_new, stops) -> Iterator[str]:
+    def _run(self, session, sampler, tok, ids, n_new, stops, resume) -> Iterator[str]:
         self._logits = None
-        logits = session.forward(ids) if ids.size else _continuation(session)
+        logits = session.forward(ids) if resume is None else resume
         try:
             yield from self._sample(session, sampler, tok, logits, n_new, stops)
         finally:  # also when the caller stops early: the logits of the state as it is left
