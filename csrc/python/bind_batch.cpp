@@ -41,7 +41,7 @@ void bind_batch(py::module_& m) {
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("prefill_chunk", &Engine::prefill_chunk)
       .def_property_readonly("exact", &Engine::exact)
-      .def_property_readonly("model", [](const Engine& e) { return std::const_pointer_cast<Model>(e.model()); })
+      .def_property_readonly("model", [](const Engine& e) { return ModelHandle(std::const_pointer_cast<Model>(e.model()), "Model"); })
       .def_property_readonly("rows", &Engine::rows, "The rows in use, ascending.")
       .def("__len__", [](const Engine& e) { return e.rows().size(); })
       .def("add", [](Engine& e, const py::object& state) {

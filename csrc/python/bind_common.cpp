@@ -17,7 +17,7 @@ ModelPtr open_model(const py::object& path, bool verify_checksums) {
 }
 
 ModelPtr model_arg(const py::object& src) {
-  return py::isinstance<Model>(src) ? src.cast<ModelPtr>() : open_model(src, true);
+  return py::isinstance<ModelHandle>(src) ? src.cast<const ModelHandle&>().shared() : open_model(src, true);
 }
 
 int threads_arg(const std::optional<int>& threads) {

@@ -78,7 +78,9 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
     const int64_t cols = static_cast<int64_t>(t.shape.back());
     shape = {static_cast<py::ssize_t>(t.numel() / t.shape.back()), static_cast<py::ssize_t>(row_bytes(t.dtype, cols))};
   }
-  auto owner = py::cast(file);
+  // the array owns a reference to the file, so closing the ModelFile object leaves views valid
+  auto* keep = new std::shared_ptr<const ModelFile>(file);
+  py::capsule owner(keep, [](void* p) { delete static_cast<std::shared_ptr<const ModelFile>*>(p); });
   py::array a(dt, shape, {}, t.data, owner);
   py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
   return a;
@@ -163,15 +165,17 @@ void bind_format(py::module_& m) {
         return out;
       }, py::arg("arch"), "(key, type) of every header field a file of this architecture stores ('arch' aside).");
 
-  py::class_<ModelFile, std::shared_ptr<ModelFile>>(m, "ModelFile",
-      "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).")
-      .def(py::init([](const py::object& path, bool verify_checksums, bool read_into_memory) {
+  py::class_<FileHandle> file(m, "ModelFile",
+      "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads). `with "
+      "rrwkv_rt.ModelFile(path) as f:` (or close()) drops this object's reference at the end; tensor views keep "
+      "the mapping alive as long as they live.");
+  file.def(py::init([](const py::object& path, bool verify_checksums, bool read_into_memory) {
              OpenOptions opts;
              opts.verify_checksums = verify_checksums;
              opts.read_into_memory = read_into_memory;
              const std::string p = path_arg(path);
              py::gil_scoped_release release;
-             return std::const_pointer_cast<ModelFile>(ModelFile::open(p, opts));
+             return FileHandle(std::const_pointer_cast<ModelFile>(ModelFile::open(p, opts)), "ModelFile");
            }), py::arg("path"), py::arg("verify_checksums") = true, py::arg("read_into_memory") = false,
            "read_into_memory: copy the file into memory instead of mapping it, so that later changes to the "
            "file on disk cannot affect (or crash) this process.")
@@ -180,22 +184,23 @@ void bind_format(py::module_& m) {
              opts.verify_checksums = verify_checksums;
              auto bytes = std::make_unique<OwnedBytes>(std::string(data), "<memory>");
              py::gil_scoped_release release;
-             return std::const_pointer_cast<ModelFile>(ModelFile::from_source(std::move(bytes), opts));
+             return FileHandle(std::const_pointer_cast<ModelFile>(ModelFile::from_source(std::move(bytes), opts)),
+                               "ModelFile");
            }, py::arg("data"), py::arg("verify_checksums") = true,
            "Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.")
-      .def_property_readonly("path", [](const ModelFile& f) { return path_to_python(f.path()); })
-      .def_property_readonly("version", &ModelFile::version)
-      .def_property_readonly("file_size", &ModelFile::file_size)
-      .def_property_readonly("header_crc32", &ModelFile::header_crc32)
-      .def_property_readonly("config", [](const ModelFile& f) { return config_to_dict(f.config()); })
-      .def_property_readonly("fields", [](const ModelFile& f) {
+      .def_property_readonly("path", [](const FileHandle& f) { return path_to_python(f->path()); })
+      .def_property_readonly("version", [](const FileHandle& f) { return f->version(); })
+      .def_property_readonly("file_size", [](const FileHandle& f) { return f->file_size(); })
+      .def_property_readonly("header_crc32", [](const FileHandle& f) { return f->header_crc32(); })
+      .def_property_readonly("config", [](const FileHandle& f) { return config_to_dict(f->config()); })
+      .def_property_readonly("fields", [](const FileHandle& f) {
         py::dict d;
-        for (const auto& [k, v] : f.fields()) d[py::str(k)] = field_to_python(v);
+        for (const auto& [k, v] : f->fields()) d[py::str(k)] = field_to_python(v);
         return d;
       })
-      .def_property_readonly("tensors", [](const ModelFile& f) {
+      .def_property_readonly("tensors", [](const FileHandle& f) {
         py::list out;
-        for (const TensorInfo& t : f.tensors()) {
+        for (const TensorInfo& t : f->tensors()) {
           py::dict d;
           d["name"] = t.name;
           d["dtype"] = dtype_name(t.dtype);
@@ -207,9 +212,18 @@ void bind_format(py::module_& m) {
         }
         return out;
       })
-      .def("tensor", [](const std::shared_ptr<ModelFile>& f, const std::string& name) {
-        return tensor_view(f, f->tensor(name));
-      }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).");
+      .def("tensor", [](const FileHandle& f, const std::string& name) {
+        return tensor_view(f.shared(), f->tensor(name));
+      }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).")
+      .def("__repr__", [](const FileHandle& f) -> std::string {
+        if (f.closed()) return "<rrwkv_rt.ModelFile (closed)>";
+        const ModelConfig& c = f->config();
+        return "<rrwkv_rt.ModelFile " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
+               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " version=" +
+               std::to_string(f->version()) + " " + std::to_string(f->tensors().size()) + " tensors " +
+               std::to_string(f->file_size()) + " bytes '" + f->path() + "'>";
+      });
+  bind_handle_protocol<FileHandle>(file);
 }
 
 }  // namespace rrwkv::python

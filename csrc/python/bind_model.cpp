@@ -53,20 +53,26 @@ void bind_model(py::module_& m) {
         return out;
       }, "(name, description) of every architecture this build runs.");
 
-  py::class_<Model, ModelPtr>(m, "Model",
-      "An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads.")
-      .def(py::init(&open_model), py::arg("path"), py::arg("verify_checksums") = true)
-      .def_property_readonly("info", &model_info,
+  py::class_<ModelHandle> model(m, "Model",
+      "An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads. "
+      "`with rrwkv_rt.Model(path) as m:` (or close()) drops this object's reference at the end; sessions and "
+      "batches made from it keep the model open as long as they live.");
+  model.def(py::init([](const py::object& path, bool verify_checksums) {
+             return ModelHandle(open_model(path, verify_checksums), "Model");
+           }), py::arg("path"), py::arg("verify_checksums") = true)
+      .def_property_readonly("info", [](const ModelHandle& h) { return model_info(*h); },
                              "The header (arch, n_layer, n_embd, vocab_size, ...), the matrix dtypes and the state size.")
-      .def_property_readonly("path", [](const Model& mo) { return path_to_python(mo.file().path()); })
-      .def_property_readonly("arch", [](const Model& mo) { return mo.config().arch; })
-      .def_property_readonly("vocab_size", &Model::vocab_size)
-      .def("__repr__", [](const Model& mo) {
-        const ModelConfig& c = mo.config();
+      .def_property_readonly("path", [](const ModelHandle& h) { return path_to_python(h->file().path()); })
+      .def_property_readonly("arch", [](const ModelHandle& h) { return h->config().arch; })
+      .def_property_readonly("vocab_size", [](const ModelHandle& h) { return h->vocab_size(); })
+      .def("__repr__", [](const ModelHandle& h) -> std::string {
+        if (h.closed()) return "<rrwkv_rt.Model (closed)>";
+        const ModelConfig& c = h->config();
         return "<rrwkv_rt.Model " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
-               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " " + mo.matrix_dtypes() +
-               " '" + mo.file().path() + "'>";
+               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " " + h->matrix_dtypes() +
+               " '" + h->file().path() + "'>";
       });
+  bind_handle_protocol<ModelHandle>(model);
 }
 
 }  // namespace rrwkv::python

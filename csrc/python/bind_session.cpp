@@ -55,7 +55,7 @@ void bind_session(py::module_& m) {
              return s.pos();
            }, "Tokens processed since the last reset.")
       .def_property_readonly("threads", &Session::threads)
-      .def_property_readonly("model", [](const Session& s) { return std::const_pointer_cast<Model>(s.model()); })
+      .def_property_readonly("model", [](const Session& s) { return ModelHandle(std::const_pointer_cast<Model>(s.model()), "Model"); })
       .def("__repr__", [](const Session& s) {
              return "<rrwkv_rt.Session pos=" + std::to_string(s.pos()) + " threads=" + std::to_string(s.threads()) +
                     " model=" + s.model()->config().arch + " '" + s.model()->file().path() + "'>";

@@ -85,7 +85,8 @@ void bind_tokenizer(py::module_& m) {
                   py::arg("source") = "vocabulary",
                   "Build from a .rrwkv header's tokenizer.kind and tokenizer.vocab; `source` describes the "
                   "vocabulary in error messages.")
-      .def_static("from_model", [](const std::shared_ptr<ModelFile>& f) -> std::shared_ptr<Tokenizer> {
+      .def_static("from_model", [](const FileHandle& h) -> std::shared_ptr<Tokenizer> {
+            std::shared_ptr<ModelFile> f = h.shared();
             py::gil_scoped_release release;
             return Tokenizer::from_model(*f);
           }, py::arg("file"), "The tokenizer a ModelFile carries, or None.")

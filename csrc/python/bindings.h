@@ -4,11 +4,13 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/errors.h"
 #include "engine/model.h"
 
 namespace rrwkv::python {
@@ -31,6 +33,51 @@ std::string path_arg(const pybind11::handle& path);
 pybind11::object path_to_python(const std::string& path);
 
 using ModelPtr = std::shared_ptr<Model>;
+
+// What Python holds as a `Model` or `ModelFile`: a shared pointer that close() (or the end of a
+// `with` block) drops, so the mapping is released as soon as no session, batch or tensor view
+// still uses it; they keep their own references and stay valid. A closed handle raises
+// ValueError. Two handles are equal when they hold the same object (`s.model == model`).
+template <class T>
+class Handle {
+ public:
+  Handle(std::shared_ptr<T> p, const char* kind) : p_(std::move(p)), kind_(kind), id_(std::uintptr_t(p_.get())) {}
+  const std::shared_ptr<T>& shared() const {
+    if (!p_)
+      throw InvalidArgument(std::string("this ") + kind_ + " is closed (close() was called or its `with` block "
+                            "ended); open the file again, e.g. rrwkv_rt." + kind_ + "(path)");
+    return p_;
+  }
+  T& operator*() const { return *shared(); }
+  T* operator->() const { return shared().get(); }
+  void close() { p_.reset(); }
+  bool closed() const { return !p_; }
+  std::uintptr_t id() const { return id_; }
+
+ private:
+  std::shared_ptr<T> p_;
+  const char* kind_;
+  std::uintptr_t id_;  // the object's address, kept after close() for __hash__
+};
+using ModelHandle = Handle<Model>;
+using FileHandle = Handle<ModelFile>;
+
+// close(), closed, __enter__/__exit__, __eq__ and __hash__ of a Handle class.
+template <class H, class Cls>
+void bind_handle_protocol(Cls& cls) {
+  namespace py = pybind11;
+  cls.def("close", &H::close, "Drop this object's reference to the file: its mapping is released once no session, "
+                               "batch or tensor view uses it. Using this object afterwards raises ValueError.")
+      .def_property_readonly("closed", &H::closed)
+      .def("__enter__", [](const py::object& self) { return self; })
+      .def("__exit__", [](H& h, const py::args&) { h.close(); return false; })
+      .def("__eq__", [](const H& a, const py::object& other) {
+        if (!py::isinstance<H>(other)) return false;
+        const H& b = other.cast<const H&>();
+        return &a == &b || (!a.closed() && !b.closed() && a.id() == b.id());
+      })
+      .def("__hash__", [](const H& h) { return py::hash(py::int_(h.id())); });
+}
 
 // A Model argument: a Model, or the path of a .rrwkv file to open.
 ModelPtr model_arg(const pybind11::object& model_or_path);

@@ -14,21 +14,38 @@ class StateMismatchError(ValueError):
     pass
 class ModelFile:
     """
-    A validated, memory-mapped .rrwkv file (read-only, safe to share between threads).
+    A validated, memory-mapped .rrwkv file (read-only, safe to share between threads). `with rrwkv_rt.ModelFile(path) as f:` (or close()) drops this object's reference at the end; tensor views keep the mapping alive as long as they live.
     """
     @staticmethod
     def from_bytes(data: bytes, verify_checksums: bool = True) -> ModelFile:
         """
         Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.
         """
+    def __enter__(self) -> typing.Any:
+        ...
+    def __eq__(self, arg0: typing.Any) -> bool:
+        ...
+    def __exit__(self, *args) -> bool:
+        ...
+    def __hash__(self) -> int:
+        ...
     def __init__(self, path: typing.Any, verify_checksums: bool = True, read_into_memory: bool = False) -> None:
         """
         read_into_memory: copy the file into memory instead of mapping it, so that later changes to the file on disk cannot affect (or crash) this process.
+        """
+    def __repr__(self) -> str:
+        ...
+    def close(self) -> None:
+        """
+        Drop this object's reference to the file: its mapping is released once no session, batch or tensor view uses it. Using this object afterwards raises ValueError.
         """
     def tensor(self, name: str) -> numpy.ndarray:
         """
         Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).
         """
+    @property
+    def closed(self) -> bool:
+        ...
     @property
     def config(self) -> dict:
         ...
@@ -91,14 +108,29 @@ class Tokenizer:
         """
 class Model:
     """
-    An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads.
+    An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads. `with rrwkv_rt.Model(path) as m:` (or close()) drops this object's reference at the end; sessions and batches made from it keep the model open as long as they live.
     """
+    def __enter__(self) -> typing.Any:
+        ...
+    def __eq__(self, arg0: typing.Any) -> bool:
+        ...
+    def __exit__(self, *args) -> bool:
+        ...
+    def __hash__(self) -> int:
+        ...
     def __init__(self, path: typing.Any, verify_checksums: bool = True) -> None:
         ...
     def __repr__(self) -> str:
         ...
+    def close(self) -> None:
+        """
+        Drop this object's reference to the file: its mapping is released once no session, batch or tensor view uses it. Using this object afterwards raises ValueError.
+        """
     @property
     def arch(self) -> str:
+        ...
+    @property
+    def closed(self) -> bool:
         ...
     @property
     def info(self) -> dict:

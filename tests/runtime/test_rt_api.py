@@ -28,7 +28,7 @@ def test_model_info(path):
 def test_session_from_path_or_model(path):
     m = rrwkv_rt.Model(path)
     a, b = rrwkv_rt.Session(m, threads=1), rrwkv_rt.Session(path)
-    assert a.model is m and a.threads == 1 and b.threads >= 1
+    assert a.model == m and a.threads == 1 and b.threads >= 1
     toks = tokens(97, 9, seed=1)
     np.testing.assert_array_equal(a.forward(toks), b.forward(toks))
 

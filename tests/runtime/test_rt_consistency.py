@@ -83,7 +83,7 @@ def test_clone_is_independent(model_path):
     before = a.get_state()
     b.forward(toks[4:])
     assert a.get_state() == before and a.pos == 4 and b.pos == 10
-    assert b.model is a.model
+    assert b.model == a.model
 
 
 def test_reset_returns_to_the_initial_state(model_path):

@@ -1,0 +1,57 @@
+"""Model and ModelFile as context managers: close() (or the end of a `with` block) drops the
+object's reference; sessions, batches and tensor views made from it stay valid, and the closed
+object raises ValueError. repr names what the object holds; equality is "the same model"."""
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import rrwkv_rt
+
+
+@pytest.fixture()
+def path():
+    return rrwkv_rt.default_model_path()
+
+
+def test_model_with_block_closes_and_sessions_keep_working(path):
+    with rrwkv_rt.Model(path) as m:
+        s = rrwkv_rt.Session(m, threads=1)
+        b = rrwkv_rt.Batch(m, capacity=2, threads=1)
+        want = s.clone().step(65)
+        assert not m.closed and s.model == m and b.model == m and hash(s.model) == hash(m)
+    assert m.closed and "closed" in repr(m)
+    for use in (lambda: m.info, lambda: m.vocab_size, lambda: rrwkv_rt.Session(m), lambda: rrwkv_rt.Batch(m, 2)):
+        with pytest.raises(ValueError, match="Model is closed"):
+            use()
+    del m
+    gc.collect()
+    np.testing.assert_array_equal(s.step(65), want)  # the session still holds the model
+    assert s.model.vocab_size == 256 and not s.model.closed
+    r = b.add()
+    assert b.step([r], [65]).shape == (1, 256)
+
+
+def test_model_file_with_block_and_views_that_outlive_it(path):
+    with rrwkv_rt.ModelFile(path) as f:
+        emb = f.tensor("emb.weight")
+        want = np.array(emb, dtype=np.float32)
+        assert repr(f).startswith("<rrwkv_rt.ModelFile rrwkv n_layer=4") and f"{f.file_size} bytes" in repr(f)
+    with pytest.raises(ValueError, match="ModelFile is closed"):
+        f.tensor("emb.weight")
+    with pytest.raises(ValueError, match="ModelFile is closed"):
+        rrwkv_rt.Tokenizer.from_model(f)
+    del f
+    gc.collect()
+    np.testing.assert_array_equal(np.array(emb, dtype=np.float32), want)
+
+
+def test_equality_means_the_same_model(path):
+    a, b = rrwkv_rt.Model(path), rrwkv_rt.Model(path)
+    s = rrwkv_rt.Session(a, threads=1)
+    assert s.model == a and a != b and a == a and len({a, s.model}) == 1
+    a.close()
+    assert a == a and s.model != a  # a closed handle is equal only to itself
+    assert repr(b).startswith("<rrwkv_rt.Model rrwkv n_layer=4 n_embd=192 vocab=256")
