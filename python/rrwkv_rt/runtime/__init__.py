@@ -56,5 +56,7 @@ Session.generate = _generate.generate
 Session.chat = _chat_api.chat
 Session.save_state = _state_file.save_state
 Session.load_state = _state_file.load_state
+Session.__reduce__ = _state_file.reduce_session  # pickle: the model's path and the state file bytes
+Session.__copy__ = Session.__deepcopy__ = _state_file.copy_session
 
 __all__ = ["Batch", "Model", "Session"]

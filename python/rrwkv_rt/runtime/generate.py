@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import functools
 import os
-import weakref
-import zlib
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
 import numpy as np
 
 from .. import _core
 from ..tokenizer import Tokenizer
+from . import continuation
 
 Sampler = _core.Sampler
 Sampler.__module__ = "rrwkv_rt"
@@ -110,25 +109,10 @@ class TextStream:
 
 # ---- argument checks ---------------------------------------------------------------------------
 
-# The logits after the last token each session's generate() fed, with a checksum of the state
-# they belong to: an empty prompt continues from them. Any step / forward / set_state / reset
-# since then changes the state, and the entry no longer applies.
-_LAST_LOGITS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
-
-
-def _state_key(session) -> int:
-    return zlib.crc32(bytes(session.get_state()))
-
-
-def _continuation(session) -> np.ndarray | None:
-    entry = _LAST_LOGITS.get(session)
-    if entry is None or entry[0] != _state_key(session):
-        return None
-    return entry[1].copy()
-
-
-def _prompt_ids(prompt: Prompt, tok: Tokenizer) -> np.ndarray:
+def _prompt_ids(prompt: Prompt, tok: Tokenizer | None) -> np.ndarray:
     if isinstance(prompt, (str, bytes, bytearray, memoryview)):
+        if tok is None:
+            raise ValueError("a text prompt needs a tokenizer; with tokenizer=False give the prompt as token ids")
         ids = tok.encode_array(prompt)
     else:
         ids = np.asarray(prompt)
@@ -168,10 +152,10 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
              top_k: int = 0, min_p: float = 0.0, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
              penalty_decay: float = 0.996, repetition_penalty: float = 1.0, stop: str | Sequence[str] | None = None,
              stop_tokens: Sequence[int] | None = None, banned_tokens: Sequence[int] | None = None,
-             stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | None = None,
+             stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | object | bool | None = None,
              logprobs: bool = False,
              logits_processor: Callable[[list[int], np.ndarray], np.ndarray | None] | None = None
-             ) -> Union["GenerationResult", "GenerationStream"]:
+             ) -> Union["GenerationResult", "TokenResult", "GenerationStream"]:
     """Continue `prompt` (str, bytes or token ids) by up to `max_new_tokens` tokens.
 
     Sampling (the rwkv package's PIPELINE_ARGS names in brackets): ``temperature`` >= 0 (0 =
@@ -193,30 +177,36 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     Bad arguments raise ValueError naming the valid range, before anything is computed.
     Afterwards the state covers the prompt and every drawn token but a stop token, so the next
     call continues the text; an empty prompt ("" or []) continues it from the logits this call
-    ended with (as long as nothing changed the session's state in between). ``tokenizer`` overrides the one the model file carries.
+    ended with (as long as nothing changed the session's state in between).
+
+    ``tokenizer`` overrides the one the model file carries: an :class:`rrwkv_rt.Tokenizer` or
+    any object with ``encode`` / ``decode`` (e.g. a Hugging Face tokenizer). ``tokenizer=False``,
+    or a prompt of token ids on a model without a tokenizer, means token ids in and token ids
+    out: the result is a :class:`TokenResult` (a list of ids) and a stream yields ids.
     """
-    tok = tokenizer if tokenizer is not None else model_tokenizer(self.model)
-    if not hasattr(tok, "token_bytes"):  # any object with encode/decode
-        from ..foreign_tokenizer import ForeignTokenizer
-        tok = ForeignTokenizer(tok, self.model.vocab_size)
-    if stop_tokens is None and tok._t is None and tok.stop_token() is not None:
+    tok = _resolve_tokenizer(self.model, tokenizer, prompt)
+    if tok is not None and stop_tokens is None and tok._t is None and tok.stop_token() is not None:
         stop_tokens = [tok.stop_token()]  # e.g. <|endoftext|> of a tokenizer.json
     vocab = self.model.vocab_size
     n_new = _max_new_tokens(max_new_tokens)
     stops = _stop_strings(stop)
+    if stops and tok is None:
+        raise ValueError("stop strings need a tokenizer to turn tokens into text; without one (token ids in, token "
+                         "ids out) use stop_tokens=[ids]")
     # the tokenizer brings the per-model policy (C++, shared with the C API): occurrence weights,
     # a ban on ids it cannot decode, its end-of-text as the stop token when stop_tokens is None
     sampler = Sampler(vocab, temperature=temperature, top_p=top_p, top_k=top_k, min_p=min_p,
                       presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
                       penalty_decay=penalty_decay, repetition_penalty=repetition_penalty,
-                      banned_tokens=banned_tokens, stop_tokens=stop_tokens, tokenizer=tok._t, seed=seed)
+                      banned_tokens=banned_tokens, stop_tokens=stop_tokens, tokenizer=tok._t if tok else None,
+                      seed=seed)
     if banned_tokens is not None and len({int(t) for t in banned_tokens if 0 <= int(t) < vocab}) >= vocab:
         raise ValueError(f"banned_tokens bans all {vocab} tokens of the vocabulary, so nothing could be sampled; "
                          "ban fewer (the prompt was not read: the state is unchanged)")
     ids = _prompt_ids(prompt, tok)
     resume = None  # an empty prompt: the logits the last generate() ended with
     if ids.size == 0:
-        resume = _continuation(self)
+        resume = continuation.recall(self)
         if resume is None:
             raise ValueError("prompt is empty and there is nothing to continue: an empty prompt continues the text "
                              "of this session's last generate() call, if its state has not changed since; "
@@ -227,7 +217,31 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     if logits_processor is not None and not callable(logits_processor):
         raise ValueError(f"logits_processor must be callable(tokens, logits), got {type(logits_processor).__name__}")
     chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor, resume)
-    return chunks if stream else GenerationResult.of(chunks)
+    if stream:
+        return chunks
+    return GenerationResult.of(chunks) if tok is not None else TokenResult.of(chunks)
+
+
+def _resolve_tokenizer(model, tokenizer, prompt):
+    """The tokenizer generate() uses, or None for token ids in and out: `tokenizer=False`, or a
+    prompt of token ids on a model whose file carries no tokenizer."""
+    if tokenizer is False:
+        return None
+    if tokenizer is None:
+        try:
+            return model_tokenizer(model)
+        except ValueError as e:
+            if isinstance(prompt, (str, bytes, bytearray, memoryview)):
+                raise ValueError(f"{e}; or pass tokenizer= (any object with encode/decode), or give the prompt as "
+                                 "token ids to get token ids back") from None
+            return None
+    if hasattr(tokenizer, "token_bytes"):
+        return tokenizer
+    if not (callable(getattr(tokenizer, "encode", None)) and callable(getattr(tokenizer, "decode", None))):
+        raise ValueError(f"tokenizer must be an rrwkv_rt.Tokenizer, an object with encode() and decode(), or False "
+                         f"(token ids in and out); got {type(tokenizer).__name__}")
+    from ..foreign_tokenizer import ForeignTokenizer  # e.g. a Hugging Face tokenizer object
+    return ForeignTokenizer(tokenizer, model.vocab_size)
 
 
 class GenerationResult(str):
@@ -257,6 +271,28 @@ class GenerationResult(str):
     @property
     def text(self) -> str:
         return str(self)
+
+
+class TokenResult(list):
+    """What a non-streaming ``generate`` returns without a tokenizer (token ids in, token ids
+    out): the drawn ids (a list), with ``finish_reason``, ``usage`` and ``logprobs`` as on
+    :class:`GenerationResult`."""
+
+    finish_reason: str | None
+    usage: dict
+    logprobs: list | None
+
+    @classmethod
+    def of(cls, stream: "GenerationStream") -> "TokenResult":
+        for _ in stream:
+            pass
+        r = cls(stream.tokens)
+        r.finish_reason, r.logprobs, r.usage = stream.finish_reason, stream.logprobs, stream.usage
+        return r
+
+    @property
+    def tokens(self) -> list:
+        return list(self)
 
 
 class GenerationStream:
@@ -296,7 +332,7 @@ class GenerationStream:
             yield from self._sample(session, sampler, tok, logits, n_new, stops)
         finally:  # also when the caller stops early: the logits of the state as it is left
             if self._logits is not None:
-                _LAST_LOGITS[session] = (_state_key(session), self._logits.copy())
+                continuation.remember(session, self._logits)
 
     def _sample(self, session, sampler, tok, logits, n_new, stops) -> Iterator[str]:
         self._logits = logits
@@ -325,6 +361,9 @@ class GenerationStream:
             # Fed before the chunk is yielded, so that the state covers every token handed out
             # even if the caller stops iterating here.
             logits = self._logits = session.step(token, out=out)
+            if tok is None:  # token ids out
+                yield token
+                continue
             chunk = text.push(tok.token_bytes(token))
             if chunk:
                 yield chunk
@@ -347,4 +386,5 @@ def default_model_path() -> str:
     return path
 
 
-__all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "default_model_path", "generate", "model_tokenizer"]
+__all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "TokenResult", "default_model_path", "generate",
+           "model_tokenizer"]
