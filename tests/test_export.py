@@ -214,3 +214,28 @@ def test_tokenizer_detected_where_certain_and_a_note_otherwise(tmp_path):
                         str(tmp_path / "pile.rrwkv")], capture_output=True, text=True)
     assert r.returncode == 0 and "no tokenizer stored" in r.stdout and "20B_tokenizer.json" in r.stdout
     assert "tokenizer.kind" not in rrwkv_rt.ModelFile(str(tmp_path / "pile.rrwkv")).fields
+
+
+def test_cli_shape_report_is_one_line_and_verbose_prints_all(tmp_path, capsys):
+    cfg = ModelConfig("rwkv4", n_layer=2, n_embd=8, vocab_size=20)
+    sd = official_state_dict(cfg)
+    del sd["blocks.1.att.key.weight"], sd["ln_out.bias"]
+    sd["blocks.0.ffn.value.weight"] = torch.zeros(8, 31)
+    torch.save(sd, tmp_path / "bad.pth")
+    src, dst = str(tmp_path / "bad.pth"), str(tmp_path / "bad.rrwkv")
+    assert main(["export", src, dst]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("rrwkv export: error: "), err
+    assert "3 tensors missing or mis-shaped, the first: tensor 'blocks.0.ffn.value.weight' has shape (8, 31)" in err
+    assert "run with --verbose for the full list" in err
+    for argv in (["--verbose", "export", src, dst], ["export", src, dst, "--verbose"]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "3 problem(s):\n" in err and "missing tensor 'ln_out.bias'" in err and "--cm-mode" in err, err
+    one = official_state_dict(cfg)
+    del one["ln_out.bias"]  # one problem: named in full, nothing more to see
+    torch.save(one, tmp_path / "bad.pth")
+    assert main(["export", src, dst]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing tensor 'ln_out.bias' (expected shape (8,))" in err, err
+    assert "--verbose" not in err and "--arch" in err

@@ -120,3 +120,109 @@ def test_console_script(models):
     assert r.returncode == 0 and r.stdout.endswith("\n"), r.stderr
     r = cli("--help", exe=exe)
     assert r.returncode == 0 and "generate" in r.stdout and "chat" in r.stdout
+
+
+def _on_a_pty(args, send=(), env=None, timeout=60):
+    """Run the CLI with stdin and stdout on a pseudo-terminal: (terminal output with \\r\\n -> \\n, stderr).
+    ``send``: (text to wait for in the output, text to type) pairs."""
+    import pty
+    import select
+    import time
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "rrwkv_rt"] + [str(a) for a in args], stdin=slave, stdout=slave,
+                         stderr=subprocess.PIPE, env=env, close_fds=True)
+    os.close(slave)
+    out, mark, pending, deadline = b"", 0, list(send), time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if pending and pending[0][0].encode() in out[mark:]:  # only output since the last keys typed
+                os.write(master, pending.pop(0)[1].encode())
+                mark = len(out)
+            ready, _, _ = select.select([master], [], [], 0.1)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not chunk:
+                    break
+                out += chunk
+            elif p.poll() is not None and not pending:
+                break
+        if p.poll() is None and (pending or time.time() >= deadline):
+            p.kill()  # stuck waiting for output that never came: the asserts say what was missing
+        err = p.stderr.read().decode("utf-8", "replace")
+        p.wait(timeout=timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+        os.close(master)
+    return out.decode("utf-8", "replace").replace("\r\n", "\n"), err, p.returncode
+
+
+def test_generate_echoes_the_prompt_on_a_terminal_only():
+    from rrwkv_rt.cli.generate import should_echo
+
+    class Stream:
+        def __init__(self, tty):
+            self.tty = tty
+
+        def isatty(self):
+            return self.tty
+
+    assert should_echo(None, Stream(True)) and not should_echo(None, Stream(False))
+    assert should_echo(True, Stream(False)) and not should_echo(False, Stream(True))
+    assert not should_echo(None, object())  # a stream without isatty
+
+
+def test_generate_echo_on_a_pty(models):
+    pytest.importorskip("pty")
+    args = ["generate", models["a"], "--prompt", "def f(x):", "--max-new-tokens", 20, "--temperature", 0]
+    echoed, err, rc = _on_a_pty(args)
+    assert rc == 0, err
+    plain, err, rc = _on_a_pty(args + ["--no-echo"])
+    assert rc == 0, err
+    assert echoed == "def f(x):" + plain and not plain.startswith("def f(x):")
+    assert cli(*args).stdout == plain  # piped: no echo, as before
+
+
+def test_chat_has_line_editing_and_history_on_a_terminal(models, tmp_path):
+    pytest.importorskip("readline")
+    pytest.importorskip("pty")
+    # HOME and INPUTRC point away from the user's files: nothing read or written there
+    env = dict(os.environ, HOME=str(tmp_path), INPUTRC=os.devnull, TERM="xterm")
+    # the up arrow recalls the last line (a command, so that no text is generated)
+    _, err, rc = _on_a_pty(["chat", models["a"], "--threads", 1],
+                           send=[("User: ", "/bogus1\n"), ("User: ", "\x1b[A"), ("/bogus1", "\n"),
+                                 ("User: ", "/quit\n")], env=env, timeout=30)
+    assert rc == 0, err
+    assert err.count("unknown command '/bogus1'") == 2, err
+    assert not os.listdir(tmp_path)  # no history file
+    # piped input never imports readline
+    code = ("import sys; from rrwkv_rt.cli.generate import line_editing; "
+            "assert not line_editing(False) and 'readline' not in sys.modules; "
+            "assert line_editing(True) and 'readline' in sys.modules")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+
+
+def test_usage_errors_are_one_line_and_verbose_adds_the_usage():
+    r = cli("export")
+    assert r.returncode == 2 and r.stdout == "", r
+    assert r.stderr == "rrwkv export: error: the following arguments are required: src, dst " \
+                       "(see rrwkv export --help)\n", r.stderr
+    for args in (["--verbose", "export"], ["export", "--verbose"]):
+        r = cli(*args)
+        assert r.returncode == 2 and r.stderr.startswith("usage: rrwkv export"), r.stderr
+        assert r.stderr.endswith("rrwkv export: error: the following arguments are required: src, dst "
+                                 "(see rrwkv export --help)\n"), r.stderr
+    r = cli()
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        "rrwkv: error: the following arguments are required: command (see rrwkv --help)"], r.stderr
+    # other multi-line errors: their first line, the rest with --verbose
+    from rrwkv_rt.cli import _error_text
+    e = ValueError("state dict does not fit:\n  - missing x\n  - missing y")
+    assert _error_text(e, False) == "state dict does not fit (run with --verbose for the details)"
+    assert _error_text(e, True) == str(e) and _error_text(ValueError("one line"), False) == "one line"
+    r = cli("export", "-h")  # help is argparse's own
+    assert r.returncode == 0 and r.stdout.startswith("usage: rrwkv export") and "--verbose" in r.stdout

@@ -1,6 +1,7 @@
 """Command line: ``python -m rrwkv_rt COMMAND`` (also installed as ``rrwkv``).
 
-Errors print one line and exit with status 1; tracebacks are for bugs only.
+Errors print one line and exit with status 1 (usage errors: 2); ``--verbose`` adds the details of
+multi-line errors and argparse's usage. Tracebacks are for bugs only.
 """
 from __future__ import annotations
 
@@ -51,12 +52,26 @@ def _cmd_train(args) -> None:
     train(options.from_args(args))
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors, like the CLI's other errors; the usage only with --verbose."""
+    verbose = False
+
+    def error(self, message):
+        if self.verbose:
+            self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+VERBOSE_HELP = "print the details of errors (e.g. every missing tensor) and the usage on usage errors"
+
+
+def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
     from .. import __version__
-    p = argparse.ArgumentParser(prog="rrwkv", description="rrwkv_rt: runtime tools for RWKV-4/5/6/7 and RRWKV models",
-                                epilog="native builds: rrwkv --cmakedir | --includedir | --libdir print the paths "
-                                       "of the installed CMake package, headers and library")
+    p = _Parser(prog="rrwkv", description="rrwkv_rt: runtime tools for RWKV-4/5/6/7 and RRWKV models",
+                epilog="native builds: rrwkv --cmakedir | --includedir | --libdir print the paths "
+                       "of the installed CMake package, headers and library")
     p.add_argument("--version", action="version", version=f"rrwkv_rt {__version__}")
+    p.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
     sub = p.add_subparsers(dest="command", required=True)
     from .generate import add_parsers as add_generate_parsers  # generate, chat
     add_generate_parsers(sub)
@@ -67,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, training checkpoint or .safetensors")
+    e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, .safetensors, training checkpoint or "
+                               "training run directory (its ckpt.pt, as for train --resume)")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
     e.add_argument("--dtype", default="auto",
                    choices=["auto", "f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
@@ -99,7 +115,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_arguments(t)
     t.set_defaults(func=_cmd_train)
 
+    p.verbose = verbose
+    for sp in sub.choices.values():
+        sp.verbose = verbose
+        # also after the subcommand; SUPPRESS, or the subcommand's default would reset `rrwkv --verbose CMD`
+        sp.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS, help=VERBOSE_HELP)
     return p
+
+
+def _error_text(e: BaseException, verbose: bool) -> str:
+    """A multi-line message's first line (or the exception's ``brief``), the whole of it with --verbose."""
+    msg = str(e)
+    if verbose or "\n" not in msg:
+        return msg
+    return getattr(e, "brief", None) or msg.splitlines()[0].rstrip(":") + " (run with --verbose for the details)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,13 +136,19 @@ def main(argv: list[str] | None = None) -> int:
     status = print_dir_flag(sys.argv[1:] if argv is None else argv)
     if status is not None:
         return status
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # known before parsing, so that usage errors can honour it too
+    args = build_parser(verbose="--verbose" in argv).parse_args(argv)
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, IndexError, OSError) as e:
-        print(f"rrwkv {args.command}: error: {e}", file=sys.stderr)
+        print(f"rrwkv {args.command}: error: {_error_text(e, args.verbose)}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        # One line: `train` says in its exception where it saved the checkpoint (train.loop.Interrupted),
+        # and None on torchrun's other processes, so that N processes do not print N lines.
+        msg = getattr(e, "message", "interrupted")
+        if msg:
+            print(msg, file=sys.stderr)
         return 130
     return 0

@@ -3,6 +3,8 @@
     python -m rrwkv_rt generate [MODEL] --prompt "def main(" --max-new-tokens 100 --seed 1
     python -m rrwkv_rt chat [MODEL]          # lines from stdin; /reset /save PATH /load PATH /quit
 
+On a terminal, generate echoes the prompt (--no-echo: not) and chat has line editing and history.
+
 MODEL defaults to the model shipped with the package (rrwkv_rt/data/default.rrwkv).
 """
 from __future__ import annotations
@@ -40,7 +42,9 @@ def add_parsers(sub) -> None:
     g = sub.add_parser("generate", help="continue a prompt with a model, streaming the text to stdout")
     _add_common(g, max_new_tokens=200)
     g.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue ('-' reads stdin)")
-    g.add_argument("--echo", action="store_true", help="print the prompt before the continuation")
+    g.add_argument("--echo", action=argparse.BooleanOptionalAction, default=None,
+                   help="print the prompt before the continuation (default: when stdout is a terminal, so that "
+                        "it reads as one text; not into a pipe or file)")
     g.add_argument("--state-in", metavar="PATH", help="start from a state saved by --state-out / save_state()")
     g.add_argument("--state-out", metavar="PATH", help="save the state afterwards (prompt and generated text)")
     g.add_argument("--stats", action="store_true", help="print token counts and speed to stderr")
@@ -82,6 +86,17 @@ def _out(text: str) -> None:
         sys.stdout.flush()
 
 
+def should_echo(echo: bool | None, stdout=None) -> bool:
+    """--echo / --no-echo, else echo on a terminal only: a pipe gets just the continuation."""
+    if echo is not None:
+        return echo
+    stdout = sys.stdout if stdout is None else stdout
+    try:
+        return stdout.isatty()
+    except (AttributeError, ValueError):  # no isatty, or closed
+        return False
+
+
 def cmd_generate(args) -> None:
     session = _open(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -89,7 +104,7 @@ def cmd_generate(args) -> None:
         session.load_state(args.state_in)
     t0 = time.perf_counter()
     stream = session.generate(prompt, args.max_new_tokens, stream=True, **_options(args))
-    if args.echo:
+    if should_echo(args.echo):
         _out(prompt)
     for chunk in stream:
         _out(chunk)
@@ -119,10 +134,23 @@ def _tokens(session, text: str):
     return model_tokenizer(session.model).encode_array(text)
 
 
+def line_editing(interactive: bool) -> bool:
+    """On a terminal, importing readline gives input() line editing and an in-memory history
+    (up arrow); nothing is written to disk. Not imported for piped input, which stays as it was."""
+    if not interactive:
+        return False
+    try:
+        import readline  # noqa: F401  (the import is what enables it)
+    except ImportError:  # e.g. Windows without pyreadline: plain input()
+        return False
+    return True
+
+
 def cmd_chat(args) -> None:
     from .. import FormatError
     session = _open(args)
     interactive = sys.stdin.isatty()
+    line_editing(interactive)
     opts = _options(args)
     opts["stop"] = [SEPARATOR] + (opts["stop"] or [])
     _check(session, args, opts)  # bad options fail now, not at the first turn

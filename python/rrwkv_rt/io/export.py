@@ -120,10 +120,16 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "auto
         tokenizer = _detected_tokenizer(state_dict, cfg, notes)
     problems = check_against_spec(shapes, cfg, os.fspath(src))
     if problems:
-        raise _core.FormatError(
-            f"checkpoint {os.fspath(src)!r} does not fit {cfg.arch} (n_layer={cfg.n_layer}, n_embd={cfg.n_embd}, "
-            f"vocab={cfg.vocab_size}): {len(problems)} problem(s):\n  " + "\n  ".join(problems)
-            + "\nfix the checkpoint or pass the right --arch / --cm-mode")
+        fits = (f"checkpoint {os.fspath(src)!r} does not fit {cfg.arch} (n_layer={cfg.n_layer}, "
+                f"n_embd={cfg.n_embd}, vocab={cfg.vocab_size})")
+        err = _core.FormatError(f"{fits}: {len(problems)} problem(s):\n  " + "\n  ".join(problems)
+                                + "\nfix the checkpoint or pass the right --arch / --cm-mode")
+        # the command line's one-line form (cli._error_text); the message keeps the full list
+        err.brief = (f"{fits}: {problems[0]}; fix the checkpoint or pass the right --arch / --cm-mode"
+                     if len(problems) == 1 else
+                     f"{fits}: {len(problems)} tensors missing or mis-shaped, the first: {problems[0]}; "
+                     "run with --verbose for the full list")
+        raise err
     metadata = {
         "source": os.path.basename(os.fspath(src)),
         "exporter": f"rrwkv_rt {__version__}",

@@ -56,6 +56,13 @@ def evaluate(model, xs: torch.Tensor, ys: torch.Tensor, micro: int, device, auto
     return total / count
 
 
+def _check_export(cfg: TrainConfig) -> None:
+    # As `rrwkv export` does, but now, before the training time that an error after it would waste.
+    if cfg.export and os.path.exists(cfg.export) and not cfg.force:
+        raise FileExistsError(f"--export {cfg.export!r} already exists; pass --force to overwrite it, or choose "
+                              "another path")
+
+
 def _start(cfg: TrainConfig):
     """(config, checkpoint to resume or None) after merging a resumed run's saved config."""
     if cfg.resume:
@@ -64,11 +71,13 @@ def _start(cfg: TrainConfig):
         merged = merged_with_checkpoint(cfg, ckpt["train_config"])
         if "out" not in cfg.explicit:  # continue in the run's own directory
             merged.out = os.path.dirname(os.path.abspath(path))
+        _check_export(merged)
         return merged, ckpt
     existing = os.path.join(cfg.out, checkpointing.CHECKPOINT_NAME)
     if os.path.exists(existing):
         raise FileExistsError(f"{existing!r} already exists: pass --resume {cfg.out} to continue that run, "
                               "or choose another --out")
+    _check_export(cfg)
     return cfg, None
 
 
@@ -201,11 +210,12 @@ def _train(cfg: TrainConfig, d, device) -> dict:
                     save(step)
             if interrupted.requested and step < end:
                 raise KeyboardInterrupt
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
+        saved = None
         if not d.enabled and not updating and step > start:
-            path = save(step)
-            rep.line(f"interrupted: saved step {step} to {path}; continue with --resume {cfg.out}")
-        raise
+            saved = save(step)
+        # No line here: the exception carries the one line the command line prints (cli.main).
+        raise Interrupted(_interrupted_message(cfg, step, saved) if d.is_main else None, saved) from e
     finally:
         interrupted.restore()
         rep.close()
@@ -222,10 +232,30 @@ def _train(cfg: TrainConfig, d, device) -> dict:
     return summary
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped train(). ``message``: one line saying what was saved (None on the non-main processes
+    of a torchrun job, which stay silent); ``checkpoint``: the path saved at the interruption, or None."""
+
+    def __init__(self, message: str | None, checkpoint: str | None = None):
+        super().__init__(message or "")
+        self.message = message
+        self.checkpoint = checkpoint
+
+
+def _interrupted_message(cfg: TrainConfig, step: int, saved: str | None) -> str:
+    if saved is not None:
+        return f"interrupted: saved step {step} to {saved}; continue with --resume {cfg.out}"
+    last = os.path.join(cfg.out, checkpointing.CHECKPOINT_NAME)
+    if os.path.exists(last):
+        return f"interrupted at step {step}, not saved; the last checkpoint is {last} (--resume {cfg.out})"
+    return f"interrupted at step {step}; no checkpoint saved"
+
+
 def export_checkpoint(ckpt_path: str, cfg: TrainConfig) -> str:
     """Write the checkpoint's model as .rrwkv (with the tokenizer, where the exporter supports it)."""
     import inspect
     from ..io.export import export
+    # force: an existing file was refused (or allowed by --force) before training, in _check_export
     kwargs = {"dtype": cfg.export_dtype, "force": True, "progress": False}
     if "vocab" in inspect.signature(export).parameters:
         kwargs["vocab"] = cfg.vocab

@@ -13,8 +13,8 @@ from ..config import CM_MODES, RWKV4_FAMILY as ARCHES  # the trainer trains RWKV
 # different value on the command line is an error.
 MODEL_FIELDS = ("arch", "n_layer", "n_embd", "ffn_dim", "medium_interval", "cm_mode")
 # Fields that belong to one invocation, never taken from a checkpoint.
-RUN_FIELDS = ("out", "resume", "init_from", "export", "export_dtype", "stop_after", "device", "threads", "wkv",
-              "quiet")
+RUN_FIELDS = ("out", "resume", "init_from", "export", "export_dtype", "force", "stop_after", "device", "threads",
+              "wkv", "quiet")
 WKV_CHOICES = ("chunked", "kernels", "scan")
 
 
@@ -55,6 +55,7 @@ class TrainConfig:
     init_from: str | None = None
     export: str | None = None
     export_dtype: str = "f32"
+    force: bool = False              # --export may overwrite an existing file
     stop_after: int | None = None    # stop at this step (the schedule still spans `steps`)
     device: str = "auto"
     threads: int = 0                 # CPU threads per process; 0: torch's default
@@ -150,6 +151,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     e.add_argument("--export", default=S, metavar="PATH", help="write the final model as .rrwkv here")
     e.add_argument("--export-dtype", default=S, choices=["f32", "f16", "bf16"],
                    help="matrix storage type of --export (default f32)")
+    e.add_argument("--force", action="store_true", default=S,
+                   help="let --export overwrite an existing file (without it, that is an error before training "
+                        "starts, as `rrwkv export` refuses without --force)")
     e.add_argument("--stop-after", type=int, default=S, metavar="STEP",
                    help="stop (and checkpoint) at this step; the schedule still spans --steps")
 
