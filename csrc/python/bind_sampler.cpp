@@ -109,7 +109,7 @@ void bind_sampler(py::module_& m) {
              }
              return std::make_unique<Sampler>(static_cast<size_t>(vocab_size), std::move(p));
            }),
-           py::arg("vocab_size"), py::kw_only(), py::arg("temperature") = 1.0, py::arg("top_p") = 1.0,
+           py::arg("vocab_size"), py::kw_only(), py::arg("temperature") = 1.0, py::arg("top_p") = 0.85,
            py::arg("top_k") = 0, py::arg("min_p") = 0.0, py::arg("presence_penalty") = 0.0,
            py::arg("frequency_penalty") = 0.0, py::arg("penalty_decay") = 0.996, py::arg("repetition_penalty") = 1.0,
            py::arg("banned_tokens") = py::none(), py::arg("stop_tokens") = py::none(),

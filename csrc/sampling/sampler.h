@@ -23,7 +23,8 @@ class Tokenizer;
 struct SamplerParams {
   double temperature = 1.0;         // >= 0; 0 = greedy (argmax after bans and penalties)
   int64_t top_k = 0;                // >= 0; 0 = off
-  double top_p = 1.0;               // [0, 1]; 1 = off; 0 keeps only the most likely token(s)
+  double top_p = 0.85;              // [0, 1]; 1 = off; 0 keeps only the most likely token(s); 0.85 as generate()
+                                    // and the rwkv package's PIPELINE_ARGS
   double min_p = 0.0;               // [0, 1]; keeps tokens with p >= min_p * p_max; 0 = off
   double alpha_presence = 0.0;      // subtracted from the logit of every token seen so far
   double alpha_frequency = 0.0;     // times the token's (decayed) occurrence count, subtracted too

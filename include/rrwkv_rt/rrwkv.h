@@ -265,7 +265,7 @@ typedef struct rrwkv_sampler rrwkv_sampler;
 
 typedef struct rrwkv_sampler_params {
   double temperature;        /* >= 0; 0 = greedy (argmax); default 1 */
-  double top_p;              /* [0, 1]; 1 = off (default) */
+  double top_p;              /* [0, 1]; 1 = off; default 0.85 (as generate() and the rwkv package) */
   int32_t top_k;             /* >= 0; 0 = off (default) */
   double min_p;              /* [0, 1]; keep p >= min_p * p_max; 0 = off (default) */
   double presence_penalty;   /* alpha_presence: subtracted from every seen token's logit; default 0 */

@@ -13,7 +13,7 @@ P = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.03, 0.01, 0.01])
 LOGITS = np.log(P).astype(np.float32) + 1.25  # an offset: softmax must not care
 
 
-def rwkv_probs(logits, temperature=1.0, top_p=1.0, top_k=0, min_p=0.0):
+def rwkv_probs(logits, temperature=1.0, top_p=0.85, top_k=0, min_p=0.0):  # the package's defaults
     """The rwkv package's sample_logits (numpy branch) as a probability vector, plus min-p."""
     probs = np.exp(logits - logits.max()).astype(np.float64)
     probs /= probs.sum()
@@ -64,6 +64,7 @@ def chi_square_ok(counts, expected_p, n):
 ])
 def test_support_and_distribution(opts, support):
     n = 6000
+    opts = {"top_p": 1.0, **opts}  # each case names what it truncates; top_p's default (0.85) is off here
     s = Sampler(10, seed=123, **opts)
     got = draws(s, LOGITS, n)
     expected = rwkv_probs(LOGITS, **opts)
@@ -286,3 +287,20 @@ def test_sampling_is_fast_enough_on_a_world_vocabulary():
     for _ in range(50):
         s.accept(s.sample(logits))
     assert 0 <= s.sample(logits) < 65536
+
+
+def test_defaults_agree_with_generate_and_the_rwkv_package():
+    """One set of defaults: Sampler, Session.generate and the CLI (top_p 0.85, as the rwkv
+    package's PIPELINE_ARGS; penalties 0, where PIPELINE_ARGS has 0.2: docs/GENERATION.md)."""
+    import inspect
+    from rrwkv_rt import Session
+    from rrwkv_rt.cli import build_parser
+    sampler = Sampler(10).params
+    gen = {k: v.default for k, v in inspect.signature(Session.generate).parameters.items()}
+    cli = vars(build_parser().parse_args(["generate", "--prompt", "x"]))
+    for name in ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "penalty_decay",
+                 "repetition_penalty"):
+        assert sampler[name] == gen[name] == cli[name], name
+    pipeline = pytest.importorskip("rwkv.utils").PIPELINE_ARGS()
+    assert (sampler["temperature"], sampler["top_p"], sampler["top_k"], sampler["penalty_decay"]) == \
+        (pipeline.temperature, pipeline.top_p, pipeline.top_k, pipeline.alpha_decay)
