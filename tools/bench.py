@@ -4,16 +4,19 @@ the official `rwkv` package, memory, and the batched engine's throughput.
     python tools/bench.py                          # 169M-shaped RWKV-4 and RRWKV (s=16), f32
     python tools/bench.py --dtypes f32,f16 --batch-sizes 1,2,4,8,16,32,64
     python tools/bench.py --compare before=/path/to/other/python   # another installation, same run
+    python tools/bench.py --archs rwkv4,rwkv7 --dtypes f32,f16 --blas-compare   # prefill, BLAS on / off
+    python tools/bench.py --models-dir /data/benchmodels   # build the random models once, reuse them
 
 Every runtime runs in its own worker process (tools/benchlib/worker.py) and all are measured in
 one run, interleaved: each round measures the read bandwidth, then a block of decode steps of
 every worker, because memory bandwidth on a shared machine drifts by tens of percent within
 seconds. Figures are medians; nothing here asserts a target. Peak memory is measured in a child
-process per model that runs nothing but the runtime.
+process per model that runs nothing but the runtime. Progress goes to stderr, results to stdout.
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,14 +29,20 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import models  # noqa: E402
+from benchlib.progress import Bar, phase  # noqa: E402
+
+NO_BLAS = {"RRWKV_BLAS": "0"}  # the runtime's switch to its built-in prefill kernels
 
 
 class Worker:
-    """A runtime in a child process (benchlib/worker.py), run by `python`."""
+    """A runtime in a child process (benchlib/worker.py), run by `python` with `env` added."""
 
-    def __init__(self, label: str, python: str, kind: str, path: str, threads: int, arch: str = ""):
+    def __init__(self, label: str, python: str, kind: str, path: str, threads: int, arch: str = "",
+                 env: dict | None = None):
         self.label, self.kind = label, kind
-        env = {**os.environ, "PYTHONPATH": ""}
+        env = {**os.environ, **(env or {})}
+        if python != sys.executable:  # another installation: none of this one's PYTHONPATH
+            env["PYTHONPATH"] = ""
         self.proc = subprocess.Popen([python, os.path.join(HERE, "benchlib", "worker.py")], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(), env=env)
         self.info = self.call(op="open", kind=kind, path=path, threads=threads, arch=arch)
@@ -46,15 +55,34 @@ class Worker:
             raise RuntimeError(f"benchmark worker {self.label!r} died (see its stderr above)")
         return json.loads(line)
 
+    def prefill_s(self, n: int, seed: int) -> float:
+        return self.call(op="prefill", n=n, seed=seed)["times"][0]
+
     def close(self):
         try:
-            self.call_quit()
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.flush()
         finally:
             self.proc.wait(timeout=30)
 
-    def call_quit(self):
-        self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-        self.proc.stdin.flush()
+
+def start_workers(specs: list[tuple]) -> list[Worker]:
+    """Worker(*spec) for each spec, with a status line each: opening the package's model takes seconds."""
+    workers = []
+    for spec in specs:
+        phase(f"starting worker {spec[0]!r}")
+        workers.append(Worker(*spec))
+    return workers
+
+
+def close_all(workers: list[Worker]) -> None:
+    for w in workers:
+        w.close()
+
+
+def settle(w: Worker) -> None:
+    if w.kind == "pkg":
+        time.sleep(0.3)  # let torch's worker threads stop spinning before the next runtime
 
 
 def l3_bytes() -> int:
@@ -66,38 +94,70 @@ def l3_bytes() -> int:
         return 0
 
 
-def progress(total: int):
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-    return tqdm(total=total, desc="measuring", unit="block", file=sys.stderr, leave=False)
+def floor_buffer(w: Worker, args) -> int:
+    """Bytes of the buffer whose read bandwidth is `w`'s floor: the DRAM buffer (--bandwidth-mib)
+    for a model larger than the L3; else one of the model's decode bytes per token, so that it
+    gets the cache's bandwidth, not DRAM's (whole MiB: models of about one size share it)."""
+    if w.info["bytes_per_token"] >= l3_bytes():
+        return args.bandwidth_mib << 20
+    return max(1, round(w.info["bytes_per_token"] / 2**20)) << 20
 
 
-def measure(workers: list[Worker], args, threads: int) -> tuple[dict, list[float]]:
-    from rrwkv_rt import _core
-    for w in workers:  # warm-up: page in the weights, compile, allocate
-        w.call(op="prefill", n=32)
+def floor_bandwidth(samples: list[float], size: int) -> float:
+    """The bandwidth a floor divides by: the median of the rounds for DRAM (which drifts by tens of
+    percent within seconds on a shared machine); the best round for a buffer that fits in the L3,
+    whose passes last a millisecond and halve whenever one of the threads is preempted (a floor
+    is a bound: the fastest this machine read those bytes in this run)."""
+    return float(max(samples) if size < l3_bytes() else np.median(samples))
+
+
+def bandwidth_repeats(size: int, args) -> int:
+    """Passes over the buffer: 3 over the DRAM one, more over a small one (about as many bytes in
+    all), whose passes last a millisecond or two and whose median one preemption would skew."""
+    return max(3, min(64, 3 * (args.bandwidth_mib << 20) // size))
+
+
+def warm_up(workers: list[Worker], prefill_len: int) -> None:
+    """Page in the weights and allocate the scratch and BLAS buffers, with a prefill of the
+    measured length, so that no measured prefill is the first of its size."""
+    bar = Bar(f"warm-up (a {prefill_len}-token prefill and 4 steps)", len(workers), 1, step="worker")
+    for i, w in enumerate(workers):
+        bar.round(i)
+        w.call(op="prefill", n=prefill_len)
         w.call(op="decode", n=4)
+        settle(w)
+        bar.update()
+    bar.close()
+
+
+def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
+    """Decode ms/token and prefill tokens/s per worker; read bandwidth samples per buffer size.
+    Each round: the bandwidths, a decode block of every worker, a prefill of every worker."""
+    from rrwkv_rt import _core
+    warm_up(workers, args.prefill_len)
     decode = {w.label: [] for w in workers}
     prefill = {w.label: [] for w in workers}
-    bandwidth = []
-    bar = progress(args.rounds * (len(workers) + 1) + args.repeats * len(workers))
-    for r in range(args.rounds):
-        bandwidth.append(_core.read_bandwidth(args.bandwidth_mib << 20, threads=threads, repeats=3))
-        bar and bar.update()
-        for w in workers:
-            n = args.pkg_decode_tokens if w.kind == "pkg" else args.decode_tokens
-            decode[w.label] += w.call(op="decode", n=n, seed=r)["times"]
-            if w.kind == "pkg":
-                time.sleep(0.3)  # let torch's worker threads stop spinning before the next runtime
-            bar and bar.update()
-    for r in range(args.repeats):
-        for w in workers:
-            prefill[w.label] += w.call(op="prefill", n=args.prefill_len, seed=100 + r)["times"]
-            if w.kind == "pkg":
-                time.sleep(0.3)
-            bar and bar.update()
-    bar and bar.close()
+    sizes = sorted({args.bandwidth_mib << 20} | {floor_buffer(w, args) for w in workers if w.kind == "ours"})
+    bandwidth = {s: [] for s in sizes}
+    rounds = max(args.rounds, args.repeats)
+    bar = Bar("decode and prefill", rounds, 1 + 2 * len(workers))
+    for r in range(rounds):
+        bar.round(r)
+        if r < args.rounds:
+            for s in sizes:
+                bandwidth[s].append(_core.read_bandwidth(s, threads=threads, repeats=bandwidth_repeats(s, args)))
+            bar.update()
+            for w in workers:
+                n = args.pkg_decode_tokens if w.kind == "pkg" else args.decode_tokens
+                decode[w.label] += w.call(op="decode", n=n, seed=r)["times"]
+                settle(w)
+                bar.update()
+        if r < args.repeats:
+            for w in workers:
+                prefill[w.label].append(w.prefill_s(args.prefill_len, seed=100 + r))
+                settle(w)
+                bar.update()
+    bar.close()
     return {w.label: {"decode_ms": 1e3 * float(np.median(decode[w.label])),
                       "prefill_tok_s": args.prefill_len / float(np.median(prefill[w.label]))} for w in workers}, bandwidth
 
@@ -108,16 +168,17 @@ def measure_batches(workers: list[Worker], args) -> dict:
     sizes = args.batch_sizes
     modes = [True, False] if args.batch_inexact else [True]
     times = {(w.label + ("" if e else " inexact"), b): [] for w in workers for b in sizes for e in modes}
-    bar = progress(args.batch_rounds * len(workers) * len(sizes) * len(modes))
+    bar = Bar("batched decode", args.batch_rounds, len(workers) * len(sizes) * len(modes))
     for r in range(args.batch_rounds):
+        bar.round(r)
         for w in workers:
             for e in modes:
                 for b in sizes:
                     t = w.call(op="batch", size=b, steps=args.batch_steps, seed=r, exact=e)["times"]
                     if t is not None:
                         times[(w.label + ("" if e else " inexact"), b)] += t
-                    bar and bar.update()
-    bar and bar.close()
+                    bar.update()
+    bar.close()
     return {k: (k[1] / float(np.median(v)) if v else None) for k, v in times.items()}
 
 
@@ -131,36 +192,73 @@ def _mib(x: float) -> str:
     return f"{x / 2**20:.1f} MiB"
 
 
-def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
+def header(args, threads: int) -> None:
     from rrwkv_rt import _core
-    threads = args.threads or len(os.sched_getaffinity(0))
     n_layer, n_embd, vocab = models.SHAPES[args.shape]
     print(f"rrwkv_rt bench: {args.shape} shape (n_layer={n_layer}, n_embd={n_embd}, vocab={vocab}), "
           f"threads={threads}, kernels {_core.cpu_isa()}, BLAS {_core.blas_info()}")
+
+
+def load_line(load_before: float) -> None:
+    print(f"  load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
+          f"CPUs (other processes skew every figure: run it on an idle machine)")
+    if load_before >= 0.5:
+        # every parallel region waits for its slowest thread: one busy CPU slows all threads
+        print("  warning: the machine was busy before the run: with a thread on every CPU each parallel region waits "
+              "for a preempted thread, so prefill can come out at half its idle speed or less; compare figures only "
+              "within one run")
+
+
+def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
+    threads = args.threads or len(os.sched_getaffinity(0))
+    header(args, threads)
     load_before = os.getloadavg()[0]
     keys = [(a, d) for d in args.dtypes for a in args.archs]
     mem = {}
     if not args.no_memory:
         for key in keys:
+            phase(f"peak memory of {key[0]} {key[1]} (a child process: {args.prefill_len}-token prefill, 16 steps)")
             models.evict_from_page_cache(paths[key])
             mem[key] = memory(paths[key], threads, args.prefill_len)
-    workers = [Worker(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads)
-               for inst, python in installations for a, d in keys]
-    for a in args.archs:
-        if ("pth", a) in paths:
-            workers.append(Worker(f"pkg {a} fp32", sys.executable, "pkg", paths[("pth", a)], threads, arch=a))
+    specs = [(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads)
+             for inst, python in installations for a, d in keys]
+    specs += [(f"pkg {a} fp32", sys.executable, "pkg", paths[("pth", a)], threads, a)
+              for a in args.archs if ("pth", a) in paths]
+    workers = start_workers(specs)
     try:
         speed, bandwidth = measure(workers, args, threads)
         batches = measure_batches([w for w in workers if w.kind == "ours"], args) if args.batch_sizes else {}
     finally:
-        for w in workers:
-            w.close()
-    bw = float(np.median(bandwidth))
-    print(f"  load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
-          f"CPUs (other processes skew every figure: run it on an idle machine)")
+        close_all(workers)
+    phase("done")
+    bw = {s: floor_bandwidth(v, s) for s, v in bandwidth.items()}
+    dram = args.bandwidth_mib << 20
+    load_line(load_before)
+    print_worker_builds(workers)
     print(f"  read bandwidth ({threads} threads, {args.bandwidth_mib} MiB buffer, between decode blocks): median "
-          f"{bw / 1e9:.1f} GB/s (samples {', '.join(f'{b / 1e9:.1f}' for b in bandwidth)})")
+          f"{bw[dram] / 1e9:.1f} GB/s (samples {', '.join(f'{b / 1e9:.1f}' for b in bandwidth[dram])})")
+    print_speed_table(workers, speed, bw, mem, args)
+    print_comparisons(speed, keys, installations, args, threads)
+    print_memory(mem, args)
+    if batches:
+        print_batches(workers, batches, args, threads)
+
+
+def print_worker_builds(workers: list[Worker]) -> None:
+    """What the workers ran (not the parent's import): their module and BLAS, once per installation."""
+    seen = set()
+    for w in workers:
+        where = (w.info.get("module"), w.info.get("blas"))
+        if w.kind == "ours" and where not in seen:
+            seen.add(where)
+            print(f"  workers ran rrwkv_rt {w.info['version']} from {where[0]}, BLAS: {where[1]}")
+
+
+def print_speed_table(workers: list[Worker], speed: dict, bw: dict, mem: dict, args) -> None:
     l3 = l3_bytes()
+    print(f"  floor = decode bytes per token / read bandwidth of a buffer that size, measured each round: DRAM "
+          f"bandwidth (median) for models larger than the L3 ({_mib(l3)}), the cache's (best round) for those that "
+          f"fit in it (marked)")
     print()
     print(f"  {'runtime':<22} {'decode ms/tok':>13} {'floor ms':>9} {'x floor':>8} {'prefill tok/s':>14} "
           f"{'peak RSS':>10} {'anon':>9}")
@@ -168,94 +266,173 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
         s = speed[w.label]
         line = f"  {w.label:<22} {s['decode_ms']:>13.2f}"
         if w.kind == "ours":
-            floor_ms = 1e3 * w.info["bytes_per_token"] / bw
-            cached = " (fits in L3: no DRAM floor)" if w.info["bytes_per_token"] < l3 else ""
+            size = floor_buffer(w, args)
+            floor_ms = 1e3 * w.info["bytes_per_token"] / bw[size]
             line += f" {floor_ms:>9.2f} {s['decode_ms'] / floor_ms:>8.2f} {s['prefill_tok_s']:>14.0f}"
             m = mem.get(tuple(w.label.split()[:2])) if "[" not in w.label else None
             if m:
                 line += f" {_mib(m['peak_kib'] * 1024):>10} {_mib(m['anon_kib'] * 1024):>9}"
-            line += cached
+            if w.info["bytes_per_token"] < l3:
+                line += f"  (fits in L3: cache floor, {bw[size] / 1e9:.1f} GB/s on {_mib(size)}, best round)"
         else:
             line += f" {'':>9} {'':>8} {s['prefill_tok_s']:>14.0f}"
         print(line)
     print()
+
+
+def print_comparisons(speed: dict, keys: list, installations: list, args, threads: int) -> None:
     for inst, _ in installations[1:]:
         for a, d in keys:
             now, then = speed[f"{a} {d}"], speed[f"{a} {d} [{inst}]"]
             print(f"  {a} {d}: now / {inst}: decode {now['decode_ms'] / then['decode_ms']:.3f}x the time, "
                   f"prefill {now['prefill_tok_s'] / then['prefill_tok_s']:.3f}x the speed")
-    for a in args.archs:
-        pkg, ours = speed.get(f"pkg {a} fp32"), speed.get(f"{a} f32")
+    for a, d in keys:
+        pkg, ours = speed.get(f"pkg {a} fp32"), speed.get(f"{a} {d}")
         if pkg and ours:
-            print(f"  {a} vs the rwkv package (cpu fp32, {threads} threads): decode "
+            peer = "cpu fp32" if d == "f32" else "cpu fp32: its CPU strategies are fp32, bf16 and fp32i8, not " + d
+            print(f"  {a} {d} vs the rwkv package ({peer}; {threads} threads): decode "
                   f"{pkg['decode_ms'] / ours['decode_ms']:.2f}x faster, prefill "
                   f"{ours['prefill_tok_s'] / pkg['prefill_tok_s']:.2f}x faster")
-    if "rwkv4 f32" in speed and "rrwkv f32" in speed:
-        print(f"  RRWKV (s={models.MEDIUM_INTERVAL}) / RWKV-4 decode time: "
-              f"{speed['rrwkv f32']['decode_ms'] / speed['rwkv4 f32']['decode_ms']:.3f}")
-    if ("rwkv4", "f32") in mem:
-        m = mem[("rwkv4", "f32")]
-        print(f"  memory (rwkv4 f32, after a {args.prefill_len}-token prefill and decode): peak RSS "
-              f"{_mib(m['peak_kib'] * 1024)} = interpreter and libraries {_mib(m['baseline_kib'] * 1024)} + resident "
-              f"model pages {_mib(m['model_resident_kib'] * 1024)} (file {_mib(m['file_size'])}, mmapped) + anonymous "
-              f"{_mib(m['anon_kib'] * 1024)} (state {m['state_bytes'] / 1024:.0f} KiB, scratch, BLAS buffers)")
-    if batches:
-        print()
-        print(f"  batched decode (aggregate tokens/s; x = / batch 1), {threads} threads:")
-        labels = [w.label + sfx for w in workers if w.kind == "ours"
-                  for sfx in ([""] + ([" inexact"] if args.batch_inexact else []))]
-        print("  " + f"{'batch':>5} " + " ".join(f"{lab:>22}" for lab in labels))
-        for b in args.batch_sizes:
-            cells = []
-            for lab in labels:
-                v, one = batches.get((lab, b)), batches.get((lab, args.batch_sizes[0]))
-                cells.append(f"{v:>12.0f} ({v / one:>5.1f}x)" if v and one else f"{'-':>22}")
-            print("  " + f"{b:>5} " + " ".join(f"{c:>22}" for c in cells))
+    for d in args.dtypes:
+        if f"rwkv4 {d}" in speed and f"rrwkv {d}" in speed:
+            print(f"  RRWKV (s={models.MEDIUM_INTERVAL}) / RWKV-4 decode time ({d}): "
+                  f"{speed[f'rrwkv {d}']['decode_ms'] / speed[f'rwkv4 {d}']['decode_ms']:.3f}")
 
 
-def main(argv=None) -> int:
+def print_memory(mem: dict, args) -> None:
+    if not mem:
+        return
+    (a, d), m = next(iter(mem.items()))
+    print(f"  memory ({a} {d}, after a {args.prefill_len}-token prefill and decode): peak RSS "
+          f"{_mib(m['peak_kib'] * 1024)} = interpreter and libraries {_mib(m['baseline_kib'] * 1024)} + resident "
+          f"model pages {_mib(m['model_resident_kib'] * 1024)} (file {_mib(m['file_size'])}, mmapped) + anonymous "
+          f"{_mib(m['anon_kib'] * 1024)} (state {m['state_bytes'] / 1024:.0f} KiB, scratch, BLAS buffers)")
+
+
+def print_batches(workers: list[Worker], batches: dict, args, threads: int) -> None:
+    print()
+    print(f"  batched decode (aggregate tokens/s; x = / batch 1), {threads} threads:")
+    labels = [w.label + sfx for w in workers if w.kind == "ours"
+              for sfx in ([""] + ([" inexact"] if args.batch_inexact else []))]
+    print("  " + f"{'batch':>5} " + " ".join(f"{lab:>22}" for lab in labels))
+    for b in args.batch_sizes:
+        cells = []
+        for lab in labels:
+            v, one = batches.get((lab, b)), batches.get((lab, args.batch_sizes[0]))
+            cells.append(f"{v:>12.0f} ({v / one:>5.1f}x)" if v and one else f"{'-':>22}")
+        print("  " + f"{b:>5} " + " ".join(f"{c:>22}" for c in cells))
+
+
+def blas_compare(args, paths: dict) -> None:
+    """Prefill tokens/s of every model with BLAS on and off (RRWKV_BLAS=0): two workers per model,
+    --repeats rounds, each round every length and model, the on / off order alternating; the
+    ratio is the median of the rounds' on / off ratios (pairs measured seconds apart)."""
+    threads = args.threads or len(os.sched_getaffinity(0))
+    header(args, threads)
+    load_before = os.getloadavg()[0]
+    keys = [(a, d) for d in args.dtypes for a in args.archs]
+    specs = []
+    for a, d in keys:
+        specs += [(f"{a} {d} on", sys.executable, "ours", paths[(a, d)], threads),
+                  (f"{a} {d} off", sys.executable, "ours", paths[(a, d)], threads, "", NO_BLAS)]
+    workers = start_workers(specs)
+    try:
+        warm_up(workers, max(args.blas_lens))
+        times = run_blas_rounds(workers, keys, args)
+    finally:
+        close_all(workers)
+    phase("done")
+    load_line(load_before)
+    print_worker_builds(workers)
+    print(f"  prefill tokens/s, medians of {args.repeats} rounds; on / off = median of the per-round ratios")
+    print()
+    print(f"  {'model':<14} {'T':>5} {'BLAS on':>9} {'BLAS off':>9} {'on / off':>9}   per-round ratios")
+    for a, d in keys:
+        for n in args.blas_lens:
+            on, off = np.array(times[(a, d, n, "on")]), np.array(times[(a, d, n, "off")])
+            ratios = off / on  # times: off / on = speed on / off
+            print(f"  {a + ' ' + d:<14} {n:>5} {n / np.median(on):>9.0f} {n / np.median(off):>9.0f} "
+                  f"{np.median(ratios):>9.2f}   {' '.join(f'{x:.2f}' for x in ratios)}")
+
+
+def run_blas_rounds(workers: list[Worker], keys: list, args) -> dict:
+    by_label = {w.label: w for w in workers}
+    times = {(a, d, n, m): [] for a, d in keys for n in args.blas_lens for m in ("on", "off")}
+    bar = Bar("prefill BLAS on / off", args.repeats, len(workers) * len(args.blas_lens))
+    for r in range(args.repeats):
+        bar.round(r)
+        order = ("on", "off") if r % 2 == 0 else ("off", "on")  # neither always runs first
+        for n in args.blas_lens:
+            for a, d in keys:
+                for m in order:
+                    times[(a, d, n, m)].append(by_label[f"{a} {d} {m}"].prefill_s(n, seed=100 + r))
+                    bar.update()
+    bar.close()
+    return times
+
+
+def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
     p.add_argument("--archs", "--arch", default="rwkv4,rrwkv",
                    help="comma-separated architectures: rwkv4, rrwkv, rwkv5, rwkv6, rwkv7")
-    p.add_argument("--dtypes", default="f32", help="comma-separated matrix dtypes to measure: f32, f16, bf16, q8_0, q4_1; a quantized "
-                   "one +head (e.g. q4_1+head) quantizes the output head too (by default it stays f16)")
+    p.add_argument("--dtypes", default="f32", help="comma-separated matrix dtypes to measure (only those are built and "
+                   "run): f32, f16, bf16, q8_0, q4_1; a quantized one +head (e.g. q4_1+head) quantizes the output head "
+                   "too (by default it stays f16). The rwkv package always runs fp32 (it has no f16 CPU strategy)")
     p.add_argument("--threads", type=int, default=None, help="threads for every runtime (default: all CPUs)")
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds of bandwidth and decode blocks")
     p.add_argument("--decode-tokens", type=int, default=16, help="decode steps per round (rrwkv_rt)")
     p.add_argument("--pkg-decode-tokens", type=int, default=8, help="decode steps per round (rwkv package)")
     p.add_argument("--prefill-len", type=int, default=512)
-    p.add_argument("--repeats", type=int, default=3, help="prefill runs (median)")
-    p.add_argument("--bandwidth-mib", type=int, default=512, help="read-bandwidth buffer (larger than the L3)")
+    p.add_argument("--repeats", type=int, default=3, help="prefill runs per worker (median), one per round "
+                   "(beyond --rounds, rounds of prefill only); with --blas-compare its rounds")
+    p.add_argument("--bandwidth-mib", type=int, default=512, help="read-bandwidth buffer for the DRAM floor (larger "
+                   "than the L3); a model smaller than that is measured with a buffer of its own size")
     p.add_argument("--batch-sizes", default="", help="e.g. 1,2,4,8,16,32,64: the batched-decode table")
     p.add_argument("--batch-steps", type=int, default=4, help="steps per batch size and round")
     p.add_argument("--batch-rounds", type=int, default=3)
     p.add_argument("--batch-inexact", action="store_true", help="also measure Batch(exact=False) (BLAS on large batches)")
+    p.add_argument("--blas-compare", action="store_true", help="instead of the usual figures: prefill tokens/s of "
+                   "each model with BLAS on and off (RRWKV_BLAS=0) in two workers, --repeats interleaved rounds")
+    p.add_argument("--blas-lens", default="64,512", help="prefill lengths for --blas-compare")
     p.add_argument("--compare", action="append", default=[], metavar="LABEL=PYTHON",
                    help="also measure the rrwkv_rt installed for another interpreter (e.g. a build before a change)")
-    p.add_argument("--workdir", default=None, help="where to keep the generated models (default: a temp dir)")
+    p.add_argument("--models-dir", "--workdir", dest="workdir", default=None,
+                   help="where to keep the generated models and reuse them in later runs (default: a temp dir)")
     p.add_argument("--no-rwkv-package", action="store_true", help="skip the official rwkv package")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
     args = p.parse_args(argv)
     args.archs = [a.strip() for a in args.archs.split(",") if a.strip()]
     args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
     args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b.strip()]
+    args.blas_lens = [int(n) for n in args.blas_lens.split(",") if n.strip()]
+    return args
+
+
+def package_available(args) -> bool:
+    if args.no_rwkv_package or args.blas_compare or all(a == "rrwkv" for a in args.archs):
+        return False
+    if importlib.util.find_spec("rwkv") is None or importlib.util.find_spec("torch") is None:
+        print("  (the rwkv package or torch is not installed: skipping the comparison)")
+        return False
+    return True
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare]
-    want_pkg = not args.no_rwkv_package and any(a != "rrwkv" for a in args.archs)
-    if want_pkg:
-        try:
-            import rwkv  # noqa: F401
-            import torch  # noqa: F401
-        except ImportError:
-            print("  (the rwkv package or torch is not installed: skipping the comparison)")
-            want_pkg = False
+    want_pkg = package_available(args)
     with tempfile.TemporaryDirectory(prefix="rrwkv-bench-") as tmp:
         workdir = args.workdir or tmp
         os.makedirs(workdir, exist_ok=True)
         t0 = time.perf_counter()
-        paths = models.build(workdir, args.shape, args.archs, args.dtypes, want_pkg)
+        phase(f"models under {workdir}: building those not there yet")
+        paths = models.build(workdir, args.shape, args.archs, args.dtypes, want_pkg, log=phase)
         print(f"(models ready in {time.perf_counter() - t0:.0f} s under {workdir})")
-        report(args, paths, installations)
+        if args.blas_compare:
+            blas_compare(args, paths)
+        else:
+            report(args, paths, installations)
     return 0
 
 

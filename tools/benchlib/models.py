@@ -1,6 +1,7 @@
 """Random models of the benchmark shapes, written as .rrwkv (and .pth for the official package)."""
 from __future__ import annotations
 
+import contextlib
 import os
 
 import numpy as np
@@ -58,8 +59,25 @@ def random_state_dict(cfg, seed: int = 0) -> dict:
     return sd
 
 
-def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pth: bool) -> dict:
-    """Writes the .rrwkv files (and the .pth for the package); returns {(arch, dtype): path, ("pth", arch): path}."""
+@contextlib.contextmanager
+def _atomic(path: str):
+    """Write under a temporary name and rename at the end: an interrupted build must not leave a
+    truncated file that a later run (reusing the models directory) would take as built."""
+    stem, ext = os.path.splitext(path)
+    tmp = f"{stem}.partial{ext}"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pth: bool,
+          log=lambda msg: None) -> dict:
+    """Writes the .rrwkv files (and the .pth for the package) that `workdir` does not hold yet,
+    calling `log` before each (a 169M export takes seconds to tens of seconds); returns
+    {(arch, dtype): path, ("pth", arch): path}. Only the dtypes asked for are written."""
     from rrwkv_rt.io.export import export_state_dict
     paths: dict = {}
     for arch in archs:
@@ -67,18 +85,22 @@ def build(workdir: str, shape: str, archs: list[str], dtypes: list[str], want_pt
         for dtype in dtypes:
             path = os.path.join(workdir, f"{shape}_{arch}_{dtype}.rrwkv")
             if not os.path.exists(path):
+                log(f"building {os.path.basename(path)} (random weights, then export)")
                 sd = sd if sd is not None else random_state_dict(cfg)
                 # "q4_1+head": the head quantized too (by default a quantized dtype keeps it f16)
                 base, _, also = dtype.partition("+")
-                export_state_dict(sd, cfg, path, dtype=base, progress=False,
-                                  dtype_for={c: base for c in also.split("+") if c})
+                with _atomic(path) as tmp:
+                    export_state_dict(sd, cfg, tmp, dtype=base, progress=False,
+                                      dtype_for={c: base for c in also.split("+") if c})
             paths[(arch, dtype)] = path
         pth = os.path.join(workdir, f"{shape}_{arch}.pth")
         if arch != "rrwkv" and want_pth:  # the official package runs every arch but RRWKV
             if not os.path.exists(pth):
+                log(f"writing {os.path.basename(pth)} (the rwkv package's checkpoint)")
                 import torch
                 sd = sd if sd is not None else random_state_dict(cfg)
-                torch.save({k: torch.from_numpy(v) for k, v in sd.items()}, pth)
+                with _atomic(pth) as tmp:
+                    torch.save({k: torch.from_numpy(v) for k, v in sd.items()}, tmp)
             paths[("pth", arch)] = pth
     return paths
 

@@ -26,7 +26,9 @@ class Ours:
         self.vocab = info["vocab_size"]
         self.out = np.empty(self.vocab, np.float32)
         self.info = {"vocab": self.vocab, "bytes_per_token": info["decode_bytes_per_token"],
-                     "version": rrwkv_rt.__version__, "file_size": info["file_size"]}
+                     "version": rrwkv_rt.__version__, "module": os.path.dirname(rrwkv_rt.__file__),
+                     "file_size": info["file_size"],
+                     "blas": getattr(rrwkv_rt._core, "blas_info", lambda: "?")()}  # RRWKV_BLAS=0: built-in kernels
         self.batches = {}
 
     def step(self, token):
