@@ -8,6 +8,9 @@
 namespace rrwkv::cpu {
 namespace {
 
+// How far ahead of the current read software prefetches ask for weights (see row_dot_blocks).
+constexpr int64_t kPrefetchBytes = 4096;
+
 // Local on purpose: header inline functions compiled here could be emitted with AVX-512 code and
 // picked by the linker for other files.
 
@@ -64,11 +67,17 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   for (int n = 0; n < NV; ++n)
     for (int a = 0; a < A; ++a) acc[n][a] = _mm512_setzero_ps();
   int64_t c = 0;
-  for (; c + 16 * A <= cols; c += 16 * A)
+  for (; c + 16 * A <= cols; c += 16 * A) {
+    // 16 * A elements per iteration: 2 (f16, bf16) or 4 (f32) cache lines, each asked for
+    // kPrefetchBytes ahead, as in row_dot_blocks
+    constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
+    const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
+    for (int64_t line = 0; line < 16 * A * kBytes; line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
     for (int a = 0; a < A; ++a) {
       const __m512 wv = load16<D>(row, cols, c + 16 * a);
       for (int n = 0; n < NV; ++n) acc[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), acc[n][a]);
     }
+  }
   for (; c + 16 <= cols; c += 16) {
     const __m512 wv = load16<D>(row, cols, c);
     for (int n = 0; n < NV; ++n) acc[n][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c), acc[n][0]);
@@ -105,38 +114,67 @@ void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_
 // vectors of the call or the row range.
 constexpr int64_t kMaxBlockSums = 2048;  // rows of up to 65,536 elements take this path
 
+// Block b's 32 values as two vectors of 16 floats.
+template <DType D>
+inline void block_values(const uint8_t* qv, int64_t b, __m512& w0, __m512& w1) {
+  if constexpr (D == DType::Q8_0) {
+    const auto* q = reinterpret_cast<const __m128i*>(qv + 32 * b);
+    w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
+    w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
+  } else {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b));
+    const __m128i low = _mm_set1_epi8(0x0f);
+    w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, low)));
+    w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), low)));
+  }
+}
+
+// acc += d[b] * (block b of the row . block b of x), for each vector.
+template <DType D, int NV>
+inline void block_step(const uint8_t* qv, const uint16_t* d, int64_t b, const float* const* x, __m512* acc) {
+  __m512 w0, w1;
+  block_values<D>(qv, b, w0, w1);
+  const __m512 scale = _mm512_set1_ps(_cvtsh_ss(d[b]));
+  for (int n = 0; n < NV; ++n) {
+    const float* xp = x[n] + 32 * b;
+    const __m512 dot = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xp)));
+    acc[n] = _mm512_fmadd_ps(dot, scale, acc[n]);
+  }
+}
+
 template <DType D, int NV>
 inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const* x, const float (*xs)[kMaxBlockSums],
                            float* const* y, int64_t r) {
   const int64_t nb = cols / 32;
   const auto* d = reinterpret_cast<const uint16_t*>(row);
   const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
-  __m512 acc[NV][2];
-  for (int n = 0; n < NV; ++n) acc[n][0] = acc[n][1] = _mm512_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m512 w0, w1;
-    if constexpr (D == DType::Q8_0) {
-      const auto* q = reinterpret_cast<const __m128i*>(qv + 32 * b);
-      w0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q)));
-      w1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(q + 1)));
-    } else {
-      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b));
-      const __m128i low = _mm_set1_epi8(0x0f);
-      w0 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(bytes, low)));
-      w1 = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(bytes, 4), low)));
-    }
-    const __m512 scale = _mm512_set1_ps(_cvtsh_ss(d[b]));
-    const int k = static_cast<int>(b & 1);
-    for (int n = 0; n < NV; ++n) {
-      const float* xp = x[n] + 32 * b;
-      const __m512 dot = _mm512_fmadd_ps(w1, _mm512_loadu_ps(xp + 16), _mm512_mul_ps(w0, _mm512_loadu_ps(xp)));
-      acc[n][k] = _mm512_fmadd_ps(dot, scale, acc[n][k]);
-    }
+  // Even blocks into one set of accumulators, odd ones into the other: two independent FMA
+  // chains. The two are separate named arrays on purpose: indexing one array by (b & 1) kept
+  // the accumulators in memory, a store-to-load round trip per block (2x slower).
+  __m512 even[NV], odd[NV];
+  for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm512_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    // The hardware prefetcher alone keeps too few lines in flight while the core is busy
+    // converting values: asking for the line kPrefetchBytes ahead (rows follow each other, so
+    // this runs into the next rows) measured 20-35% faster from DRAM. Prefetches never fault.
+    _mm_prefetch(reinterpret_cast<const char*>(qv + (D == DType::Q8_0 ? 32 : 16) * b + kPrefetchBytes), _MM_HINT_T0);
+    block_step<D, NV>(qv, d, b, x, even);
+    block_step<D, NV>(qv, d, b + 1, x, odd);
   }
+  if (b < nb) block_step<D, NV>(qv, d, b, x, even);
   for (int n = 0; n < NV; ++n) {
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc[n][0], acc[n][1]));
-    if constexpr (D == DType::Q4_1)
-      for (int64_t b = 0; b < nb; ++b) sum += _cvtsh_ss(d[nb + b]) * xs[n][b];
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(even[n], odd[n]));
+    if constexpr (D == DType::Q4_1) {  // the offsets' part, 16 blocks at a time
+      __m512 off = _mm512_setzero_ps();
+      int64_t k = 0;
+      for (; k + 16 <= nb; k += 16)
+        off = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(d + nb + k))),
+                              _mm512_loadu_ps(xs[n] + k), off);
+      float offsets = _mm512_reduce_add_ps(off);
+      for (; k < nb; ++k) offsets += _cvtsh_ss(d[nb + k]) * xs[n][k];
+      sum += offsets;
+    }
     y[n][r] = sum;
   }
 }
