@@ -125,12 +125,104 @@ void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_
   for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
 }
 
+// Quantized rows a block of 32 at a time, as in matvec_avx512.cpp: the integer values converted
+// to float, their dot product with x scaled once per block, and for q4_1 the offsets' part from
+// block sums of x computed once per call. Fixed order per (row, vector), whatever the call.
+constexpr int64_t kMaxBlockSums = 2048;  // rows of up to 65,536 elements take this path
+
+// Block b's 32 values as four vectors of 8 floats, in element order.
+template <DType D>
+inline void block_values(const uint8_t* qv, int64_t b, __m256* w) {
+  if constexpr (D == DType::Q8_0) {
+    const uint8_t* q = qv + 32 * b;
+    for (int j = 0; j < 4; ++j)
+      w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8 * j))));
+  } else {  // byte j: element j in the low nibble, j + 16 in the high one
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b));
+    const __m128i mask = _mm_set1_epi8(0x0f);
+    const __m128i low = _mm_and_si128(bytes, mask), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
+    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(low));
+    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(low, 8)));
+    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(high));
+    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(high, 8)));
+  }
+}
+
+// acc += d[b] * (block b of the row . block b of x), for each vector.
+template <DType D, int NV>
+inline void block_step(const uint8_t* qv, const uint16_t* d, int64_t b, const float* const* x, __m256* acc) {
+  __m256 w[4];
+  block_values<D>(qv, b, w);
+  const __m256 scale = _mm256_set1_ps(_cvtsh_ss(d[b]));
+  for (int n = 0; n < NV; ++n) {
+    const float* xp = x[n] + 32 * b;
+    __m256 dot = _mm256_mul_ps(w[0], _mm256_loadu_ps(xp));
+    for (int j = 1; j < 4; ++j) dot = _mm256_fmadd_ps(w[j], _mm256_loadu_ps(xp + 8 * j), dot);
+    acc[n] = _mm256_fmadd_ps(dot, scale, acc[n]);
+  }
+}
+
+template <DType D, int NV>
+inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const* x, const float (*xs)[kMaxBlockSums],
+                           float* const* y, int64_t r) {
+  const int64_t nb = cols / 32;
+  const auto* d = reinterpret_cast<const uint16_t*>(row);
+  const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
+  constexpr int64_t kBlockBytes = D == DType::Q8_0 ? 32 : 16;
+  __m256 even[NV], odd[NV];  // two independent FMA chains (named arrays: see matvec_avx512.cpp)
+  for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm256_setzero_ps();
+  int64_t b = 0;
+  for (; b + 2 <= nb; b += 2) {
+    _mm_prefetch(reinterpret_cast<const char*>(qv + kBlockBytes * b + kPrefetchBytes), _MM_HINT_T0);
+    block_step<D, NV>(qv, d, b, x, even);
+    block_step<D, NV>(qv, d, b + 1, x, odd);
+  }
+  if (b < nb) block_step<D, NV>(qv, d, b, x, even);
+  for (int n = 0; n < NV; ++n) {
+    float sum = hsum(_mm256_add_ps(even[n], odd[n]));
+    if constexpr (D == DType::Q4_1) {  // the offsets' part, 8 blocks at a time
+      __m256 off = _mm256_setzero_ps();
+      int64_t k = 0;
+      for (; k + 8 <= nb; k += 8)
+        off = _mm256_fmadd_ps(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + nb + k))),
+                              _mm256_loadu_ps(xs[n] + k), off);
+      float offsets = hsum(off);
+      for (; k < nb; ++k) offsets += _cvtsh_ss(d[nb + k]) * xs[n][k];
+      sum += offsets;
+    }
+    y[n][r] = sum;
+  }
+}
+
+template <DType D, int NV>
+void matvec_rows_blocks(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t nb = w.cols / 32;
+  float xs[D == DType::Q4_1 ? NV : 1][kMaxBlockSums];
+  if constexpr (D == DType::Q4_1)
+    for (int n = 0; n < NV; ++n)
+      for (int64_t b = 0; b < nb; ++b) {
+        const float* p = x[n] + 32 * b;
+        xs[n][b] = hsum(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)),
+                                      _mm256_add_ps(_mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24))));
+      }
+  for (int64_t r = r0; r < r1; ++r) row_dot_blocks<D, NV>(base + r * w.ld, w.cols, x, xs, y, r);
+}
+
+template <DType D, int NV>
+void matvec_rows_any(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
+  if constexpr (D == DType::Q8_0 || D == DType::Q4_1) {
+    if (w.cols / 32 <= kMaxBlockSums) return matvec_rows_blocks<D, NV>(w, x, y, r0, r1);
+  }
+  matvec_rows<D, NV>(w, x, y, r0, r1);
+}
+
 template <DType D>
 void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
   switch (nvec) {
-    case 1: return matvec_rows<D, 1>(w, x, y, r0, r1);
-    case 2: return matvec_rows<D, 2>(w, x, y, r0, r1);
-    default: return matvec_rows<D, kVectors>(w, x, y, r0, r1);
+    case 1: return matvec_rows_any<D, 1>(w, x, y, r0, r1);
+    case 2: return matvec_rows_any<D, 2>(w, x, y, r0, r1);
+    default: return matvec_rows_any<D, kVectors>(w, x, y, r0, r1);
   }
 }
 
