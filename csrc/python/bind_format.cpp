@@ -188,17 +188,19 @@ void bind_format(py::module_& m) {
                                "ModelFile");
            }, py::arg("data"), py::arg("verify_checksums") = true,
            "Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.")
-      .def_property_readonly("path", [](const FileHandle& f) { return path_to_python(f->path()); })
-      .def_property_readonly("version", [](const FileHandle& f) { return f->version(); })
-      .def_property_readonly("file_size", [](const FileHandle& f) { return f->file_size(); })
-      .def_property_readonly("header_crc32", [](const FileHandle& f) { return f->header_crc32(); })
-      .def_property_readonly("config", [](const FileHandle& f) { return config_to_dict(f->config()); })
-      .def_property_readonly("fields", [](const FileHandle& f) {
+      .def_property_readonly("path", [](const FileHandle& h) { return path_to_python(h.shared()->path()); })
+      .def_property_readonly("version", [](const FileHandle& h) { return h.shared()->version(); })
+      .def_property_readonly("file_size", [](const FileHandle& h) { return h.shared()->file_size(); })
+      .def_property_readonly("header_crc32", [](const FileHandle& h) { return h.shared()->header_crc32(); })
+      .def_property_readonly("config", [](const FileHandle& h) { return config_to_dict(h.shared()->config()); })
+      .def_property_readonly("fields", [](const FileHandle& h) {
+        const std::shared_ptr<ModelFile> f = h.shared();
         py::dict d;
         for (const auto& [k, v] : f->fields()) d[py::str(k)] = field_to_python(v);
         return d;
       })
-      .def_property_readonly("tensors", [](const FileHandle& f) {
+      .def_property_readonly("tensors", [](const FileHandle& h) {
+        const std::shared_ptr<ModelFile> f = h.shared();
         py::list out;
         for (const TensorInfo& t : f->tensors()) {
           py::dict d;
@@ -212,11 +214,13 @@ void bind_format(py::module_& m) {
         }
         return out;
       })
-      .def("tensor", [](const FileHandle& f, const std::string& name) {
-        return tensor_view(f.shared(), f->tensor(name));
+      .def("tensor", [](const FileHandle& h, const std::string& name) {
+        const std::shared_ptr<ModelFile> f = h.shared();
+        return tensor_view(f, f->tensor(name));
       }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).")
-      .def("__repr__", [](const FileHandle& f) -> std::string {
-        if (f.closed()) return "<rrwkv_rt.ModelFile (closed)>";
+      .def("__repr__", [](const FileHandle& h) -> std::string {
+        if (h.closed()) return "<rrwkv_rt.ModelFile (closed)>";
+        const std::shared_ptr<ModelFile> f = h.shared();
         const ModelConfig& c = f->config();
         return "<rrwkv_rt.ModelFile " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
                std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " version=" +

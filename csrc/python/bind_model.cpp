@@ -60,17 +60,18 @@ void bind_model(py::module_& m) {
   model.def(py::init([](const py::object& path, bool verify_checksums) {
              return ModelHandle(open_model(path, verify_checksums), "Model");
            }), py::arg("path"), py::arg("verify_checksums") = true)
-      .def_property_readonly("info", [](const ModelHandle& h) { return model_info(*h); },
+      .def_property_readonly("info", [](const ModelHandle& h) { return model_info(*h.shared()); },
                              "The header (arch, n_layer, n_embd, vocab_size, ...), the matrix dtypes and the state size.")
-      .def_property_readonly("path", [](const ModelHandle& h) { return path_to_python(h->file().path()); })
-      .def_property_readonly("arch", [](const ModelHandle& h) { return h->config().arch; })
-      .def_property_readonly("vocab_size", [](const ModelHandle& h) { return h->vocab_size(); })
+      .def_property_readonly("path", [](const ModelHandle& h) { return path_to_python(h.shared()->file().path()); })
+      .def_property_readonly("arch", [](const ModelHandle& h) { return h.shared()->config().arch; })
+      .def_property_readonly("vocab_size", [](const ModelHandle& h) { return h.shared()->vocab_size(); })
       .def("__repr__", [](const ModelHandle& h) -> std::string {
         if (h.closed()) return "<rrwkv_rt.Model (closed)>";
-        const ModelConfig& c = h->config();
+        const ModelPtr mo = h.shared();
+        const ModelConfig& c = mo->config();
         return "<rrwkv_rt.Model " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
-               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " " + h->matrix_dtypes() +
-               " '" + h->file().path() + "'>";
+               std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " " + mo->matrix_dtypes() +
+               " '" + mo->file().path() + "'>";
       });
   bind_handle_protocol<ModelHandle>(model);
 }

@@ -42,14 +42,14 @@ template <class T>
 class Handle {
  public:
   Handle(std::shared_ptr<T> p, const char* kind) : p_(std::move(p)), kind_(kind), id_(std::uintptr_t(p_.get())) {}
-  const std::shared_ptr<T>& shared() const {
+  // A reference of the caller's own: hold it for as long as the object is used, since Python
+  // code run meanwhile (a path conversion, a gc callback, another thread) may close() this handle.
+  std::shared_ptr<T> shared() const {
     if (!p_)
       throw InvalidArgument(std::string("this ") + kind_ + " is closed (close() was called or its `with` block "
                             "ended); open the file again, e.g. rrwkv_rt." + kind_ + "(path)");
     return p_;
   }
-  T& operator*() const { return *shared(); }
-  T* operator->() const { return shared().get(); }
   void close() { p_.reset(); }
   bool closed() const { return !p_; }
   std::uintptr_t id() const { return id_; }

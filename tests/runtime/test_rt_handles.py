@@ -55,3 +55,32 @@ def test_equality_means_the_same_model(path):
     a.close()
     assert a == a and s.model != a  # a closed handle is equal only to itself
     assert repr(b).startswith("<rrwkv_rt.Model rrwkv n_layer=4 n_embd=192 vocab=256")
+
+
+def test_closing_while_a_property_runs_python_code_is_safe(path):
+    """A property that calls back into Python (the path's os.fsdecode) while something closes the
+    object: the binding holds its own reference, so it finishes on live memory (this crashed
+    when it read through the handle). Run in a child, so that a crash fails the test cleanly."""
+    import subprocess
+    import sys
+    code = f"""
+import os, rrwkv_rt
+fsdecode = os.fsdecode
+for i in range(100):
+    m, f = rrwkv_rt.Model({path!r}, verify_checksums=False), rrwkv_rt.ModelFile({path!r}, verify_checksums=False)
+    def closing(obj):
+        def hook(p):
+            obj.close()
+            junk = [bytearray(4096) for _ in range(200)]  # reuse of freed memory makes a bad read visible
+            return fsdecode(p)
+        return hook
+    os.fsdecode = closing(m)
+    info = m.info
+    os.fsdecode = closing(f)
+    where = f.path
+    os.fsdecode = fsdecode
+    assert m.closed and f.closed and info["n_layer"] == 4 and len(info["state_fields"]) > 0, info
+print("ok")
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", (r.returncode, r.stderr[-2000:])
