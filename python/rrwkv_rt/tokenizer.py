@@ -49,6 +49,10 @@ def _as_ids(ids) -> np.ndarray:
     return a
 
 
+class NoTokenizerError(ValueError):
+    """The model file carries no tokenizer (as opposed to one that cannot be read)."""
+
+
 class Tokenizer:
     """A tokenizer; build one with ``Tokenizer.world()``, ``Tokenizer.bytes()``,
     ``Tokenizer.from_file(path)``, ``Tokenizer.from_model(path_or_ModelFile)`` or
@@ -99,7 +103,7 @@ class Tokenizer:
             return cls.from_header("hf", model.fields.get("tokenizer.vocab", b""))
         core = _core.Tokenizer.from_model(model)
         if core is None:
-            raise ValueError(f"model file {model.path!r} carries no tokenizer; re-export it with "
+            raise NoTokenizerError(f"model file {model.path!r} carries no tokenizer; re-export it with "
                              "`python -m rrwkv_rt export ... --vocab world|bytes|PATH`")
         return cls(core)
 

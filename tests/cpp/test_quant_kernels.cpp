@@ -96,8 +96,11 @@ TEST_P(QuantKernelsOnIsa, MatvecMatchesDoubleReferenceAndIsIndependentOfTheOther
   std::mt19937 rng(17);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (DType dt : {DType::Q8_0, DType::Q4_1})
-    for (int64_t cols : {32, 160, 768}) {
-      const int64_t rows = 21;
+    // block counts 1, 5, 9, 17, 24, 33 and 2049: odd tails of the two accumulator chains, and
+    // the vectorised q4_1 offsets (8 or 16 blocks at a time) with and without a remainder;
+    // 2049 blocks is past the block kernels' limit, so the per-element path runs too
+    for (int64_t cols : {32, 160, 288, 544, 768, 1056, 65568}) {
+      const int64_t rows = cols > 4096 ? 3 : 21;
       QuantMatrix w(dt, rows, cols, 9 + static_cast<uint32_t>(cols));
       std::vector<std::vector<float>> x(k->max_vecs, std::vector<float>(cols)), y(k->max_vecs, std::vector<float>(rows));
       for (auto& v : x)
@@ -106,6 +109,14 @@ TEST_P(QuantKernelsOnIsa, MatvecMatchesDoubleReferenceAndIsIndependentOfTheOther
       std::vector<float*> ys;
       for (int v = 0; v < k->max_vecs; ++v) xs.push_back(x[v].data()), ys.push_back(y[v].data());
       for (int64_t r0 = 0; r0 < rows; r0 += 4) k->matvec(w.m, xs.data(), k->max_vecs, ys.data(), r0, std::min<int64_t>(rows, r0 + 4));
+      for (int nv = 2; nv < k->max_vecs; ++nv) {  // every other vector count gives the same rows
+        std::vector<std::vector<float>> yn(nv, std::vector<float>(rows));
+        std::vector<float*> yp;
+        for (auto& v : yn) yp.push_back(v.data());
+        k->matvec(w.m, xs.data(), nv, yp.data(), 0, rows);
+        for (int v = 0; v < nv; ++v)
+          for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(yn[v][r], y[v][r]) << "nvec " << nv << " vector " << v;
+      }
       for (int v = 0; v < k->max_vecs; ++v) {
         std::vector<float> alone(rows);
         const float* x1[1] = {x[v].data()};

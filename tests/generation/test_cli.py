@@ -211,7 +211,7 @@ def test_usage_errors_are_one_line_and_verbose_adds_the_usage():
     assert r.returncode == 2 and r.stdout == "", r
     assert r.stderr == "rrwkv export: error: the following arguments are required: src, dst " \
                        "(see rrwkv export --help)\n", r.stderr
-    for args in (["--verbose", "export"], ["export", "--verbose"]):
+    for args in (["--verbose", "export"], ["export", "--verbose"], ["--verb", "export"]):  # abbreviated too
         r = cli(*args)
         assert r.returncode == 2 and r.stderr.startswith("usage: rrwkv export"), r.stderr
         assert r.stderr.endswith("rrwkv export: error: the following arguments are required: src, dst "

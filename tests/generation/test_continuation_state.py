@@ -5,6 +5,7 @@ StateMismatchError, and the session is unchanged either way."""
 from __future__ import annotations
 
 import copy
+import os
 import pickle
 import struct
 
@@ -136,3 +137,34 @@ def test_token_ids_in_and_out_without_a_tokenizer(models, tmp_path):
     assert isinstance(text, str) and text.tokens == list(ids)
     with pytest.raises(ValueError, match="tokenizer must be"):
         t.generate([1], 3, tokenizer=42)
+
+
+def test_ids_mode_only_for_a_file_without_a_tokenizer(models, tmp_path):
+    """A tokenizer that cannot be loaded (here: the file was replaced after the session opened
+    it) is an error, not a silent switch to token ids."""
+    path = tmp_path / "m.rrwkv"
+    path.write_bytes(open(models["a"], "rb").read())
+    s = rrwkv_rt.Session(path, threads=1)
+    other = tmp_path / "other.rrwkv"
+    other.write_bytes(open(models["a2"], "rb").read())
+    os.replace(other, path)
+    with pytest.raises(ValueError, match="changed on disk"):
+        s.generate([72, 105], 3)
+
+
+def test_a_pickle_of_a_relative_path_restores_from_another_folder(models, tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "m.rrwkv").write_bytes(open(models["b"], "rb").read())
+    monkeypatch.chdir(tmp_path / "a")
+    s = _generated("m.rrwkv")
+    data = pickle.dumps(s)
+    monkeypatch.chdir(tmp_path)
+    t = pickle.loads(data)
+    assert t.generate("", 6, seed=7) == s.generate("", 6, seed=7)
+
+
+def test_split_state_file_takes_any_bytes_like(models, tmp_path):
+    data, at = _file_with_section(models, tmp_path)
+    for form in (data, bytearray(data), memoryview(data)):
+        blob, logits = state_file.split_state_file(form)
+        assert len(blob) == at and logits is not None and logits.size == 256

@@ -1,7 +1,5 @@
 """`rrwkv train --export` and `rrwkv export` on a run directory: one overwrite rule (--force), checked
 before any training time is spent; a run directory names its checkpoint for both."""
-import os
-
 import pytest
 
 pytest.importorskip("torch")
@@ -18,20 +16,20 @@ TINY = ["--corpus", SMALL_CORPUS, "--n-layer", "1", "--n-embd", "16", "--medium-
 def test_train_export_refuses_an_existing_file_before_training_unless_force(tmp_path, capsys):
     out, model = tmp_path / "run", tmp_path / "m.rrwkv"
     assert main(["train", *TINY, "--steps", "2", "--out", str(out), "--export", str(model)]) == 0
-    mtime = os.path.getmtime(model)
+    before = model.read_bytes()
     capsys.readouterr()
     # resuming with the same --export: an error at once, nothing trained, the file kept
     assert main(["train", "--resume", str(out), "--steps", "4", "--threads", "1", "--quiet",
                  "--export", str(model)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already exists; pass --force" in err, err
-    assert checkpointing.load(out)["step"] == 2 and os.path.getmtime(model) == mtime
+    assert checkpointing.load(out)["step"] == 2 and model.read_bytes() == before
     # a new run too, before its run directory is made
     assert main(["train", *TINY, "--steps", "2", "--out", str(tmp_path / "new"), "--export", str(model)]) == 1
     assert "--force" in capsys.readouterr().err and not (tmp_path / "new").exists()
     assert main(["train", "--resume", str(out), "--steps", "4", "--threads", "1", "--quiet",
                  "--export", str(model), "--force"]) == 0
-    assert checkpointing.load(out)["step"] == 4 and os.path.getmtime(model) != mtime
+    assert checkpointing.load(out)["step"] == 4 and model.read_bytes() != before  # the step-4 weights
 
 
 def test_export_takes_a_run_directory_like_resume(tmp_path, capsys):

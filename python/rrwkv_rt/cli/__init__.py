@@ -138,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
         return status
     argv = sys.argv[1:] if argv is None else list(argv)
     # known before parsing, so that usage errors can honour it too
-    args = build_parser(verbose="--verbose" in argv).parse_args(argv)
+    # (argparse also accepts an abbreviation such as --verb)
+    verbose = any(len(a) > 5 and "--verbose".startswith(a) for a in argv)
+    args = build_parser(verbose=verbose).parse_args(argv)
     try:
         args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError, ImportError, IndexError, OSError) as e:

@@ -25,7 +25,7 @@ from typing import Callable, Iterable, Iterator, Sequence, Union
 import numpy as np
 
 from .. import _core
-from ..tokenizer import Tokenizer
+from ..tokenizer import NoTokenizerError, Tokenizer
 from . import continuation
 
 Sampler = _core.Sampler
@@ -230,7 +230,7 @@ def _resolve_tokenizer(model, tokenizer, prompt):
     if tokenizer is None:
         try:
             return model_tokenizer(model)
-        except ValueError as e:
+        except NoTokenizerError as e:  # only a file without one; a broken or changed file still raises
             if isinstance(prompt, (str, bytes, bytearray, memoryview)):
                 raise ValueError(f"{e}; or pass tokenizer= (any object with encode/decode), or give the prompt as "
                                  "token ids to get token ids back") from None

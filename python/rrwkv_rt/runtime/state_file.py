@@ -50,6 +50,7 @@ def state_file_bytes(session) -> bytes:
 def split_state_file(data: bytes, source: str = "state file") -> tuple[bytes, np.ndarray | None]:
     """(the state blob, the continuation logits or None) of a state file's bytes. Only the
     section is checked here; the blob is checked by ``set_state``."""
+    data = bytes(data)
     if len(data) < BLOB_HEADER_BYTES:
         return data, None  # set_state names what is wrong
     if struct.unpack_from("<I", data, _HEADER_CRC_AT)[0] != zlib.crc32(data[:_HEADER_CRC_AT]):
@@ -121,7 +122,9 @@ def reduce_session(self):
     """pickle support: a Session travels as its model's path and identity, its settings and its
     state file bytes; unpickling opens the model file again (it must be the same file)."""
     info = self.model.info
-    return _unpickle_session, (info["path"], info["header_crc32"], self.threads, self.prefill_chunk,
+    # every CPU (threads=None) stays "every CPU" on the machine that unpickles it
+    threads = None if self.threads == len(os.sched_getaffinity(0)) else self.threads  # as the C++ default
+    return _unpickle_session, (os.path.abspath(info["path"]), info["header_crc32"], threads, self.prefill_chunk,
                                state_file_bytes(self))
 
 
@@ -135,7 +138,7 @@ def copy_session(self, memo=None):
     return twin
 
 
-def _unpickle_session(path: str, header_crc32: int, threads: int, prefill_chunk: int, data: bytes):
+def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes):
     model = _core.Model(path)
     found = model.info["header_crc32"]
     if found != header_crc32:
