@@ -31,3 +31,28 @@ def test_stub_names_every_public_name_and_method():
 
 def test_package_is_typed():
     assert (Path(rrwkv_rt.__file__).parent / "py.typed").exists()
+
+
+def test_stub_defaults_match_the_module():
+    """Every numeric default in the stubs is the one the module really has (its pybind11
+    signature), so a changed default cannot leave the stubs behind."""
+    import re
+    pair = re.compile(r"(\w+):[^,=]*= ([-+]?[0-9][0-9.e+-]*)")
+    checked = 0
+    for cls in (n for n in _stub().body if isinstance(n, ast.ClassDef)):
+        obj = getattr(_core, cls.name, None)
+        for fn in (m for m in cls.body if isinstance(m, ast.FunctionDef)):
+            doc = getattr(getattr(obj, fn.name, None), "__doc__", None) or ""
+            runtime = {}
+            for line in doc.splitlines():
+                if line.startswith(fn.name + "("):
+                    runtime.update(pair.findall(line))
+            args = fn.args.args[len(fn.args.args) - len(fn.args.defaults):] + fn.args.kwonlyargs
+            defaults = fn.args.defaults + fn.args.kw_defaults
+            for arg, default in zip(args, defaults):
+                if isinstance(default, ast.Constant) and type(default.value) in (int, float) and arg.arg in runtime:
+                    assert float(runtime[arg.arg]) == default.value, \
+                        f"stale _core.pyi: {cls.name}.{fn.name}({arg.arg}) is {runtime[arg.arg]} in the module, " \
+                        f"{default.value} in the stub; run tools/gen_stubs.sh"
+                    checked += 1
+    assert checked > 20  # the parsing found the defaults (Sampler, Session, Batch, ...)
