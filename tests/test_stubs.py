@@ -55,4 +55,4 @@ def test_stub_defaults_match_the_module():
                         f"stale _core.pyi: {cls.name}.{fn.name}({arg.arg}) is {runtime[arg.arg]} in the module, " \
                         f"{default.value} in the stub; run tools/gen_stubs.sh"
                     checked += 1
-    assert checked > 20  # the parsing found the defaults (Sampler, Session, Batch, ...)
+    assert checked >= 10  # the parsing found them: 8 of Sampler, prefill_chunk of Session and of Batch
