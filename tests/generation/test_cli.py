@@ -226,3 +226,13 @@ def test_usage_errors_are_one_line_and_verbose_adds_the_usage():
     assert _error_text(e, True) == str(e) and _error_text(ValueError("one line"), False) == "one line"
     r = cli("export", "-h")  # help is argparse's own
     assert r.returncode == 0 and r.stdout.startswith("usage: rrwkv export") and "--verbose" in r.stdout
+
+
+def test_every_help_shows_real_defaults_only():
+    """--help of every command shows its options' defaults, and never an empty "(default: None)"."""
+    from rrwkv_rt.cli import build_parser
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    for name, parser in sub.choices.items():
+        text = parser.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, (name, text)
+        assert "default" in text, name

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from .. import _core
+from .formatting import DefaultsHelpFormatter
 
 
 def _cmd_export(args) -> None:
@@ -81,7 +82,7 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
     add_quantize_parser(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, .safetensors, training checkpoint or "
                                "training run directory (its ckpt.pt, as for train --resume)")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
@@ -92,7 +93,9 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
                         "projections, see --dtype-for and docs/QUANTIZATION.md")
     from .quantize import add_dtype_for_argument
     add_dtype_for_argument(e)
-    e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"])
+    e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"],
+                   help="auto: recognised from the checkpoint's keys (RWKV-4, RRWKV, RWKV-5.2/6/7); rwkv4 or rrwkv "
+                        "to insist on one of those two")
     e.add_argument("--medium-interval", type=int, default=None, metavar="S",
                    help="RRWKV medium interval s (required for raw RRWKV state dicts)")
     e.add_argument("--cm-mode", default=None, choices=["replace", "add"],

@@ -5,6 +5,7 @@ import argparse
 import os
 
 from .. import _core
+from .formatting import DefaultsHelpFormatter
 
 
 def add_dtype_for_argument(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def _cmd_quantize(args) -> None:
 
 def add_parser(sub) -> None:
     q = sub.add_parser("quantize", help="re-encode a .rrwkv file's weight matrices (int8 q8_0, 4-bit q4_1, f16, ...)",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=DefaultsHelpFormatter)
     q.add_argument("src", help="input .rrwkv file (f32/f16/bf16 preferably)")
     q.add_argument("dst", help="output .rrwkv path (written atomically)")
     q.add_argument("--dtype", required=True,
