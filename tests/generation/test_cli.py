@@ -235,6 +235,6 @@ def test_every_help_shows_real_defaults_only():
     for name, parser in sub.choices.items():
         text = parser.format_help()
         assert "(default: None)" not in text and "(default: False)" not in text, (name, text)
-        if name != "quantize":  # every option of quantize is required or off by default
+        if name in ("export", "generate", "chat", "serve", "train"):  # (info and quantize have none to show)
             assert "default" in text, name
     assert "(default: auto)" in sub.choices["export"].format_help()
