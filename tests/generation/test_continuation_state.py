@@ -168,3 +168,11 @@ def test_split_state_file_takes_any_bytes_like(models, tmp_path):
     for form in (data, bytearray(data), memoryview(data)):
         blob, logits = state_file.split_state_file(form)
         assert len(blob) == at and logits is not None and logits.size == 256
+
+
+def test_unpickled_sessions_share_one_model(models):
+    a, b = _generated(models["b"]), _generated(models["b"])
+    ta, tb = pickle.loads(pickle.dumps([a, b]))
+    tc = pickle.loads(pickle.dumps(a))
+    assert ta.model == tb.model == tc.model and ta.model != a.model  # opened once, not per session
+    assert ta.generate("", 5, seed=8) == a.generate("", 5, seed=8)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+import weakref
 import zlib
 
 import numpy as np
@@ -120,7 +121,8 @@ def load_state(self, path: str | os.PathLike) -> int:
 
 def reduce_session(self):
     """pickle support: a Session travels as its model's path and identity, its settings and its
-    state file bytes; unpickling opens the model file again (it must be the same file)."""
+    state file bytes; unpickling opens the model file again (it must be the same file), once for
+    all the sessions unpickled while one of them lives."""
     info = self.model.info
     # every CPU (threads=None) stays "every CPU" on the machine that unpickles it
     threads = None if self.threads == len(os.sched_getaffinity(0)) else self.threads  # as the C++ default
@@ -138,8 +140,22 @@ def copy_session(self, memo=None):
     return twin
 
 
+# Models opened by unpickling, so that the sessions of one pickle (or of many) share one Model,
+# opened and verified once, as long as any of them is alive.
+_UNPICKLED_MODELS: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+_MODEL_OF_SESSION: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # keeps those entries alive
+
+
+def _model_for(path: str, header_crc32: int):
+    model = _UNPICKLED_MODELS.get((path, header_crc32))
+    if model is None or model.closed:
+        model = _core.Model(path)
+        _UNPICKLED_MODELS[(path, model.info["header_crc32"])] = model
+    return model
+
+
 def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes):
-    model = _core.Model(path)
+    model = _model_for(path, header_crc32)
     found = model.info["header_crc32"]
     if found != header_crc32:
         raise _core.StateMismatchError(f"a pickled Session of model {path!r} (header crc32 {header_crc32:#010x}) "
@@ -147,6 +163,7 @@ def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill
                                        f"{found:#010x}); restore it where the original model file is")
     session = _core.Session(model, threads=threads, prefill_chunk=prefill_chunk)
     restore_state_bytes(session, data, "pickled Session")
+    _MODEL_OF_SESSION[session] = model
     return session
 
 
