@@ -244,6 +244,12 @@ def _resolve_tokenizer(model, tokenizer, prompt):
     return ForeignTokenizer(tokenizer, model.vocab_size)
 
 
+def _copy_details(result, src):
+    """What else happened, besides the text or ids, from a finished stream (or another result)."""
+    result.finish_reason, result.logprobs, result.usage = src.finish_reason, src.logprobs, src.usage
+    return result
+
+
 class GenerationResult(str):
     """The text of a non-streaming ``generate`` (it *is* the str), with what else happened:
     ``tokens`` (drawn ids, stop token excluded), ``finish_reason`` ("stop", "stop_token" or
@@ -265,8 +271,8 @@ class GenerationResult(str):
 
     @staticmethod
     def _with(r: "GenerationResult", src) -> "GenerationResult":
-        r.tokens, r.finish_reason, r.logprobs, r.usage = src.tokens, src.finish_reason, src.logprobs, src.usage
-        return r
+        r.tokens = src.tokens
+        return _copy_details(r, src)
 
     @property
     def text(self) -> str:
@@ -286,9 +292,7 @@ class TokenResult(list):
     def of(cls, stream: "GenerationStream") -> "TokenResult":
         for _ in stream:
             pass
-        r = cls(stream.tokens)
-        r.finish_reason, r.logprobs, r.usage = stream.finish_reason, stream.logprobs, stream.usage
-        return r
+        return _copy_details(cls(stream.tokens), stream)
 
     @property
     def tokens(self) -> list:
