@@ -28,6 +28,9 @@ def atomic_write(path: str | os.PathLike, *, overwrite: bool = True,
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):  # else the error would name the hidden temporary file
+        raise FileNotFoundError(f"cannot write {path!r}: the folder {os.path.dirname(path) or folder!r} does not "
+                                "exist; create it first")
     fd, tmp = _open_unnamed(folder), None
     if fd is None:
         fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import _core, __version__
 from .. import arch
 from ..arch import check_against_spec, infer_config
-from ..config import ModelConfig
+from ..config import RWKV4_FAMILY, ModelConfig
 from .checkpoint import load_checkpoint
 from . import precision
 from .dtypes import canonical_dtype
@@ -122,10 +122,12 @@ def export(src: str | os.PathLike, dst: str | os.PathLike, *, dtype: str = "auto
     if problems:
         fits = (f"checkpoint {os.fspath(src)!r} does not fit {cfg.arch} (n_layer={cfg.n_layer}, "
                 f"n_embd={cfg.n_embd}, vocab={cfg.vocab_size})")
-        err = _core.FormatError(f"{fits}: {len(problems)} problem(s):\n  " + "\n  ".join(problems)
-                                + "\nfix the checkpoint or pass the right --arch / --cm-mode")
+        # --arch and --cm-mode choose between RWKV-4 and RRWKV only; RWKV-5.2/6/7 are told by their keys
+        fix = ("fix the checkpoint or pass the right --arch / --cm-mode" if cfg.arch in RWKV4_FAMILY else
+               f"fix the checkpoint (its keys are those of {cfg.arch}; no option changes how they are read)")
+        err = _core.FormatError(f"{fits}: {len(problems)} problem(s):\n  " + "\n  ".join(problems) + "\n" + fix)
         # the command line's one-line form (cli._error_text); the message keeps the full list
-        err.brief = (f"{fits}: {problems[0]}; fix the checkpoint or pass the right --arch / --cm-mode"
+        err.brief = (f"{fits}: {problems[0]}; {fix}"
                      if len(problems) == 1 else
                      f"{fits}: {len(problems)} tensors missing or mis-shaped, the first: {problems[0]}; "
                      "run with --verbose for the full list")
