@@ -374,7 +374,8 @@ def run_blas_rounds(workers: list[Worker], keys: list, args) -> dict:
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    from rrwkv_rt.cli.formatting import DefaultsHelpFormatter  # no "(default: None)" after a default in words
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelpFormatter)
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
     p.add_argument("--archs", "--arch", default="rwkv4,rrwkv",
                    help="comma-separated architectures: rwkv4, rrwkv, rwkv5, rwkv6, rwkv7")
@@ -397,7 +398,7 @@ def parse_args(argv):
     p.add_argument("--blas-compare", action="store_true", help="instead of the usual figures: prefill tokens/s of "
                    "each model with BLAS on and off (RRWKV_BLAS=0) in two workers, --repeats interleaved rounds")
     p.add_argument("--blas-lens", default="64,512", help="prefill lengths for --blas-compare")
-    p.add_argument("--compare", action="append", default=[], metavar="LABEL=PYTHON",
+    p.add_argument("--compare", action="append", default=None, metavar="LABEL=PYTHON",
                    help="also measure the rrwkv_rt installed for another interpreter (e.g. a build before a change)")
     p.add_argument("--models-dir", "--workdir", dest="workdir", default=None,
                    help="where to keep the generated models and reuse them in later runs (default: a temp dir)")
@@ -422,7 +423,7 @@ def package_available(args) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare]
+    installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare or []]
     want_pkg = package_available(args)
     with tempfile.TemporaryDirectory(prefix="rrwkv-bench-") as tmp:
         workdir = args.workdir or tmp

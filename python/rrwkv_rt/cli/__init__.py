@@ -26,10 +26,15 @@ def _cmd_export(args) -> None:
           f"{precision.describe(dtypes, _core.runtime_layout(f.config))}, {f.file_size / 2**20:.1f} MiB")
 
 
+RRWKV_ONLY = ("medium_interval", "cm_mode")  # the mediums (docs/RRWKV.md); fixed at 1 / replace elsewhere
+
+
 def _cmd_info(args) -> None:
     f = _core.ModelFile(args.file)  # validates everything, checksums included
     print(f"file:     {f.path} ({f.file_size} bytes, format version {f.version}, header crc32 {f.header_crc32:#010x})")
     for k, v in f.config.items():
+        if k in RRWKV_ONLY and f.config["arch"] != "rrwkv":
+            continue  # stored for every RWKV-4-family file, but meaningful for RRWKV only
         print(f"{k + ':':<17} {v}")
     for k, v in f.fields.items():
         if k.startswith("meta."):
@@ -83,8 +88,9 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
                        formatter_class=DefaultsHelpFormatter)
-    e.add_argument("src", help="official RWKV-4 .pth, RRWKV state dict, .safetensors, training checkpoint or "
-                               "training run directory (its ckpt.pt, as for train --resume)")
+    e.add_argument("src", help="official RWKV-4, RWKV-5.2, RWKV-6 or RWKV-7 .pth (the architecture is recognised "
+                               "from the keys), RRWKV state dict, .safetensors, training checkpoint or training run "
+                               "directory (its ckpt.pt, as for train --resume)")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
     e.add_argument("--dtype", default="auto",
                    choices=["auto", "f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
@@ -94,8 +100,8 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
     from .quantize import add_dtype_for_argument
     add_dtype_for_argument(e)
     e.add_argument("--arch", default="auto", choices=["auto", "rwkv4", "rrwkv"],
-                   help="auto: recognised from the checkpoint's keys (RWKV-4, RRWKV, RWKV-5.2/6/7); rwkv4 or rrwkv "
-                        "to insist on one of those two")
+                   help="auto: recognised from the checkpoint's keys (RWKV-4, RRWKV, RWKV-5.2/6/7, which need no "
+                        "--arch); rwkv4 or rrwkv to tell those two apart where the keys cannot")
     e.add_argument("--medium-interval", type=int, default=None, metavar="S",
                    help="RRWKV medium interval s (required for raw RRWKV state dicts)")
     e.add_argument("--cm-mode", default=None, choices=["replace", "add"],

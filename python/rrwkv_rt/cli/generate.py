@@ -22,14 +22,19 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
     p.add_argument("model", nargs="?", default=None, metavar="MODEL",
                    help=".rrwkv model file (default: the model shipped with the package)")
     g = p.add_argument_group("sampling (the rwkv package's PIPELINE semantics)")
-    g.add_argument("--max-new-tokens", type=int, default=max_new_tokens, metavar="N")
+    g.add_argument("--max-new-tokens", "--max-tokens", type=int, default=max_new_tokens, metavar="N",
+                   help=f"most tokens to generate (default {max_new_tokens}); --max-tokens is the OpenAI name")
     g.add_argument("--temperature", type=float, default=1.0, help=">= 0; 0 = greedy (default 1.0)")
     g.add_argument("--top-p", type=float, default=0.85, help="[0, 1]; 1 = off (default 0.85)")
     g.add_argument("--top-k", type=int, default=0, help=">= 0; 0 = off (default)")
     g.add_argument("--min-p", type=float, default=0.0, help="[0, 1]; 0 = off (default)")
-    g.add_argument("--presence-penalty", type=float, default=0.0, help="alpha_presence (default 0)")
-    g.add_argument("--frequency-penalty", type=float, default=0.0, help="alpha_frequency (default 0)")
-    g.add_argument("--penalty-decay", type=float, default=0.996, help="alpha_decay, [0, 1] (default 0.996)")
+    # the rwkv package's names (PIPELINE_ARGS) are accepted as aliases
+    g.add_argument("--presence-penalty", "--alpha-presence", type=float, default=0.0,
+                   help="alpha_presence (default 0)")
+    g.add_argument("--frequency-penalty", "--alpha-frequency", type=float, default=0.0,
+                   help="alpha_frequency (default 0)")
+    g.add_argument("--penalty-decay", "--alpha-decay", type=float, default=0.996,
+                   help="alpha_decay, [0, 1] (default 0.996)")
     g.add_argument("--repetition-penalty", type=float, default=1.0, help="> 0; 1 = off (default)")
     g.add_argument("--seed", type=int, default=None, help="makes the output reproducible (default: random)")
     g.add_argument("--stop", action="append", default=None, metavar="STR",
@@ -97,11 +102,26 @@ def should_echo(echo: bool | None, stdout=None) -> bool:
         return False
 
 
+def _check_empty_prompt(session, state_in: str | None) -> None:
+    """An empty --prompt continues a state saved by `generate --state-out`; say so in the
+    command line's words (generate()'s own error speaks of Python calls)."""
+    from ..runtime import continuation
+    if continuation.recall(session) is not None:
+        return
+    if state_in is None:
+        raise ValueError("--prompt is empty; give the text to continue (an empty --prompt continues the text of a "
+                         "state saved by `generate --state-out PATH`, passed back with --state-in PATH)")
+    raise ValueError(f"--prompt is empty and the state in {state_in!r} holds nothing to continue from (it was not "
+                     "saved by `generate --state-out`); give the text to continue")
+
+
 def cmd_generate(args) -> None:
     session = _open(args)
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     if args.state_in:
         session.load_state(args.state_in)
+    if prompt == "":
+        _check_empty_prompt(session, args.state_in)
     t0 = time.perf_counter()
     stream = session.generate(prompt, args.max_new_tokens, stream=True, **_options(args))
     if should_echo(args.echo):
