@@ -19,6 +19,7 @@ stream does its work as it is consumed: the prompt is ingested at the first ``ne
 from __future__ import annotations
 
 import functools
+import inspect
 import os
 from typing import Callable, Iterable, Iterator, Sequence, Union
 
@@ -146,6 +147,36 @@ def _max_new_tokens(n) -> int:
     return int(n)
 
 
+# ---- familiar names ----------------------------------------------------------------------------
+
+# other libraries' name -> ours: OpenAI's and llama-cpp-python's max_tokens, the rwkv package's
+# PIPELINE_ARGS (docs/GENERATION.md has the table of their defaults beside ours)
+ALIASES = {"max_tokens": "max_new_tokens", "alpha_presence": "presence_penalty",
+           "alpha_frequency": "frequency_penalty", "alpha_decay": "penalty_decay", "token_ban": "banned_tokens",
+           "token_stop": "stop_tokens"}
+
+
+def resolve_aliases(aliases: dict, ours_given: dict) -> dict:
+    """``{our name: value}`` for keywords given under another library's name; TypeError for a
+    keyword that is neither ours nor an alias (naming the closest), or for a setting given under
+    both names (``ours_given``: our keywords' values; one that differs from its default was set)."""
+    import difflib
+    explicit = {k for k, v in ours_given.items() if v != _defaults()[k]}
+    out = {}
+    for name, value in aliases.items():
+        ours = ALIASES.get(name)
+        if ours is None:
+            close = difflib.get_close_matches(name, _KEYWORDS + list(ALIASES), n=3)
+            raise TypeError(f"generate() got an unexpected keyword argument {name!r}"
+                            + (f"; did you mean {' or '.join(map(repr, close))}?" if close else ""))
+        if ours in explicit or ours in out:
+            raise TypeError(f"generate() got {name!r} and {ours!r}, which are the same setting ({name} is "
+                            f"{'OpenAI' if name == 'max_tokens' else 'the rwkv package'}'s name for {ours}); "
+                            "pass one of them")
+        out[ours] = value
+    return out
+
+
 # ---- generation --------------------------------------------------------------------------------
 
 def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: float = 1.0, top_p: float = 0.85,
@@ -154,8 +185,8 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
              stop_tokens: Sequence[int] | None = None, banned_tokens: Sequence[int] | None = None,
              stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | object | bool | None = None,
              logprobs: bool = False,
-             logits_processor: Callable[[list[int], np.ndarray], np.ndarray | None] | None = None
-             ) -> Union["GenerationResult", "TokenResult", "GenerationStream"]:
+             logits_processor: Callable[[list[int], np.ndarray], np.ndarray | None] | None = None,
+             **aliases) -> Union["GenerationResult", "TokenResult", "GenerationStream"]:
     """Continue `prompt` (str, bytes or token ids) by up to `max_new_tokens` tokens.
 
     Sampling (the rwkv package's PIPELINE_ARGS names in brackets): ``temperature`` >= 0 (0 =
@@ -183,7 +214,17 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     any object with ``encode`` / ``decode`` (e.g. a Hugging Face tokenizer). ``tokenizer=False``,
     or a prompt of token ids on a model without a tokenizer, means token ids in and token ids
     out: the result is a :class:`TokenResult` (a list of ids) and a stream yields ids.
+
+    Familiar names are accepted for their keywords (``ALIASES``): ``max_tokens`` (OpenAI,
+    llama-cpp-python) for ``max_new_tokens``, and the rwkv package's ``alpha_presence``,
+    ``alpha_frequency``, ``alpha_decay``, ``token_ban`` and ``token_stop``.
     """
+    if aliases:
+        given = {"max_new_tokens": max_new_tokens, "presence_penalty": presence_penalty,
+                 "frequency_penalty": frequency_penalty, "penalty_decay": penalty_decay,
+                 "banned_tokens": banned_tokens, "stop_tokens": stop_tokens}
+        given.update(resolve_aliases(aliases, given))
+        max_new_tokens, presence_penalty, frequency_penalty, penalty_decay, banned_tokens, stop_tokens = given.values()
     tok = _resolve_tokenizer(self.model, tokenizer, prompt)
     if tok is not None and stop_tokens is None and tok._t is None and tok.stop_token() is not None:
         stop_tokens = [tok.stop_token()]  # e.g. <|endoftext|> of a tokenizer.json
@@ -220,6 +261,14 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     if stream:
         return chunks
     return GenerationResult.of(chunks) if tok is not None else TokenResult.of(chunks)
+
+
+_KEYWORDS = list(inspect.signature(generate).parameters)[1:-1]  # generate()'s own names, for suggestions
+
+
+@functools.lru_cache(maxsize=1)
+def _defaults() -> dict:
+    return {k: p.default for k, p in inspect.signature(generate).parameters.items()}
 
 
 def _resolve_tokenizer(model, tokenizer, prompt):
