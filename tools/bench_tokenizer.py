@@ -62,7 +62,7 @@ def main() -> int:
         ("rrwkv_rt encode_array -> int64", median_time(lambda: [ours.encode_array(d) for d in data], args.runs)),
         ("TRIE_TOKENIZER encodeBytes", median_time(lambda: [ref.encodeBytes(d) for d in data], args.ref_runs)),
     ]
-    t_dec_ours = median_time(lambda: [ours.decode(i) for i in ids], args.runs)
+    t_dec_ours = median_time(lambda: [ours.decode_bytes(i) for i in ids], args.runs)
     t_dec_ref = median_time(lambda: [ref.decodeBytes(i) for i in ids], args.ref_runs)
 
     print(f"corpus: {len(docs)} documents, {n_bytes / 1e6:.2f} MB, {n_tokens} tokens "

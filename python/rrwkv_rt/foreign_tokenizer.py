@@ -85,11 +85,13 @@ class ForeignTokenizer:
         out = self._obj.decode([int(token_id)])
         return out if isinstance(out, bytes) else out.encode("utf-8")
 
-    def decode(self, ids) -> bytes:
+    def decode_bytes(self, ids) -> bytes:
         return b"".join(self.token_bytes(i) for i in np.asarray(ids, dtype=np.int64).reshape(-1))
 
-    def decode_text(self, ids, errors: str = "replace") -> str:
-        return self.decode(ids).decode("utf-8", errors=errors)
+    def decode(self, ids, errors: str = "replace") -> str:
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
+
+    decode_text = decode
 
     def check_fits(self, vocab_size: int) -> None:
         if self.vocab_size > vocab_size:

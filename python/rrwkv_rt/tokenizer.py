@@ -10,7 +10,7 @@ Two kinds, the same a .rrwkv header stores in ``tokenizer.kind``:
   (``foreign_tokenizer.py``; not in the C API).
 
 Encoding works on bytes: a ``str`` is encoded as its UTF-8, and any bytes (invalid UTF-8
-included) round-trip: ``decode(encode(b)) == b``. A Tokenizer is immutable and thread-safe;
+included) round-trip: ``decode_bytes(encode(b)) == b``; ``decode`` gives text. A Tokenizer is immutable and thread-safe;
 encode/decode release the GIL on large inputs.
 """
 from __future__ import annotations
@@ -145,14 +145,17 @@ class Tokenizer:
         """Like encode() but an int64 numpy array (what Session.forward takes), without a list."""
         return self._t.encode(text)
 
-    def decode(self, ids: Iterable[int] | np.ndarray) -> builtins.bytes:
-        """The bytes of `ids`; IndexError names the first id outside [0, vocab_size)."""
-        return self._t.decode(_as_ids(ids))
+    def decode(self, ids: Iterable[int] | np.ndarray, errors: str = "replace") -> str:
+        """The text of `ids`. Tokens may split a character, so by default invalid or cut UTF-8
+        becomes U+FFFD (`errors` as for bytes.decode); decode_bytes() gives the exact bytes.
+        IndexError names the first id outside [0, vocab_size)."""
+        return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
-    def decode_text(self, ids: Iterable[int] | np.ndarray, errors: str = "replace") -> str:
-        """decode() as UTF-8 text; tokens may split a character, so by default invalid or cut
-        sequences become U+FFFD."""
-        return self.decode(ids).decode("utf-8", errors=errors)
+    decode_text = decode  # the name of decode() before it returned str
+
+    def decode_bytes(self, ids: Iterable[int] | np.ndarray) -> builtins.bytes:
+        """The exact bytes of `ids` (any bytes: ``decode_bytes(encode(b)) == b``)."""
+        return self._t.decode(_as_ids(ids))
 
     def token_bytes(self, token_id: int) -> builtins.bytes:
         """The bytes of one token (b"" for an id in range that has no token)."""

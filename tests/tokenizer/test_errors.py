@@ -98,7 +98,7 @@ def test_decode_rejects_non_integers():
 
 def test_world_id_zero_is_end_of_text_and_decodes_to_nothing():
     tok = Tokenizer.world()
-    assert tok.decode([0]) == b"" and tok.token_bytes(0) == b""
+    assert tok.decode_bytes([0]) == b"" and tok.decode([0]) == "" and tok.token_bytes(0) == b""
     assert rrwkv_rt.Tokenizer is Tokenizer
 
 

@@ -31,14 +31,14 @@ def test_roundtrip_random_bytes(kind):
         data = random_bytes(seed)
         ids = tok.encode(data)
         assert all(0 <= i < tok.vocab_size for i in ids)
-        assert tok.decode(ids) == data, seed
+        assert tok.decode_bytes(ids) == data, seed
 
 
 def test_every_single_byte_and_pair(world):
     for b in range(256):
-        assert world.decode(world.encode(bytes([b]))) == bytes([b])
+        assert world.decode_bytes(world.encode(bytes([b]))) == bytes([b])
     pairs = b"".join(bytes([a, b]) for a in range(256) for b in range(0, 256, 7))
-    assert world.decode(world.encode(pairs)) == pairs
+    assert world.decode_bytes(world.encode(pairs)) == pairs
 
 
 def test_byte_tokenizer_is_the_identity():
@@ -46,7 +46,7 @@ def test_byte_tokenizer_is_the_identity():
     data = bytes(range(256)) * 3
     assert tok.kind == "bytes" and tok.vocab_size == 256
     assert tok.encode(data) == list(data)
-    assert tok.decode(list(data)) == data
+    assert tok.decode_bytes(list(data)) == data
     assert tok.header == ("bytes", b"")
 
 

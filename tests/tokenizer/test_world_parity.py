@@ -38,10 +38,10 @@ def test_ids_identical_to_trie_tokenizer(world, official, corpus):
         got = world.encode(data)
         if got != expected:
             i = first_difference(got, expected)
-            at = len(world.decode(got[:i]))
+            at = len(world.decode_bytes(got[:i]))
             pytest.fail(f"{name}: first different id at token {i} (byte {at}, near {data[at:at + 24]!r}): "
                         f"ours {got[i:i + 5]}, TRIE_TOKENIZER {expected[i:i + 5]}")
-        assert world.decode(got) == data, name
+        assert world.decode_bytes(got) == data, name
         total_bytes += len(data)
         total_tokens += len(got)
     assert total_bytes > 3_000_000 and total_tokens > 1_000_000
@@ -56,8 +56,9 @@ def test_encode_accepts_str_bytes_and_buffers(world, official):
         assert world.encode(buf) == expected
     arr = world.encode_array(text)
     assert arr.dtype == np.int64 and arr.tolist() == expected
-    assert world.decode(arr) == data and world.decode(np.asarray(expected, dtype=np.int32)) == data
-    assert world.encode("") == [] and world.decode([]) == b""
+    assert world.decode_bytes(arr) == data and world.decode_bytes(np.asarray(expected, dtype=np.int32)) == data
+    assert world.decode(arr) == text  # decode() is the text
+    assert world.encode("") == [] and world.decode_bytes([]) == b"" and world.decode([]) == ""
     with pytest.raises(UnicodeEncodeError):
         world.encode("\ud800")  # a lone surrogate has no UTF-8 form
     with pytest.raises(TypeError):

@@ -35,6 +35,9 @@ Prefill matrix products use the OpenBLAS of the ``scipy-openblas32`` wheel when 
 (``rrwkv_rt._core.blas_info()``; ``RRWKV_BLAS`` overrides, see ``blas.py``); without it they
 run on the built-in kernels.
 
+``Model.tokenizer`` / ``Session.tokenizer`` is the tokenizer the file carries (None if it has
+none): ``encode(text)`` gives ids, ``decode(ids)`` text, ``decode_bytes(ids)`` the exact bytes.
+
 Generation (``generate.py``) and state files (``state_file.py``) are written in Python on top
 and attached to ``Session`` here, so every Session has them (clones and sessions made by
 ``_core`` included).
@@ -52,6 +55,7 @@ Batch = _core.Batch
 for _cls in (Model, Session, Batch):
     _cls.__module__ = "rrwkv_rt"
 
+Model.tokenizer = Session.tokenizer = property(_generate.tokenizer_property)
 Session.generate = _generate.generate
 Session.chat = _chat_api.chat
 Session.save_state = _state_file.save_state

@@ -50,6 +50,18 @@ def model_tokenizer(model) -> Tokenizer:
     return _tokenizer_of(model.path, model.info["header_crc32"])
 
 
+def tokenizer_property(self) -> Tokenizer | None:
+    """The tokenizer the model file carries (``Model.tokenizer``, ``Session.tokenizer``), or None
+    if it has none: ``encode(text) -> ids``, ``decode(ids) -> str``, ``decode_bytes(ids) -> bytes``.
+    A tokenizer the file carries but that cannot be used raises (FormatError, or ImportError for
+    a tokenizer.json without the `tokenizers` package)."""
+    model = getattr(self, "model", self)  # a Session: its Model's
+    try:
+        return model_tokenizer(model)
+    except NoTokenizerError:
+        return None
+
+
 # ---- streaming text ----------------------------------------------------------------------------
 
 def _incomplete_utf8(buf: bytes | bytearray) -> int:
@@ -440,4 +452,4 @@ def default_model_path() -> str:
 
 
 __all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "TokenResult", "default_model_path", "generate",
-           "model_tokenizer"]
+           "model_tokenizer", "tokenizer_property"]
