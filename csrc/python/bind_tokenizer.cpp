@@ -2,6 +2,7 @@
 // factories and conveniences (world(), from_file(), decode_text(), ...) are in
 // python/rrwkv_rt/tokenizer.py.
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
 #include <memory>
 #include <string_view>
@@ -92,6 +93,9 @@ void bind_tokenizer(py::module_& m) {
           }, py::arg("file"), "The tokenizer a ModelFile carries, or None.")
       .def_property_readonly("kind", &Tokenizer::kind)
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size, "One past the largest token id.")
+      .def_property_readonly("end_of_text", &Tokenizer::end_of_text,
+                             "The end-of-text token (World: 0; a tokenizer.json: <|endoftext|>, </s> or <eos>), "
+                             "or None.")
       .def_property_readonly("header_vocab", [](const Tokenizer& t) {
             const std::string_view v = t.header_vocab();
             return py::bytes(v.data(), v.size());

@@ -5,7 +5,7 @@
 namespace rrwkv {
 
 std::vector<int64_t> default_stop_tokens(const Tokenizer* tokenizer) {
-  if (tokenizer && tokenizer->kind() == "world") return {0};  // World's end-of-text
+  if (tokenizer && tokenizer->end_of_text()) return {*tokenizer->end_of_text()};  // World: 0; hf: <|endoftext|>
   return {};
 }
 

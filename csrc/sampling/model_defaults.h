@@ -1,7 +1,8 @@
 // What every front end (Python generate, the C API sampler, the server) adds to a sampler for a
 // model's tokenizer, so that they all draw the same tokens for the same settings: occurrence
 // weights as the rwkv package counts them, a ban on ids the tokenizer cannot decode, and the
-// tokenizer's end-of-text as the default stop token (World: id 0; none for others).
+// tokenizer's end-of-text as the default stop token (World: id 0; a tokenizer.json: its
+// <|endoftext|>, </s> or <eos>; none for bytes).
 #pragma once
 
 #include <cstddef>

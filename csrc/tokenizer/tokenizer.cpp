@@ -6,6 +6,7 @@
 #include "core/errors.h"
 #include "core/text.h"
 #include "format/model_file.h"
+#include "tokenizer/bpe_tokenizer.h"
 #include "tokenizer/byte_tokenizer.h"
 #include "tokenizer/trie_tokenizer.h"
 
@@ -59,12 +60,14 @@ std::unique_ptr<Tokenizer> Tokenizer::from_header(std::string_view kind, std::st
                                              "the model's vocab_size is " + std::to_string(model_vocab_size));
     return std::make_unique<TrieTokenizer>(std::string(vocab), source);
   }
-  if (kind == "hf")
-    throw FormatError("tokenizer kind 'hf' (a Hugging Face tokenizer.json, " + source +
-                      ") is run by the Python package through the `tokenizers` library; the C/C++ API cannot "
-                      "encode with it: tokenize with that library and pass token ids");
+  if (kind == "hf") {
+    if (model_vocab_size > 0)
+      return std::make_unique<BpeTokenizer>(std::string(vocab), source, static_cast<TokenId>(model_vocab_size - 1),
+                                            "the model's vocab_size is " + std::to_string(model_vocab_size));
+    return std::make_unique<BpeTokenizer>(std::string(vocab), source);
+  }
   throw FormatError("tokenizer kind " + quoted(kind) + " is unknown (" + source +
-                    "); expected 'bytes' or 'world' (a newer rrwkv_rt may know it, "
+                    "); expected 'bytes', 'world' or 'hf' (a newer rrwkv_rt may know it, "
                     "or re-export the model with --vocab world|bytes|PATH)");
 }
 

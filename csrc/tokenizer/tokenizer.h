@@ -1,7 +1,8 @@
 // The tokenizer interface: bytes -> token ids -> bytes. A model file carries its tokenizer in
 // the header fields `tokenizer.kind` and `tokenizer.vocab` (docs/FORMAT.md); from_header()
-// rebuilds it from them. Kinds: "bytes" (ids 0..255 are the bytes) and "world" (the RWKV World
-// vocabulary text format, greedy longest match; the vocab field holds the vocabulary file).
+// rebuilds it from them. Kinds: "bytes" (ids 0..255 are the bytes), "world" (the RWKV World
+// vocabulary text format, greedy longest match; the vocab field holds the vocabulary file) and
+// "hf" (a Hugging Face tokenizer.json of the byte-level BPE kind, GPT-2 / GPT-NeoX; bpe_tokenizer.h).
 // Thread-safety: a Tokenizer is immutable after construction, so any number of threads may
 // encode and decode with one at once.
 #pragma once
@@ -9,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,11 +26,13 @@ class Tokenizer {
  public:
   virtual ~Tokenizer() = default;
 
-  // The header's `tokenizer.kind`: "bytes" or "world".
+  // The header's `tokenizer.kind`: "bytes", "world" or "hf".
   virtual const std::string& kind() const = 0;
   // One past the largest token id. Ids in [0, vocab_size) that have no token (World's id 0,
   // its end-of-text) decode to no bytes; a model's own vocab_size may be larger.
   virtual size_t vocab_size() const = 0;
+  // The end-of-text token, the default stop token of generation (World: 0), if it has one.
+  virtual std::optional<TokenId> end_of_text() const { return std::nullopt; }
   // The bytes a .rrwkv header stores in `tokenizer.vocab` to rebuild this tokenizer.
   virtual std::string_view header_vocab() const = 0;
 

@@ -26,6 +26,7 @@ class TrieTokenizer final : public Tokenizer {
   void encode(std::string_view text, std::vector<TokenId>& out) const override;
   using Tokenizer::encode;
   std::string_view token_bytes(int64_t id) const override;
+  std::optional<TokenId> end_of_text() const override { return 0; }  // World's id 0
 
 
  private:

@@ -91,7 +91,7 @@ typedef struct rrwkv_model_info {
   const char* arch;        /* the architecture: "rwkv4", "rrwkv", ... */
   const char* cm_mode;     /* "replace" or "add" (RRWKV channel-mix mode) */
   const char* dtype;       /* storage types of the weight matrices: "f32", "f16", "bf16" or a mix ("f16+f32") */
-  const char* tokenizer;   /* "bytes", "world", or NULL if the file carries no usable tokenizer */
+  const char* tokenizer;   /* "bytes", "world", "hf" (a tokenizer.json), or NULL if the file carries no usable one */
   int64_t n_layer;
   int64_t n_embd;
   int64_t ffn_dim;

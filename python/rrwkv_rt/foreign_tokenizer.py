@@ -1,9 +1,10 @@
 """Tokenizers the C++ core does not implement, behind the same interface as ``Tokenizer``.
 
-* ``HFTokenizer``: a Hugging Face ``tokenizer.json`` (e.g. the GPT-NeoX 20B tokenizer of the
-  RWKV-4 Pile models), run by the ``tokenizers`` library itself, so ids are exactly its ids.
-  Stored in a .rrwkv header as ``tokenizer.kind = "hf"`` with the JSON as ``tokenizer.vocab``
-  (``export --vocab tokenizer.json``). The C API cannot encode with it (it says so).
+* ``HFTokenizer``: a Hugging Face ``tokenizer.json`` of a kind the native encoder does not cover
+  (it covers byte-level BPE, e.g. the GPT-NeoX 20B tokenizer of the RWKV-4 Pile models), run by
+  the ``tokenizers`` library itself, so ids are exactly its ids. Stored in a .rrwkv header as
+  ``tokenizer.kind = "hf"`` with the JSON as ``tokenizer.vocab`` (``export --vocab
+  tokenizer.json``); the C API refuses such a file by name.
 * ``ForeignTokenizer``: any object with ``encode(text) -> ids`` and ``decode(ids) -> str | bytes``
   passed as ``generate(..., tokenizer=obj)``.
 

@@ -6,8 +6,10 @@ Two kinds, the same a .rrwkv header stores in ``tokenizer.kind``:
   vocabulary ``rwkv_vocab_v20230424`` (shipped in ``rrwkv_rt/data``) or any vocabulary file in
   its text format. Ids equal the ``rwkv`` package's ``TRIE_TOKENIZER``.
 * ``"bytes"``: token id i is the byte i.
-* ``"hf"``: a Hugging Face ``tokenizer.json``, run in Python by the ``tokenizers`` library
-  (``foreign_tokenizer.py``; not in the C API).
+* ``"hf"``: a Hugging Face ``tokenizer.json``. Byte-level BPE files (GPT-2, GPT-NeoX 20B of the
+  RWKV-4 Pile models) run natively (csrc/tokenizer/bpe_tokenizer.h, also in the C API), with
+  the ids of the ``tokenizers`` library; other kinds, which the native encoder refuses by name,
+  run through that library (``foreign_tokenizer.py``).
 
 Encoding works on bytes: a ``str`` is encoded as its UTF-8, and any bytes (invalid UTF-8
 included) round-trip: ``decode_bytes(encode(b)) == b``; ``decode`` gives text. A Tokenizer is immutable and thread-safe;
@@ -26,6 +28,8 @@ from . import _core
 
 WORLD_VOCAB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "rwkv_vocab_v20230424.txt")
 KINDS = ("world", "bytes")
+# what the native tokenizer.json reader says of a kind it does not implement (csrc/tokenizer/hf_json.cpp)
+NOT_COVERED = "the native encoder covers byte-level BPE"
 
 Text = Union[str, builtins.bytes, bytearray, memoryview]
 
@@ -47,6 +51,25 @@ def _as_ids(ids) -> np.ndarray:
         i = int(np.argmax(a > np.iinfo(np.int64).max))
         raise IndexError(f"token id {int(a[i])} (at position {i}) is out of range; expected 0 <= id < 2**63")
     return a
+
+
+def _hf(native, json: builtins.bytes, source: str):
+    """A tokenizer.json: native (`native()`) where the native encoder covers its kind, else the
+    `tokenizers` library's. Any other error of the native reader (a malformed file, ids beyond
+    the model's vocabulary) is raised."""
+    try:
+        return Tokenizer(native())
+    except _core.FormatError as e:
+        if NOT_COVERED not in str(e):
+            raise
+        native_error = e
+    from .foreign_tokenizer import HFTokenizer
+    try:
+        return HFTokenizer(builtins.bytes(json).decode("utf-8"), source)
+    except ImportError as e:
+        raise ImportError(f"{native_error}; {e}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise native_error from None
 
 
 class NoTokenizerError(ValueError):
@@ -86,8 +109,8 @@ class Tokenizer:
     def from_header(cls, kind: str, vocab: builtins.bytes) -> Tokenizer:
         """From a .rrwkv header's ``tokenizer.kind`` and ``tokenizer.vocab``."""
         if kind == "hf":
-            from .foreign_tokenizer import HFTokenizer
-            return HFTokenizer(builtins.bytes(vocab).decode("utf-8"), "the header's tokenizer.vocab")
+            source = "the header's tokenizer.vocab"
+            return _hf(lambda: _core.Tokenizer.from_header("hf", builtins.bytes(vocab), source), vocab, source)
         return cls(_core.Tokenizer.from_header(kind, builtins.bytes(vocab)))
 
     @classmethod
@@ -99,8 +122,9 @@ class Tokenizer:
                 model = model.path  # a runtime Model: read its file's header
             # The header checksum covers the tokenizer fields; tensor checksums are not needed here.
             model = _core.ModelFile(os.fspath(model), verify_checksums=False)
-        if model.fields.get("tokenizer.kind") == "hf":  # run in Python by the `tokenizers` library
-            return cls.from_header("hf", model.fields.get("tokenizer.vocab", b""))
+        if model.fields.get("tokenizer.kind") == "hf":
+            return _hf(lambda: _core.Tokenizer.from_model(model), model.fields.get("tokenizer.vocab", b""),
+                       f"model file {model.path!r} field tokenizer.vocab")
         core = _core.Tokenizer.from_model(model)
         if core is None:
             raise NoTokenizerError(f"model file {model.path!r} carries no tokenizer; re-export it with "
@@ -117,8 +141,10 @@ class Tokenizer:
             raise FileNotFoundError(f"--vocab {os.fspath(spec)!r} is neither 'world', 'bytes' nor an existing "
                                     "vocabulary file or tokenizer.json")
         if os.fspath(spec).endswith(".json"):
-            from .foreign_tokenizer import HFTokenizer
-            return HFTokenizer.from_file(spec)
+            with open(spec, "rb") as f:
+                data = f.read()
+            source = f"tokenizer.json {os.fspath(spec)!r}"
+            return _hf(lambda: _core.Tokenizer.from_header("hf", data, source), data, source)
         return cls.from_file(spec)
 
     # ---- properties --------------------------------------------------------------------------
@@ -160,6 +186,10 @@ class Tokenizer:
     def token_bytes(self, token_id: int) -> builtins.bytes:
         """The bytes of one token (b"" for an id in range that has no token)."""
         return self._t.token_bytes(int(token_id))
+
+    def stop_token(self) -> int | None:
+        """The end-of-text token, generation's default stop token (World: 0), or None."""
+        return self._t.end_of_text
 
     def check_fits(self, vocab_size: int) -> None:
         """ValueError unless every token id of this tokenizer is below a model's `vocab_size`."""

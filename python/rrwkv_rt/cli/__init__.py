@@ -29,6 +29,15 @@ def _cmd_export(args) -> None:
 RRWKV_ONLY = ("medium_interval", "cm_mode")  # the mediums (docs/RRWKV.md); fixed at 1 / replace elsewhere
 
 
+def _tokenizer_summary(f) -> str:
+    """What runs the file's tokenizer: the native one (C and C++ too), or only Python, and why."""
+    try:
+        t = _core.Tokenizer.from_model(f)
+        return f"{t.kind}, ids 0..{t.vocab_size - 1}, native (C and C++ programs encode with it too)"
+    except _core.FormatError as e:
+        return f"{f.fields['tokenizer.kind']}, not usable by the native runtime: {e}"
+
+
 def _cmd_info(args) -> None:
     f = _core.ModelFile(args.file)  # validates everything, checksums included
     print(f"file:     {f.path} ({f.file_size} bytes, format version {f.version}, header crc32 {f.header_crc32:#010x})")
@@ -41,6 +50,8 @@ def _cmd_info(args) -> None:
             print(f"{k + ':':<17} {v}")
         elif k.startswith("tokenizer."):
             print(f"{k + ':':<17} {v if isinstance(v, str) else f'<{len(v)} bytes>'}")
+    if "tokenizer.kind" in f.fields:
+        print(f"{'tokenizer:':<17} {_tokenizer_summary(f)}")
     by_dtype: dict[str, int] = {}
     for t in f.tensors:
         by_dtype[t["dtype"]] = by_dtype.get(t["dtype"], 0) + t["nbytes"]
