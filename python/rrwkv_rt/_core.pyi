@@ -94,6 +94,11 @@ class Tokenizer:
         The bytes of one token (b'' for an id that has none).
         """
     @property
+    def end_of_text(self) -> int | None:
+        """
+        The end-of-text token (World: 0; a tokenizer.json: <|endoftext|>, </s> or <eos>), or None.
+        """
+    @property
     def header_vocab(self) -> bytes:
         """
         The bytes a .rrwkv header stores as tokenizer.vocab.
@@ -110,6 +115,9 @@ class Model:
     """
     An immutable, memory-mapped .rrwkv model; share one between any number of sessions, batches and threads. `with rrwkv_rt.Model(path) as m:` (or close()) drops this object's reference at the end; sessions and batches made from it keep the model open as long as they live.
     """
+    # attached in Python (rrwkv_rt/runtime/__init__.py)
+    @property
+    def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
     def __enter__(self) -> typing.Any:
         ...
     def __eq__(self, arg0: typing.Any) -> bool:
@@ -152,6 +160,8 @@ class Session:
     def save_state(self, path: typing.Any) -> None: ...
     def load_state(self, path: typing.Any) -> int: ...
     def chat(self, messages: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...
+    @property
+    def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
     def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128) -> None:
         """
         model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory).
