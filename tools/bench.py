@@ -7,187 +7,32 @@ the official `rwkv` package, memory, and the batched engine's throughput.
     python tools/bench.py --archs rwkv4,rwkv7 --dtypes f32,f16 --blas-compare   # prefill, BLAS on / off
     python tools/bench.py --models-dir /data/benchmodels   # build the random models once, reuse them
 
-Every runtime runs in its own worker process (tools/benchlib/worker.py) and all are measured in
-one run, interleaved: each round measures the read bandwidth, then a block of decode steps of
-every worker, because memory bandwidth on a shared machine drifts by tens of percent within
-seconds. Figures are medians; nothing here asserts a target. Peak memory is measured in a child
-process per model that runs nothing but the runtime. Progress goes to stderr, results to stdout.
+The measuring is the package's (rrwkv_rt/bench/measure.py, also behind `rrwkv bench MODEL` for a
+user's own file); this program adds the random models of the benchmark shapes and the peers:
+the official `rwkv` package, other installations and BLAS on / off. Every runtime runs in its own
+worker process and all are measured in one run, interleaved. Figures are medians; nothing here
+asserts a target. Progress goes to stderr, results to stdout.
 """
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
 
+from rrwkv_rt.bench.measure import (Worker, close_all, floor_bandwidth, floor_buffer, l3_bytes, load_line, measure,
+                                    measure_batches, memory, start_workers, warm_up)
+from rrwkv_rt.bench.progress import Bar, phase
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from benchlib import models  # noqa: E402
-from benchlib.progress import Bar, phase  # noqa: E402
 
 NO_BLAS = {"RRWKV_BLAS": "0"}  # the runtime's switch to its built-in prefill kernels
-
-
-class Worker:
-    """A runtime in a child process (benchlib/worker.py), run by `python` with `env` added."""
-
-    def __init__(self, label: str, python: str, kind: str, path: str, threads: int, arch: str = "",
-                 env: dict | None = None):
-        self.label, self.kind = label, kind
-        env = {**os.environ, **(env or {})}
-        if python != sys.executable:  # another installation: none of this one's PYTHONPATH
-            env["PYTHONPATH"] = ""
-        self.proc = subprocess.Popen([python, os.path.join(HERE, "benchlib", "worker.py")], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(), env=env)
-        self.info = self.call(op="open", kind=kind, path=path, threads=threads, arch=arch)
-
-    def call(self, **cmd):
-        self.proc.stdin.write(json.dumps(cmd) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError(f"benchmark worker {self.label!r} died (see its stderr above)")
-        return json.loads(line)
-
-    def prefill_s(self, n: int, seed: int) -> float:
-        return self.call(op="prefill", n=n, seed=seed)["times"][0]
-
-    def close(self):
-        try:
-            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            self.proc.stdin.flush()
-        finally:
-            self.proc.wait(timeout=30)
-
-
-def start_workers(specs: list[tuple]) -> list[Worker]:
-    """Worker(*spec) for each spec, with a status line each: opening the package's model takes seconds."""
-    workers = []
-    for spec in specs:
-        phase(f"starting worker {spec[0]!r}")
-        workers.append(Worker(*spec))
-    return workers
-
-
-def close_all(workers: list[Worker]) -> None:
-    for w in workers:
-        w.close()
-
-
-def settle(w: Worker) -> None:
-    if w.kind == "pkg":
-        time.sleep(0.3)  # let torch's worker threads stop spinning before the next runtime
-
-
-@functools.lru_cache(maxsize=None)  # asked for every floor sample; the cache does not change
-def l3_bytes() -> int:
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cache/index3/size") as f:
-            s = f.read().strip()
-        return int(s[:-1]) * (1 << 20 if s.endswith("M") else 1 << 10 if s.endswith("K") else 1)
-    except (OSError, ValueError):
-        return 0
-
-
-def floor_buffer(w: Worker, args) -> int:
-    """Bytes of the buffer whose read bandwidth is `w`'s floor: the DRAM buffer (--bandwidth-mib)
-    for a model larger than the L3; else one of the model's decode bytes per token, so that it
-    gets the cache's bandwidth, not DRAM's (whole MiB: models of about one size share it)."""
-    if w.info["bytes_per_token"] >= l3_bytes():
-        return args.bandwidth_mib << 20
-    return max(1, round(w.info["bytes_per_token"] / 2**20)) << 20
-
-
-def floor_bandwidth(samples: list[float], size: int) -> float:
-    """The bandwidth a floor divides by: the median of the rounds for DRAM (which drifts by tens of
-    percent within seconds on a shared machine); the best round for a buffer that fits in the L3,
-    whose passes last a millisecond and halve whenever one of the threads is preempted (a floor
-    is a bound: the fastest this machine read those bytes in this run)."""
-    return float(max(samples) if size < l3_bytes() else np.median(samples))
-
-
-def bandwidth_repeats(size: int, args) -> int:
-    """Passes over the buffer: 3 over the DRAM one, more over a small one (about as many bytes in
-    all), whose passes last a millisecond or two and whose median one preemption would skew."""
-    return max(3, min(64, 3 * (args.bandwidth_mib << 20) // size))
-
-
-def warm_up(workers: list[Worker], prefill_len: int) -> None:
-    """Page in the weights and allocate the scratch and BLAS buffers, with a prefill of the
-    measured length, so that no measured prefill is the first of its size."""
-    bar = Bar(f"warm-up (a {prefill_len}-token prefill and 4 steps)", len(workers), 1, step="worker")
-    for i, w in enumerate(workers):
-        bar.round(i)
-        w.call(op="prefill", n=prefill_len)
-        w.call(op="decode", n=4)
-        settle(w)
-        bar.update()
-    bar.close()
-
-
-def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
-    """Decode ms/token and prefill tokens/s per worker; read bandwidth samples per buffer size.
-    Each round: the bandwidths, a decode block of every worker, a prefill of every worker."""
-    from rrwkv_rt import _core
-    warm_up(workers, args.prefill_len)
-    decode = {w.label: [] for w in workers}
-    prefill = {w.label: [] for w in workers}
-    sizes = sorted({args.bandwidth_mib << 20} | {floor_buffer(w, args) for w in workers if w.kind == "ours"})
-    bandwidth = {s: [] for s in sizes}
-    rounds = max(args.rounds, args.repeats)
-    bar = Bar("decode and prefill", rounds, 1 + 2 * len(workers))
-    for r in range(rounds):
-        bar.round(r)
-        if r < args.rounds:
-            for s in sizes:
-                bandwidth[s].append(_core.read_bandwidth(s, threads=threads, repeats=bandwidth_repeats(s, args)))
-            bar.update()
-            for w in workers:
-                n = args.pkg_decode_tokens if w.kind == "pkg" else args.decode_tokens
-                decode[w.label] += w.call(op="decode", n=n, seed=r)["times"]
-                settle(w)
-                bar.update()
-        if r < args.repeats:
-            for w in workers:
-                prefill[w.label].append(w.prefill_s(args.prefill_len, seed=100 + r))
-                settle(w)
-                bar.update()
-    bar.close()
-    return {w.label: {"decode_ms": 1e3 * float(np.median(decode[w.label])),
-                      "prefill_tok_s": args.prefill_len / float(np.median(prefill[w.label]))} for w in workers}, bandwidth
-
-
-def measure_batches(workers: list[Worker], args) -> dict:
-    """Aggregate decode tokens/s of the batched engine per batch size (interleaved rounds); with
-    --batch-inexact also of Batch(exact=False) (BLAS on large batches)."""
-    sizes = args.batch_sizes
-    modes = [True, False] if args.batch_inexact else [True]
-    times = {(w.label + ("" if e else " inexact"), b): [] for w in workers for b in sizes for e in modes}
-    bar = Bar("batched decode", args.batch_rounds, len(workers) * len(sizes) * len(modes))
-    for r in range(args.batch_rounds):
-        bar.round(r)
-        for w in workers:
-            for e in modes:
-                for b in sizes:
-                    t = w.call(op="batch", size=b, steps=args.batch_steps, seed=r, exact=e)["times"]
-                    if t is not None:
-                        times[(w.label + ("" if e else " inexact"), b)] += t
-                    bar.update()
-    bar.close()
-    return {k: (k[1] / float(np.median(v)) if v else None) for k, v in times.items()}
-
-
-def memory(path: str, threads: int, prefill_len: int) -> dict:
-    out = subprocess.run([sys.executable, os.path.join(HERE, "benchlib", "memory.py"), path, str(threads),
-                          str(prefill_len)], check=True, capture_output=True, text=True, cwd=tempfile.gettempdir())
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def _mib(x: float) -> str:
@@ -199,16 +44,6 @@ def header(args, threads: int) -> None:
     n_layer, n_embd, vocab = models.SHAPES[args.shape]
     print(f"rrwkv_rt bench: {args.shape} shape (n_layer={n_layer}, n_embd={n_embd}, vocab={vocab}), "
           f"threads={threads}, kernels {_core.cpu_isa()}, BLAS {_core.blas_info()}")
-
-
-def load_line(load_before: float) -> None:
-    print(f"  load average (1 min) before / after: {load_before:.2f} / {os.getloadavg()[0]:.2f} on {os.cpu_count()} "
-          f"CPUs (other processes skew every figure: run it on an idle machine)")
-    if load_before >= 0.5:
-        # every parallel region waits for its slowest thread: one busy CPU slows all threads
-        print("  warning: the machine was busy before the run: with a thread on every CPU each parallel region waits "
-              "for a preempted thread, so prefill can come out at half its idle speed or less; compare figures only "
-              "within one run")
 
 
 def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:

@@ -96,6 +96,8 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
     add_serve_parser(sub)
     from .quantize import add_parser as add_quantize_parser
     add_quantize_parser(sub)
+    from .bench import add_parser as add_bench_parser
+    add_bench_parser(sub)
 
     e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
                        formatter_class=DefaultsHelpFormatter)

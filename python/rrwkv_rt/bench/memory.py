@@ -1,5 +1,6 @@
 """Peak memory of the runtime, measured in a child process that runs nothing else:
-``python tools/benchlib/memory.py MODEL THREADS PREFILL_LEN`` prints one JSON line."""
+``python .../rrwkv_rt/bench/memory.py MODEL THREADS PREFILL_LEN`` prints one JSON line (run by
+file, as measure.memory() does)."""
 import json
 import os
 import sys

@@ -3,7 +3,10 @@ one JSON object per line. Workers let one run compare several installations of r
 before and after a change: each worker runs with its installation's interpreter) and the official
 rwkv package, all interleaved on the same machine at the same time.
 
-Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n},
+Run by file (measure.Worker), so that another installation's interpreter runs it with its own
+rrwkv_rt; it imports nothing of this one but what that interpreter finds.
+
+Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"},
 {"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s},
 {"op": "batch", "size": b, "steps": k, "seed": s, "exact": bool}, {"op": "quit"}; each answers one JSON line.
 """
@@ -104,11 +107,16 @@ def main():
         op = cmd["op"]
         rng = np.random.default_rng(cmd.get("seed", 0))
         if op == "open":
-            if cmd["kind"] == "ours":
+            device = cmd.get("device", "cpu")
+            if device != "cpu":  # the runtime steps sessions on the CPU; a GPU runner goes here
+                reply = {"error": f"--device {device}: this rrwkv_rt runs inference on the CPU only (its CUDA code "
+                                  f"is the training kernels); use --device cpu"}
+            elif cmd["kind"] == "ours":
                 runner = Ours(cmd["path"], cmd["threads"])
             else:
                 runner = Package(cmd["path"], cmd["threads"], cmd.get("arch", "rwkv4"))
-            reply = runner.info
+            if runner is not None:
+                reply = runner.info
         elif op == "decode":
             runner.step(0)  # another process's threads may still be spinning
             times = []

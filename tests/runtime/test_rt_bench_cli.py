@@ -1,0 +1,43 @@
+"""`rrwkv bench MODEL` runs end to end on a user's file and prints its figures (no timing is
+asserted: speed is read, not tested); progress goes to stderr, errors are one line."""
+import subprocess
+import sys
+
+import pytest
+
+import rrwkv_rt
+
+
+def bench(*args):
+    return subprocess.run([sys.executable, "-m", "rrwkv_rt", "bench", *map(str, args)], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_bench_measures_a_model_file(tmp_path):
+    model = tmp_path / "mine.rrwkv"
+    model.write_bytes(open(rrwkv_rt.default_model_path(), "rb").read())
+    r = bench(model, "--threads", 1, "--rounds", 2, "--decode-tokens", 4, "--repeats", 1, "--prompt-len", 40,
+              "--batch-sizes", "1,3", "--bandwidth-mib", 32)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert f"rrwkv bench {model}: rrwkv, 4 layers" in out, out
+    for needle in ("ms/token", "x the floor", "MiB read per token", "prefill:", "a 40-token prompt",
+                   "tokens/s by batch size: 1: ", "3: ", "peak RSS", "load average"):
+        assert needle in out, (needle, out)
+    assert "decode and prefill: round 2/2" in r.stderr and "[bench" not in out  # progress on stderr only
+
+
+def test_bench_errors_are_one_line(tmp_path):
+    for args, needle in ((["--device", "cuda"], "--device cuda: this rrwkv_rt runs inference on the CPU"),
+                         ([tmp_path / "missing.rrwkv"], "missing.rrwkv"), (["--threads", 0], "--threads must be >= 1")):
+        r = bench(*args)
+        assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
+        assert r.stderr.strip().splitlines()[-1].startswith("rrwkv bench: error: ") and needle in r.stderr, r.stderr
+    r = bench("--batch-sizes", "1,x")
+    assert r.returncode == 2 and "comma-separated integers" in r.stderr
+
+
+def test_bench_help_shows_its_defaults():
+    text = bench("--help").stdout
+    assert "--batch-sizes B,B,..." in text and "(default: [1, 8])" in text and "{cpu,cuda}" in text, text
+    assert "(default: None)" not in text
