@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs one libFuzzer target (tests/fuzz/README.md):
 #   tools/fuzz.sh TARGET SECONDS [extra libFuzzer flags]
-# TARGET: model_file | state | vocab | tokenizer | all (each for SECONDS). Builds the targets
+# TARGET: model_file | state | vocab | tokenizer | tokenizer_json | all (each for SECONDS). Builds the targets
 # with clang, ASan and UBSan in build/fuzz, replays every saved crash in
 # tests/fuzz/regressions/TARGET (each must now run clean), then fuzzes for SECONDS starting from
 # the committed seeds (tests/fuzz/corpus/TARGET) plus what earlier runs found (build/fuzz/corpus).
@@ -10,12 +10,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ $# -lt 2 ]; then
-  echo "usage: tools/fuzz.sh model_file|state|vocab|tokenizer|all SECONDS [libFuzzer flags]" >&2
+  echo "usage: tools/fuzz.sh model_file|state|vocab|tokenizer|tokenizer_json|all SECONDS [libFuzzer flags]" >&2
   exit 2
 fi
 target=$1 seconds=$2
 shift 2
-targets=(model_file state vocab tokenizer)
+targets=(model_file state vocab tokenizer tokenizer_json)
 if [ "$target" = all ]; then
   for t in "${targets[@]}"; do bash "$0" "$t" "$seconds" "$@"; done
   exit 0
@@ -38,7 +38,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 seeds=tests/fuzz/corpus/$target regressions=tests/fuzz/regressions/$target
 case $target in
-  model_file|vocab) max_len=65536 ;;
+  model_file|vocab|tokenizer_json) max_len=65536 ;;
   *) max_len=8192 ;;
 esac
 # Every input must be handled in well under a second and in bounded memory: a slow input or a

@@ -76,8 +76,29 @@ def texts(out: str) -> None:
             f.write(data)
 
 
+def tokenizer_jsons(out: str) -> None:
+    """Small byte-level BPE tokenizer.json files made by the `tokenizers` library, GPT-NeoX style
+    (NFC, added special and whitespace tokens) and plain, with the text to encode after them."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    text = ["def f(x):\n    return {'a': [1, 2, 3]}  # naïve café 日本語 😀\n" * 3, "The quick brown fox. " * 5]
+    for name, neox in (("neox_like.json", True), ("plain.json", False)):
+        hf = Tokenizer(models.BPE())
+        if neox:
+            hf.normalizer = normalizers.NFC()
+        hf.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=not neox)
+        hf.decoder = decoders.ByteLevel()
+        hf.train_from_iterator(text, trainer=trainers.BpeTrainer(
+            vocab_size=300, special_tokens=["<|endoftext|>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+            show_progress=False))
+        if neox:
+            hf.add_tokens([AddedToken(" " * k, normalized=True) for k in range(4, 1, -1)])
+        with open(os.path.join(out, name), "wb") as f:  # the fuzz target's layout: JSON, NUL, text
+            f.write(hf.to_str().encode() + b"\0" + "x = 'e\u0301'  <|endoftext|>\n\t  é".encode())
+
+
 def main() -> int:
-    for target, make in (("model_file", models), ("vocab", vocabs), ("tokenizer", texts)):
+    for target, make in (("model_file", models), ("vocab", vocabs), ("tokenizer", texts),
+                         ("tokenizer_json", tokenizer_jsons)):
         out = os.path.join(ROOT, target)
         os.makedirs(out, exist_ok=True)
         make(out)

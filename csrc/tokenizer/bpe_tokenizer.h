@@ -36,6 +36,8 @@ class BpeTokenizer final : public Tokenizer {
   using Tokenizer::encode;
   std::string_view token_bytes(int64_t id) const override;
   std::optional<TokenId> end_of_text() const override { return eos_; }
+  // Whether decode(encode(b)) == b for any bytes b: neither NFC nor a prefix space changes the text.
+  bool round_trips() const { return !spec_flags_.nfc && !spec_flags_.add_prefix_space; }
 
  private:
   struct Added {
