@@ -81,12 +81,12 @@ def cmd_bench(args) -> None:
     print(f"  {args.device}, {threads} threads, kernels {_core.cpu_isa()}, BLAS {_core.blas_info()}")
     load_before = os.getloadavg()[0]
     # the worker first: it says at once if it cannot run on --device; it waits while memory is measured
-    worker = m.start_workers([("model", sys.executable, "ours", path, threads, "", None, args.device)])
+    worker = m.start_workers([("model", sys.executable, "ours", os.path.abspath(path), threads, "", None, args.device)])
     try:
         mem = None
         if not args.no_memory:
             phase(f"peak memory (a child process: a {s.prefill_len}-token prefill, 16 steps)")
-            mem = m.memory(path, threads, s.prefill_len)
+            mem = m.memory(os.path.abspath(path), threads, s.prefill_len)
         speed, bandwidth = m.measure(worker, s, threads)
         batches = m.measure_batches(worker, s) if s.batch_sizes else {}
     finally:
