@@ -6,6 +6,7 @@ README's own export command. Every `python -m rrwkv_rt` line of README.md runs a
 fresh folder); the commands left out are listed with the reason, so a new one cannot slip by."""
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -103,3 +104,40 @@ def test_walk_on_a_pile_style_model(pile_folder):
     walk(pile_folder, model_arg="model.rrwkv", skip_export=False)
     f = rrwkv_rt.ModelFile(pile_folder / "model.rrwkv")
     assert f.fields["tokenizer.kind"] == "hf" and {t["dtype"] for t in f.tensors} >= {"f16"}
+    # from text in Python, on the command line and in C: the same tokens for the same prompt
+    prompt = "def main(args):"
+    model = rrwkv_rt.Model(pile_folder / "model.rrwkv")
+    from tokenizers import Tokenizer as HF
+    ids = model.tokenizer.encode(prompt)
+    assert ids == HF.from_file(str(pile_folder / "20B_tokenizer.json")).encode(prompt, add_special_tokens=False).ids
+    s = rrwkv_rt.Session(model, threads=1)
+    greedy = s.generate(prompt, 12, temperature=0, stop_tokens=[])
+    assert greedy == model.tokenizer.decode(greedy.tokens)
+    cli = run(f"python -m rrwkv_rt generate model.rrwkv --prompt '{prompt}' --max-tokens 12 --temperature 0 "
+              "--no-echo --threads 1", pile_folder, None)
+    assert cli.stdout == rrwkv_rt.Session(model, threads=1).generate(prompt, 12, temperature=0) + "\n"
+    info = run("python -m rrwkv_rt info model.rrwkv", pile_folder, None).stdout
+    assert "tokenizer:        hf, ids 0.." in info and "native (C and C++ programs encode with it too)" in info
+    c_tokens, c_text = c_greedy(pile_folder / "model.rrwkv", prompt, 12, pile_folder)
+    assert c_tokens == greedy.tokens and c_text == str(greedy)
+
+
+def c_greedy(model: Path, prompt: str, n: int, folder: Path) -> tuple[list[int], str]:
+    """examples/c/greedy.c built against the installed package with CMake, as a C user would,
+    run on `prompt` as text (tokenized by rrwkv_tokenize); its tokens and text."""
+    if not (shutil.which("cmake") and (shutil.which("cc") or shutil.which("gcc"))):
+        pytest.skip("needs cmake and a C compiler")
+    build = folder / "c-build"
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    for cmd in (["cmake", "-S", str(ROOT / "examples"), "-B", str(build), *gen, f"-Drrwkv_rt_DIR={rrwkv_rt.get_cmake_dir()}"],
+                ["cmake", "--build", str(build), "--target", "greedy"]):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    # the BLAS Python uses, so that prefill logits are bit-identical (tests/capi does the same)
+    env = {**os.environ, "RRWKV_BLAS": rrwkv_rt.runtime.blas.bundled_path() or "0"}
+    r = subprocess.run([str(build / "greedy"), "-t", "1", str(model), str(n), *prompt.split(" ")], capture_output=True,
+                       text=True, errors="replace", timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "tokenizer hf" in r.stderr, r.stderr  # what the file carries, not "none"
+    tokens = [int(line.split()[1]) for line in r.stdout.splitlines() if line.startswith("token ")]
+    return tokens, r.stdout[r.stdout.index("\ntext ") + 6:-1]
