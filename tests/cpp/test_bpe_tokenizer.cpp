@@ -1,7 +1,7 @@
 // The byte-level BPE of tokenizer.json files on small vocabularies written here, with results
 // worked out by hand from the rules (merge by rank, leftmost first; the GPT-2 pattern's pieces;
 // added tokens cut out first), NFC, refusals by name, and encoding from several threads at once
-// (run under TSan by tools/sanitize.sh). Parity with the `tokenizers` library on large corpora is
+// (under TSan: tools/sanitize.sh tsan). Parity with the `tokenizers` library on large corpora is
 // tested in tests/tokenizer/test_bpe_native.py.
 #include <gtest/gtest.h>
 
@@ -136,7 +136,8 @@ TEST(BpeTokenizer, OtherKindsAreRefusedByName) {
   EXPECT_THROW(rrwkv::Tokenizer::from_header("hf", tokenizer_json({}), "v", 200), FormatError);  // ids 0..255 > 199
 }
 
-TEST(BpeTokenizer, EncodesFromManyThreadsAtOnce) {
+// In the Concurrency suite, which tools/sanitize.sh tsan runs.
+TEST(Concurrency, BpeTokenizerEncodesFromManyThreadsAtOnce) {
   BpeTokenizer t(tokenizer_json({{"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {" ", "w"}}), "test");
   std::vector<std::string> texts;
   for (int i = 0; i < 8; ++i) texts.push_back(std::string(200 * (i + 1), 'l') + " hello world\xff " + std::to_string(i));
