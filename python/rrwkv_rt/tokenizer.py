@@ -1,6 +1,6 @@
 """Tokenizers: text <-> token ids, implemented in the C++ core (csrc/tokenizer/).
 
-Two kinds, the same a .rrwkv header stores in ``tokenizer.kind``:
+The kinds a .rrwkv header stores in ``tokenizer.kind``:
 
 * ``"world"``: the RWKV World tokenizer, greedy longest match over bytes through a trie of the
   vocabulary ``rwkv_vocab_v20230424`` (shipped in ``rrwkv_rt/data``) or any vocabulary file in
@@ -12,8 +12,9 @@ Two kinds, the same a .rrwkv header stores in ``tokenizer.kind``:
   run through that library (``foreign_tokenizer.py``).
 
 Encoding works on bytes: a ``str`` is encoded as its UTF-8, and any bytes (invalid UTF-8
-included) round-trip: ``decode_bytes(encode(b)) == b``; ``decode`` gives text. A Tokenizer is immutable and thread-safe;
-encode/decode release the GIL on large inputs.
+included) round-trip, ``decode_bytes(encode(b)) == b`` (a tokenizer.json that normalizes gives
+text back in its normal form, NFC); ``decode`` gives text. A Tokenizer is immutable and
+thread-safe; encode/decode release the GIL on large inputs.
 """
 from __future__ import annotations
 
@@ -180,7 +181,7 @@ class Tokenizer:
     decode_text = decode  # the name of decode() before it returned str
 
     def decode_bytes(self, ids: Iterable[int] | np.ndarray) -> builtins.bytes:
-        """The exact bytes of `ids` (any bytes: ``decode_bytes(encode(b)) == b``)."""
+        """The exact bytes of the tokens `ids`."""
         return self._t.decode(_as_ids(ids))
 
     def token_bytes(self, token_id: int) -> builtins.bytes:
