@@ -152,11 +152,12 @@ BpeTokenizer::BpeTokenizer(std::string json, const std::string& source, TokenId 
   for (const auto& a : spec.added) {
     token_bytes_[static_cast<size_t>(a.id)] = a.content;
     // normalized tokens are matched in the normalized text, so in their normalized form
-    (a.normalized ? normalized_added_ : raw_added_)
-        .push_back({a.normalized && spec.nfc ? unicode::nfc(a.content) : a.content, a.id});
+    AddedSet& set = a.normalized ? normalized_added_ : raw_added_;
+    set.tokens.push_back({a.normalized && spec.nfc ? unicode::nfc(a.content) : a.content, a.id});
+    set.starts_with[static_cast<unsigned char>(set.tokens.back().content[0])] = true;
   }
-  for (auto* list : {&raw_added_, &normalized_added_})
-    std::stable_sort(list->begin(), list->end(),
+  for (auto* set : {&raw_added_, &normalized_added_})
+    std::stable_sort(set->tokens.begin(), set->tokens.end(),
                      [](const Added& x, const Added& y) { return x.content.size() > y.content.size(); });
   for (const char* name : {"<|endoftext|>", "</s>", "<eos>"}) {  // as the Python package picks it
     auto it = std::find_if(spec.added.begin(), spec.added.end(), [&](const auto& a) { return a.content == name; });
@@ -176,16 +177,20 @@ BpeTokenizer::BpeTokenizer(std::string json, const std::string& source, TokenId 
 }
 
 template <class Rest>
-void BpeTokenizer::split_added(std::string_view text, const std::vector<Added>& added, std::vector<TokenId>& out,
+void BpeTokenizer::split_added(std::string_view text, const AddedSet& added, std::vector<TokenId>& out,
                                Rest&& rest) const {
-  if (added.empty()) {
+  if (added.tokens.empty()) {
     rest(text);
     return;
   }
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
+    if (!added.starts_with[static_cast<unsigned char>(text[i])]) {
+      ++i;
+      continue;
+    }
     const Added* hit = nullptr;
-    for (const auto& a : added) {  // longest first: the leftmost-longest match
+    for (const auto& a : added.tokens) {  // longest first: the leftmost-longest match
       if (text.compare(i, a.content.size(), a.content) == 0) {
         hit = &a;
         break;

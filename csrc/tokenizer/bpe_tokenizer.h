@@ -7,6 +7,7 @@
 // any bytes; with NFC, valid text comes back in NFC.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,10 @@ class BpeTokenizer final : public Tokenizer {
     std::string content;  // as matched (normalized tokens: in NFC)
     TokenId id;
   };
+  struct AddedSet {
+    std::vector<Added> tokens;           // longest first
+    std::array<bool, 256> starts_with{};  // the first bytes of the tokens: other positions are skipped
+  };
   struct Merge {
     uint32_t rank;
     TokenId id;
@@ -52,7 +57,7 @@ class BpeTokenizer final : public Tokenizer {
   // Appends the ids of `text` with the added tokens of `added` cut out; `rest` handles the text
   // between them.
   template <class Rest>
-  void split_added(std::string_view text, const std::vector<Added>& added, std::vector<TokenId>& out,
+  void split_added(std::string_view text, const AddedSet& added, std::vector<TokenId>& out,
                    Rest&& rest) const;
   void encode_normalized(std::string_view text, std::vector<TokenId>& out) const;
   void encode_word(std::string_view word, std::vector<TokenId>& out) const;
@@ -66,7 +71,7 @@ class BpeTokenizer final : public Tokenizer {
   TokenId byte_id_[256];                  // the token of each single byte
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> rank and result
   std::unordered_map<std::string, TokenId> word_id_;  // token bytes -> id (ignore_merges only)
-  std::vector<Added> raw_added_, normalized_added_;   // longest first
+  AddedSet raw_added_, normalized_added_;
   std::vector<std::string> token_bytes_;  // by id; "" where no token has the id
   std::optional<TokenId> eos_;
 };
