@@ -7,7 +7,7 @@ bool ModelConfig::operator==(const ModelConfig& o) const {
          vocab_size == o.vocab_size && layer_norm_eps == o.layer_norm_eps && medium_interval == o.medium_interval &&
          cm_mode == o.cm_mode && head_size == o.head_size && group_norm_eps == o.group_norm_eps &&
          lora_mix == o.lora_mix && lora_decay == o.lora_decay && lora_a == o.lora_a && lora_v == o.lora_v &&
-         lora_gate == o.lora_gate;
+         lora_gate == o.lora_gate && deep_embed == o.deep_embed;
 }
 
 const std::vector<ConfigField>& common_config_fields() {

@@ -20,6 +20,8 @@ struct ModelConfig {
   uint64_t head_size = 0;
   double group_norm_eps = 0.0;
   uint64_t lora_mix = 0, lora_decay = 0, lora_a = 0, lora_v = 0, lora_gate = 0;
+  // RWKV-7 DeepEmbed ("v7a"): the rank R of the per-token R x R channel-mix modulation (0: none)
+  uint64_t deep_embed = 0;
 
   bool operator==(const ModelConfig& o) const;
 };
@@ -33,6 +35,9 @@ struct ConfigField {
   double ModelConfig::*f64 = nullptr;
   std::string ModelConfig::*str = nullptr;
   uint64_t lo = 0, hi = 0;  // valid range of a U64 field
+  // An optional field may be absent (the member keeps its default, 0) and is written only when
+  // it is not 0, so that files without the feature are unchanged by its existence.
+  bool optional = false;
 };
 
 // n_layer, n_embd, ffn_dim, vocab_size, layer_norm_eps: every architecture has them.

@@ -253,6 +253,7 @@ void ModelFile::read_config() {
   std::vector<ConfigField> keys = common_config_fields();
   for (const ConfigField& f : arch_->config_fields()) keys.push_back(f);
   for (const ConfigField& f : keys) {
+    if (f.optional && fields_.find(f.key) == fields_.end()) continue;  // absent: the default
     const FieldValue& v = field(f.key);
     switch (f.kind) {
       case ConfigField::Kind::U64: {

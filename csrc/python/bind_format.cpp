@@ -27,7 +27,10 @@ ModelConfig config_from_dict(const py::dict& d) {
   std::vector<ConfigField> keys = common_config_fields();
   for (const ConfigField& f : a->config_fields()) keys.push_back(f);
   for (const ConfigField& f : keys) {
-    if (!d.contains(f.key)) throw InvalidArgument(std::string("config has no '") + f.key + "'");
+    if (!d.contains(f.key)) {
+      if (f.optional) continue;  // absent: the default
+      throw InvalidArgument(std::string("config has no '") + f.key + "'");
+    }
     const py::object v = d[f.key];
     try {
       switch (f.kind) {
@@ -106,6 +109,7 @@ py::dict config_to_dict(const ModelConfig& c) {
   if (const Architecture* a = find_architecture(c.arch))
     for (const ConfigField& f : a->config_fields()) keys.push_back(f);
   for (const ConfigField& f : keys) {
+    if (f.optional && f.kind == ConfigField::Kind::U64 && c.*f.u64 == 0) continue;  // as the writer omits it
     switch (f.kind) {
       case ConfigField::Kind::U64: d[f.key] = c.*f.u64; break;
       case ConfigField::Kind::F64: d[f.key] = c.*f.f64; break;
@@ -161,9 +165,10 @@ void bind_format(py::module_& m) {
         for (const ConfigField& f : a->config_fields()) keys.push_back(f);
         for (const ConfigField& f : keys)
           out.append(py::make_tuple(f.key, f.kind == ConfigField::Kind::U64 ? "u64"
-                                           : f.kind == ConfigField::Kind::F64 ? "f64" : "str"));
+                                           : f.kind == ConfigField::Kind::F64 ? "f64" : "str", f.optional));
         return out;
-      }, py::arg("arch"), "(key, type) of every header field a file of this architecture stores ('arch' aside).");
+      }, py::arg("arch"), "(key, type, optional) of every header field a file of this architecture stores ('arch' "
+                          "aside); an optional field is absent when 0.");
 
   py::class_<FileHandle> file(m, "ModelFile",
       "A validated, memory-mapped .rrwkv file (read-only, safe to share between threads). `with "

@@ -46,6 +46,7 @@ class ModelConfig:
       lora_a      RWKV-7 a1/a2 (in-context learning rate)
       lora_v      RWKV-7 v1/v2 (value residual)
       lora_gate   RWKV-7 g1/g2 (output gate)
+    ``deep_embed`` is RWKV-7 DeepEmbed's rank (csrc/arch/rwkv7/deep_embed.h), 0 for every other model.
     """
 
     arch: str
@@ -63,6 +64,7 @@ class ModelConfig:
     lora_a: int = 0
     lora_v: int = 0
     lora_gate: int = 0
+    deep_embed: int = 0  # RWKV-7 DeepEmbed ("v7a"): rank R of the per-token R x R table; 0 = none
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHES:
@@ -96,6 +98,10 @@ class ModelConfig:
             elif not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{self.arch} needs {name} (a low-rank size read from the checkpoint's shapes) "
                                  f"to be a positive integer, got {getattr(self, name)!r}")
+        if self.arch != "rwkv7":
+            self._set("deep_embed", 0)
+        elif not isinstance(self.deep_embed, int) or not 0 <= self.deep_embed <= 1024:
+            raise ValueError(f"deep_embed must be an integer in 0..1024 (0: no DeepEmbed), got {self.deep_embed!r}")
         if not self.has_matrix_state:
             self._set("head_size", 0)
             self._set("group_norm_eps", 0.0)
@@ -135,6 +141,8 @@ class ModelConfig:
         for name in LORA_FIELDS:
             if name not in LORA_USED[self.arch]:
                 del d[name]
+        if not self.deep_embed:  # an optional header field, absent when 0 (C++ ConfigField::optional)
+            del d["deep_embed"]
         return d
 
     def with_(self, **changes) -> "ModelConfig":

@@ -51,6 +51,7 @@ inline std::string build_model(const ModelConfig& cfg, DType matrix_dtype = DTyp
   if (arch)
     for (const ConfigField& f : arch->config_fields()) keys.push_back(f);
   for (const ConfigField& f : keys) {
+    if (f.optional && f.kind == ConfigField::Kind::U64 && cfg.*f.u64 == 0) continue;  // as the writer does
     if (f.kind == ConfigField::Kind::U64) u64_field(f.key, cfg.*f.u64);
     else if (f.kind == ConfigField::Kind::Str) str_field(f.key, cfg.*f.str);
     else put_str(fields, f.key), put_u8(fields, 3), put<double>(fields, cfg.*f.f64), ++n_fields;

@@ -40,7 +40,10 @@ uint64_t decode_bytes(const ModelFile& f, const std::vector<TensorSpec>& layout)
   uint64_t bytes = 0;
   for (const TensorSpec& spec : layout) {
     const TensorInfo& t = f.tensor(spec.name);
-    bytes += spec.name == "emb.weight" ? t.nbytes / t.shape[0] : t.nbytes;
+    // per-token tables (the embedding, RWKV-7 DeepEmbed's s_emb): one row of each
+    const bool per_token = spec.name == "emb.weight" ||
+                           (spec.name.size() > 6 && spec.name.compare(spec.name.size() - 6, 6, ".s_emb") == 0);
+    bytes += per_token ? t.nbytes / t.shape[0] : t.nbytes;
   }
   return bytes;
 }

@@ -1,5 +1,6 @@
 // RWKV-7 as an Architecture: header fields, tensor layout (docs/FORMAT.md), state, binding.
 #include "arch/matrix/common.h"
+#include "arch/rwkv7/deep_embed.h"
 #include "arch/rwkv7/rwkv7.h"
 #include "arch/rwkv7/weights.h"
 
@@ -11,10 +12,16 @@ class Rwkv7 final : public Architecture {
   const char* name() const override { return "rwkv7"; }
   const char* description() const override { return "RWKV-7 (Goose)"; }
   std::vector<ConfigField> config_fields() const override {
-    return matrix::config_fields({{"lora_decay", &ModelConfig::lora_decay},
-                                  {"lora_a", &ModelConfig::lora_a},
-                                  {"lora_v", &ModelConfig::lora_v},
-                                  {"lora_gate", &ModelConfig::lora_gate}});
+    std::vector<ConfigField> out = matrix::config_fields({{"lora_decay", &ModelConfig::lora_decay},
+                                                         {"lora_a", &ModelConfig::lora_a},
+                                                         {"lora_v", &ModelConfig::lora_v},
+                                                         {"lora_gate", &ModelConfig::lora_gate}});
+    ConfigField de{"deep_embed", ConfigField::Kind::U64};  // DeepEmbed's rank (deep_embed.h); absent: none
+    de.u64 = &ModelConfig::deep_embed;
+    de.hi = 1024;
+    de.optional = true;
+    out.push_back(de);
+    return out;
   }
   std::string check_config(const ModelConfig& c) const override { return matrix::check_config(c); }
 
@@ -41,6 +48,7 @@ class Rwkv7 final : public Architecture {
         out.push_back({p + m, {C, C}, true});
       out.push_back({p + "ffn.key.weight", {F, C}, true});
       out.push_back({p + "ffn.value.weight", {C, F}, true});
+      rwkv7::add_deep_embed_layout(c, i, out);
     }
     return out;
   }
@@ -83,8 +91,10 @@ class Rwkv7 final : public Architecture {
       l.ln_x_w = b.vec(p + "att.ln_x.weight"), l.ln_x_b = b.vec(p + "att.ln_x.bias");
       l.ffn_x_k = b.vec(p + "ffn.x_k");
       l.ffn_key = b.mat(p + "ffn.key.weight"), l.ffn_value = b.mat(p + "ffn.value.weight");
+      if (c.deep_embed) l.deep_embed = rwkv7::bind_deep_embed(f, static_cast<uint64_t>(i));
       w->layers.push_back(l);
     }
+    w->deep_embed = static_cast<int64_t>(c.deep_embed);
     w->decode_bytes = matrix::decode_bytes(f, layout(c));
     return w;
   }

@@ -5,6 +5,7 @@
 // values (v_first) feed every later layer's value residual. Only ops: the same code everywhere.
 #include <algorithm>
 
+#include "arch/rwkv7/deep_embed.h"
 #include "arch/rwkv7/ops.h"
 #include "arch/rwkv7/weights.h"
 #include "core/aligned.h"
@@ -38,6 +39,7 @@ class Rwkv7Runner final : public Runner {
     last_.reserve(static_cast<size_t>(max_rows));
     for (int64_t l = 0; l < w.n_layer; ++l)
       offsets_.push_back({w.schema.offset("att_x", l), w.schema.offset("wkv", l), w.schema.offset("ffn_x", l)});
+    if (w.deep_embed) deep_embed_ = std::make_unique<DeepEmbed>(w.deep_embed, w.F, max_tokens);
   }
 
   void run(ExecContext& ctx, const RaggedBatch& b) override {
@@ -45,6 +47,7 @@ class Rwkv7Runner final : public Runner {
     if (N > max_tokens_ || b.n_rows > max_rows_)
       throw InvalidArgument("rwkv7 runner: a call of " + std::to_string(N) + " tokens exceeds its scratch");
     const ops::RaggedRows rows{b.n_rows, b.start, b.state};
+    tokens_ = b.tokens;
     embed(ctx, w_.outer, b, x_);
     for (int64_t l = 0; l < w_.n_layer; ++l) {
       time_mix(ctx, rows, l);
@@ -105,6 +108,7 @@ class Rwkv7Runner final : public Runner {
     ops::token_shift(ctx, rows, xa_, C, offsets_[l].ffn_x, xp_);
     ops::shift_mix(ctx, zk_, xa_, xp_, lw.ffn_x_k, nullptr, 0, N, C, C);
     ops::linear(ctx, {{&lw.ffn_key, zk_, C, N, kk_, F, Epilogue::ReluSquare}});
+    if (deep_embed_) deep_embed_->apply(ctx, lw.deep_embed, tokens_, N, xa_, C, kk_);
     ops::linear(ctx, {{&lw.ffn_value, kk_, F, N, xp_, C}});
     ops::add(ctx, x_, xp_, N, C, C);
   }
@@ -116,6 +120,8 @@ class Rwkv7Runner final : public Runner {
   float *wd_, *a_, *kappa_, *v_first_, *tw_, *ta_, *tv_, *tg_, *kk_;
   std::vector<int64_t> last_;
   std::vector<Offsets> offsets_;
+  const int64_t* tokens_ = nullptr;        // this call's tokens (DeepEmbed reads its table by token)
+  std::unique_ptr<DeepEmbed> deep_embed_;  // DeepEmbed models only
 };
 
 }  // namespace

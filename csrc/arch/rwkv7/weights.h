@@ -6,6 +6,7 @@
 
 #include "arch/architecture.h"
 #include "arch/outer.h"
+#include "arch/rwkv7/deep_embed.h"
 #include "core/tensor.h"
 
 namespace rrwkv::rwkv7 {
@@ -20,11 +21,13 @@ struct LayerWeights {
   const float *ln_x_w, *ln_x_b;
   const float* ffn_x_k;
   Matrix ffn_key, ffn_value;
+  DeepEmbedWeights deep_embed;  // DeepEmbed models only (Weights::deep_embed > 0)
 };
 
 struct Weights final : BoundWeights {
   int64_t n_layer = 0, C = 0, F = 0, V = 0, head_size = 0;
   int64_t lora_decay = 0, lora_a = 0, lora_v = 0, lora_gate = 0;
+  int64_t deep_embed = 0;  // DeepEmbed's rank R, 0: a plain RWKV-7
   double eps = 1e-5, gn_eps = 64e-5;
   OuterWeights outer;
   std::vector<LayerWeights> layers;

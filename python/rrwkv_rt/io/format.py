@@ -51,8 +51,10 @@ def header_fields(cfg: ModelConfig, metadata: Mapping[str, str] | None = None,
                   tokenizer: tuple[str, bytes] | None = None) -> dict:
     # the fields the C++ reader expects for this architecture, typed as it reads them
     fields = {"arch": cfg.arch}
-    for key, kind in _core.config_fields(cfg.arch):
+    for key, kind, optional in _core.config_fields(cfg.arch):
         value = getattr(cfg, key)
+        if optional and not value:
+            continue  # absent means 0: files without the feature stay as they were
         fields[key] = float(value) if kind == "f64" else str(value) if kind == "str" else int(value)
     if tokenizer is not None:
         kind, vocab = tokenizer
