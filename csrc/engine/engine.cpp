@@ -42,6 +42,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
   states_.resize(rows * static_cast<size_t>(floats_));
   pos_.assign(rows, 0);
   in_use_.assign(rows, 0);
+  initial_.resize(rows);
   start_.resize(rows + 1);
   piece_tokens_.resize(static_cast<size_t>(max_tokens_));
   for (std::vector<int64_t>* v : {&piece_pos_, &order_, &done_, &lens_, &offset_, &take_}) v->resize(rows);
@@ -58,12 +59,26 @@ void Engine::check_row(int64_t row, const char* what) const {
                      std::to_string(opts_.capacity) + "); add() a row first");
 }
 
-int64_t Engine::add() {
+void Engine::init_row(int64_t row) {
+  const InitialState& initial = initial_[static_cast<size_t>(row)];
+  if (initial) std::copy(initial->begin(), initial->end(), state_of(row));
+  else model_->init_state(state_of(row));
+  pos_[static_cast<size_t>(row)] = 0;
+}
+
+static void check_initial(const InitialState& initial, int64_t floats) {
+  if (initial && static_cast<int64_t>(initial->size()) != floats)
+    throw InvalidArgument("an initial state of " + std::to_string(initial->size()) + " floats for a model whose "
+                          "state has " + std::to_string(floats));
+}
+
+int64_t Engine::add(InitialState initial) {
+  check_initial(initial, floats_);
   std::lock_guard<std::mutex> lock(mu_);
   for (int64_t r = 0; r < opts_.capacity; ++r) {
     if (in_use_[static_cast<size_t>(r)]) continue;
-    model_->state_schema().init(state_of(r));
-    pos_[static_cast<size_t>(r)] = 0;
+    initial_[static_cast<size_t>(r)] = std::move(initial);
+    init_row(r);
     in_use_[static_cast<size_t>(r)] = 1;
     return r;
   }
@@ -75,6 +90,7 @@ void Engine::remove(int64_t row) {
   std::lock_guard<std::mutex> lock(mu_);
   check_row(row, "remove");
   in_use_[static_cast<size_t>(row)] = 0;
+  initial_[static_cast<size_t>(row)] = nullptr;
 }
 
 std::vector<int64_t> Engine::rows() const {
@@ -94,8 +110,20 @@ int64_t Engine::pos(int64_t row) const {
 void Engine::reset(int64_t row) {
   std::lock_guard<std::mutex> lock(mu_);
   check_row(row, "reset");
-  model_->state_schema().init(state_of(row));
-  pos_[static_cast<size_t>(row)] = 0;
+  init_row(row);
+}
+
+void Engine::set_initial_state(int64_t row, InitialState initial) {
+  check_initial(initial, floats_);
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "set_initial_state");
+  initial_[static_cast<size_t>(row)] = std::move(initial);
+}
+
+InitialState Engine::initial_state(int64_t row) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  check_row(row, "initial_state");
+  return initial_[static_cast<size_t>(row)];
 }
 
 std::string Engine::get_state(int64_t row) const {

@@ -45,8 +45,12 @@ class Engine {
   const Device& device() const { return opts_.device; }
   bool exact() const { return opts_.exact; }
 
-  // A free row at the initial state; InvalidArgument if all `capacity` rows are in use.
-  int64_t add();
+  // A free row at the initial state (`initial`, else the model's); InvalidArgument if all
+  // `capacity` rows are in use. reset() returns the row to that state.
+  int64_t add(InitialState initial = nullptr);
+  // The row's initial state from now on (nullptr: the model's); the current state is unchanged.
+  void set_initial_state(int64_t row, InitialState initial);
+  InitialState initial_state(int64_t row) const;  // nullptr where it is the model's
   void remove(int64_t row);
   std::vector<int64_t> rows() const;  // the rows in use, ascending
   int64_t pos(int64_t row) const;     // tokens the row has taken since its last reset
@@ -71,6 +75,7 @@ class Engine {
 
  private:
   float* state_of(int64_t row) { return states_.data() + row * floats_; }
+  void init_row(int64_t row);
   const float* state_of(int64_t row) const { return states_.data() + row * floats_; }
   void check_row(int64_t row, const char* what) const;
   void validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n);
@@ -89,6 +94,7 @@ class Engine {
   std::vector<float> states_;  // capacity rows of floats_
   std::vector<int64_t> pos_;
   std::vector<uint8_t> in_use_;
+  std::vector<InitialState> initial_;  // per row; nullptr: the model's
   // per-call scratch, sized at construction
   std::vector<int64_t> start_, piece_tokens_, piece_pos_, order_, done_, lens_, offset_, take_;
   std::vector<uint8_t> seen_;

@@ -1,5 +1,6 @@
 #include "engine/model.h"
 
+#include <algorithm>
 #include <set>
 
 namespace rrwkv {
@@ -9,8 +10,15 @@ std::shared_ptr<const Model> Model::open(const std::string& path, const OpenOpti
 }
 
 Model::Model(std::shared_ptr<const ModelFile> file)
-    : file_(std::move(file)), schema_(file_->architecture().state_schema(file_->config())) {
+    : file_(std::move(file)),
+      schema_(file_->architecture().state_schema(file_->config())),
+      baked_(read_baked_initial_state(*file_, schema_)) {
   weights(Device::cpu());  // binds (and so checks) the CPU weights now
+}
+
+void Model::init_state(float* state) const {
+  if (baked_) std::copy(baked_->begin(), baked_->end(), state);
+  else schema_.init(state);
 }
 
 const BoundWeights& Model::weights(const Device& device) const {

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "arch/architecture.h"
+#include "engine/initial_state.h"
 #include "format/model_file.h"
 
 namespace rrwkv {
@@ -24,6 +25,10 @@ class Model {
   const ModelConfig& config() const { return file_->config(); }
   const Architecture& arch() const { return file_->architecture(); }
   const StateSchema& state_schema() const { return schema_; }
+  // The state rows start from and reset() returns to: the one the file bakes in
+  // (engine/initial_state.h), else the schema's.
+  void init_state(float* state) const;
+  const InitialState& baked_initial_state() const { return baked_; }
   int64_t vocab_size() const { return static_cast<int64_t>(config().vocab_size); }
 
   // The weights on `device`, bound on first use and kept for the model's lifetime.
@@ -36,6 +41,7 @@ class Model {
  private:
   std::shared_ptr<const ModelFile> file_;
   StateSchema schema_;
+  InitialState baked_;
   mutable std::mutex mu_;
   mutable std::map<Device, std::unique_ptr<const BoundWeights>> weights_;
 };

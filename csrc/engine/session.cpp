@@ -2,13 +2,14 @@
 
 namespace rrwkv {
 
-Session::Session(std::shared_ptr<const Model> model, int threads, int64_t prefill_chunk, const Device& device)
+Session::Session(std::shared_ptr<const Model> model, int threads, int64_t prefill_chunk, const Device& device,
+                 InitialState initial)
     : engine_(std::move(model), EngineOptions{1, threads > 0 ? threads : 0, prefill_chunk, device}) {
-  engine_.add();
+  engine_.add(std::move(initial));
 }
 
 std::unique_ptr<Session> Session::clone() const {
-  auto s = std::make_unique<Session>(model(), threads(), prefill_chunk(), device());
+  auto s = std::make_unique<Session>(model(), threads(), prefill_chunk(), device(), initial_state());
   engine_.copy_row(kRow, s->engine_, kRow);
   return s;
 }

@@ -16,8 +16,9 @@ class Session {
 
   // threads <= 0 means every CPU this process may use. prefill_chunk: tokens per internal call of
   // forward() (bounds the scratch: about 10 * n_embd + ffn_dim floats per token).
+  // initial: the state it starts from and reset() returns to (nullptr: the model's).
   explicit Session(std::shared_ptr<const Model> model, int threads = 0, int64_t prefill_chunk = kDefaultPrefillChunk,
-                   const Device& device = Device::cpu());
+                   const Device& device = Device::cpu(), InitialState initial = nullptr);
 
   const std::shared_ptr<const Model>& model() const { return engine_.model(); }
   int threads() const { return engine_.threads(); }
@@ -33,6 +34,7 @@ class Session {
     engine_.forward(kRow, tokens, n, logits, all_logits);
   }
   void reset() { engine_.reset(kRow); }
+  InitialState initial_state() const { return engine_.initial_state(kRow); }  // nullptr: the model's
   std::unique_ptr<Session> clone() const;  // same model, threads and device; a copy of the state
   std::string get_state() const { return engine_.get_state(kRow); }
   void set_state(const void* data, size_t size) { engine_.set_state(kRow, data, size); }

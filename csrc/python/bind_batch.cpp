@@ -44,8 +44,9 @@ void bind_batch(py::module_& m) {
       .def_property_readonly("model", [](const Engine& e) { return ModelHandle(std::const_pointer_cast<Model>(e.model()), "Model"); })
       .def_property_readonly("rows", &Engine::rows, "The rows in use, ascending.")
       .def("__len__", [](const Engine& e) { return e.rows().size(); })
-      .def("add", [](Engine& e, const py::object& state) {
-             const int64_t row = e.add();
+      .def("add", [](Engine& e, const py::object& state, const py::object& initial_state) {
+             ModelPtr model = std::const_pointer_cast<Model>(e.model());
+             const int64_t row = e.add(initial_state_arg(model, initial_state));
              if (!state.is_none()) {
                const std::string b = blob_arg(state);
                try {
@@ -56,8 +57,9 @@ void bind_batch(py::module_& m) {
                }
              }
              return row;
-           }, py::arg("state") = py::none(),
+           }, py::arg("state") = py::none(), py::arg("initial_state") = py::none(),
            "A new row at the initial state (or at `state`, a blob from get_state()); returns its id. "
+           "initial_state (as Session's) is the state it starts from and reset() returns to. "
            "ValueError if the batch is full.")
       .def("remove", &Engine::remove, py::arg("row"), py::call_guard<py::gil_scoped_release>(),
            "The row leaves the batch (its id may be reused).")

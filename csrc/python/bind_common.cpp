@@ -64,6 +64,20 @@ std::string blob_arg(const py::object& blob) {
   return b.cast<std::string>();
 }
 
+InitialState initial_state_arg(const ModelPtr& model, const py::object& spec) {
+  if (spec.is_none()) return nullptr;
+  // the file formats (state-tuning .pth / .safetensors) are read in Python (runtime/initial_state.py)
+  py::array_t<float, py::array::c_style | py::array::forcecast> a =
+      py::module_::import("rrwkv_rt.runtime.initial_state").attr("state_floats")(ModelHandle(model, "Model"), spec);
+  std::vector<float> floats(a.data(), a.data() + a.size());
+  return make_initial_state(model->state_schema(), std::move(floats));
+}
+
+py::object initial_state_to_python(const InitialState& initial) {
+  if (!initial) return py::none();
+  return py::array_t<float>(static_cast<py::ssize_t>(initial->size()), initial->data());
+}
+
 // `out` if given (checked), else a new array of `shape`.
 py::array_t<float> float_output(const py::object& out, std::vector<py::ssize_t> shape) {
   if (out.is_none()) return py::array_t<float>(shape);

@@ -26,6 +26,7 @@ py::dict model_info(const Model& m) {
   py::list fields;
   for (const StateField& f : m.state_schema().fields) fields.append(py::make_tuple(f.name, f.size));
   d["state_fields"] = fields;  // per layer: (name, floats)
+  d["initial_state"] = m.baked_initial_state() != nullptr;  // the file bakes one in
   return d;
 }
 

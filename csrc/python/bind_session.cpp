@@ -12,15 +12,21 @@ namespace rrwkv::python {
 void bind_session(py::module_& m) {
   py::class_<Session>(m, "Session",
       "One sequence's recurrent state and scratch on a shared Model. Calls on one session are serialised.")
-      .def(py::init([](const py::object& src, std::optional<int> threads, int64_t prefill_chunk) {
+      .def(py::init([](const py::object& src, std::optional<int> threads, int64_t prefill_chunk,
+                       const py::object& initial_state) {
              const int n = threads_arg(threads);
              ModelPtr model = model_arg(src);
+             InitialState initial = initial_state_arg(model, initial_state);
              py::gil_scoped_release release;
-             return std::make_unique<Session>(model, n, prefill_chunk);
+             return std::make_unique<Session>(model, n, prefill_chunk, Device::cpu(), std::move(initial));
            }), py::arg("model"), py::arg("threads") = py::none(),
-           py::arg("prefill_chunk") = Session::kDefaultPrefillChunk,
+           py::arg("prefill_chunk") = Session::kDefaultPrefillChunk, py::arg("initial_state") = py::none(),
            "model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: "
-           "tokens per internal call of forward() (more is a little faster and uses more scratch memory).")
+           "tokens per internal call of forward() (more is a little faster and uses more scratch memory); "
+           "initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or "
+           ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's).")
+      .def_property_readonly("initial_state", [](const Session& s) { return initial_state_to_python(s.initial_state()); },
+           "The floats of the state reset() returns to, in the state's layout (None: the model's own).")
       .def_property_readonly("prefill_chunk", &Session::prefill_chunk)
       .def("step", [](Session& s, const py::object& tok, const py::object& out) {
              const int64_t token = token_id(tok, s.model()->vocab_size());

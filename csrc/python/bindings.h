@@ -91,6 +91,12 @@ pybind11::array_t<int64_t> token_array(const pybind11::object& tokens, const cha
 // Bytes of a state blob argument (bytes, bytearray, memoryview, contiguous uint8 array).
 std::string blob_arg(const pybind11::object& blob);
 
+// An `initial_state=` argument: None -> nullptr; anything else (a state-tuning file, a dict of
+// its tensors, the floats of a whole state) is read by rrwkv_rt.runtime.initial_state.
+InitialState initial_state_arg(const ModelPtr& model, const pybind11::object& spec);
+// A row's initial state as a float32 array (None where it is the model's).
+pybind11::object initial_state_to_python(const InitialState& initial);
+
 // `out` if given (checked: a writable, contiguous float32 array of `shape`), else a new array.
 pybind11::array_t<float> float_output(const pybind11::object& out, std::vector<pybind11::ssize_t> shape);
 

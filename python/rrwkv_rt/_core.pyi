@@ -162,9 +162,9 @@ class Session:
     def chat(self, messages: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...
     @property
     def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
-    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128) -> None:
+    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None) -> None:
         """
-        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory).
+        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's).
         """
     def __repr__(self) -> str:
         ...
@@ -193,6 +193,11 @@ class Session:
         Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given.
         """
     @property
+    def initial_state(self) -> typing.Any:
+        """
+        The floats of the state reset() returns to, in the state's layout (None: the model's own).
+        """
+    @property
     def model(self) -> Model:
         ...
     @property
@@ -218,9 +223,9 @@ class Batch:
         ...
     def __repr__(self) -> str:
         ...
-    def add(self, state: typing.Any = None) -> int:
+    def add(self, state: typing.Any = None, initial_state: typing.Any = None) -> int:
         """
-        A new row at the initial state (or at `state`, a blob from get_state()); returns its id. ValueError if the batch is full.
+        A new row at the initial state (or at `state`, a blob from get_state()); returns its id. initial_state (as Session's) is the state it starts from and reset() returns to. ValueError if the batch is full.
         """
     def forward(self, row: typing.SupportsInt | typing.SupportsIndex, tokens: typing.Any, all_logits: bool = False) -> numpy.typing.NDArray[numpy.float32]:
         """
@@ -345,7 +350,7 @@ def check_config(config: dict) -> None:
     """
 def config_fields(arch: str) -> list:
     """
-    (key, type) of every header field a file of this architecture stores ('arch' aside).
+    (key, type, optional) of every header field a file of this architecture stores ('arch' aside); an optional field is absent when 0.
     """
 def cpu_isa() -> str:
     """
