@@ -79,22 +79,36 @@ def run_official(arch: str, models: dict, toks: dict, tmp_dir) -> dict:
 
     models, toks: case id -> model / token list. Returns case id -> the runner's outputs.
     """
+    sds = {case: {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+           for case, model in models.items()}
+    return run_official_on(arch, sds, toks, tmp_dir)
+
+
+def run_official_on(arch: str, state_dicts: dict, toks: dict, tmp_dir, time_states: dict | None = None,
+                    deep_embed: bool = False) -> dict:
+    """The package run on official-layout state dicts (case id -> dict of tensors), each saved as
+    .pth; ``time_states`` (case id -> dict of blocks.N.att.time_state) start the runs from those
+    states; ``deep_embed`` sets RWKV_DE_VERSION=1. Returns case id -> the runner's outputs."""
     if importlib.util.find_spec("rwkv") is None:
         pytest.skip("the official rwkv package is not installed")
     jobs = []
-    for case, model in models.items():
+    for case, sd in state_dicts.items():
         path = os.path.join(tmp_dir, f"{case}.pth")
-        sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
         torch.save(package_key_order(sd), path)
-        jobs.append({"model": path, "tokens": toks[case], "split": SPLIT, "out": path + ".out.pt"})
+        job = {"model": path, "tokens": toks[case], "split": SPLIT, "out": path + ".out.pt"}
+        if time_states and case in time_states:
+            job["time_state"] = os.path.join(tmp_dir, f"{case}.time_state.pth")
+            torch.save(time_states[case], job["time_state"])
+        jobs.append(job)
     jobs_path = os.path.join(tmp_dir, "jobs.json")
     with open(jobs_path, "w") as f:
         json.dump(jobs, f)
     env = dict(os.environ, RWKV_V7_ON="1" if arch == "rwkv7" else "0", OMP_NUM_THREADS="1")
+    env["RWKV_DE_VERSION"] = "1" if deep_embed else "0"
     proc = subprocess.run([sys.executable, RUNNER, jobs_path], env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, f"the official package failed on {arch}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return {case: torch.load(job["out"]) for case, job in zip(models, jobs)}
+    return {case: torch.load(job["out"]) for case, job in zip(state_dicts, jobs)}
 
 
 def official_state_as_ours(state: list, n_layer: int) -> dict:

@@ -6,7 +6,10 @@ here rather than in the pytest process. Usage: ``python official_runner.py JOBS.
 file holds ``[{"model": "x.pth", "tokens": [...], "split": n, "out": "x.out.pt"}, ...]``. For each
 job it saves, to ``out``: the logits token by token ("step", (T, V)) and its final state list,
 ``full_output`` logits of the whole sequence ("seq") and its state, and the sequence fed as two
-chunks split at ``split`` ("chunked").
+chunks split at ``split`` ("chunked"). A job may name a state-tuning file (``"time_state"``: a
+.pth of blocks.{i}.att.time_state): every run then starts from the state the official demos make
+of it (time_state.transpose(1, 2) as the matrix state, zeros elsewhere). RWKV_DE_VERSION=1 in
+the environment runs RWKV-7 DeepEmbed checkpoints, as the package's own switch.
 """
 import json
 import os
@@ -30,19 +33,38 @@ def load(path: str):
 
 
 def snapshot(state):
-    return [t.detach().clone() for t in state]
+    return [t.detach().clone() for t in state] if state is not None else None
+
+
+def initial_state(model, job: dict):
+    """None (the package's own zeros) or the demos' state built from the job's time_state file."""
+    if not job.get("time_state"):
+        return None
+    ts = torch.load(job["time_state"], map_location="cpu")
+    if V7:
+        state = model.generate_zero_state()
+        for i in range(model.n_layer):
+            state[i * 3 + 1] = ts[f"blocks.{i}.att.time_state"].transpose(1, 2).float().contiguous()
+        return state
+    C = model.args.n_embd
+    state = []
+    for i in range(model.args.n_layer):
+        state += [torch.zeros(C), ts[f"blocks.{i}.att.time_state"].transpose(1, 2).float().contiguous(),
+                  torch.zeros(C)]
+    return state
 
 
 @torch.no_grad()
 def run(job: dict) -> dict:
     model, tokens, split = load(job["model"]), job["tokens"], job["split"]
-    steps, state = [], None
+    start = initial_state(model, job)
+    steps, state = [], snapshot(start)
     for tok in tokens:
         out, state = model.forward([tok], state)
         steps.append(out.detach().clone())
-    seq, seq_state = model.forward(list(tokens), None, full_output=True)
+    seq, seq_state = model.forward(list(tokens), snapshot(start), full_output=True)
     seq, seq_state = seq.clone(), snapshot(seq_state)
-    a, st = model.forward(list(tokens[:split]), None, full_output=True)
+    a, st = model.forward(list(tokens[:split]), snapshot(start), full_output=True)
     a = a.clone()
     b, _ = model.forward(list(tokens[split:]), st, full_output=True)
     return {"step": torch.stack(steps), "step_state": snapshot(state), "seq": seq, "seq_state": seq_state,

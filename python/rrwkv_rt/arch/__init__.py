@@ -63,10 +63,37 @@ def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     return module_for(cfg.arch).checkpoint_spec(cfg)
 
 
+def optional_tensors(cfg: ModelConfig) -> set[str]:
+    """Tensors of the spec a checkpoint may lack because nothing uses them (RWKV-7's block-0 value
+    residual); where present they are ignored, whatever their shape, as the rwkv package does."""
+    optional = getattr(module_for(cfg.arch), "optional_tensors", None)
+    return optional(cfg) if optional else set()
+
+
+def normalize(state_dict: dict, arch: str) -> tuple[dict, list[str]]:
+    """The layout variants of ``arch`` the rwkv package accepts, rewritten as the one this package
+    declares (e.g. RWKV-5's att.time_first); returns (state dict, notes saying what was done)."""
+    normalize_ = getattr(module_for(arch), "normalize", None)
+    return normalize_(state_dict) if normalize_ else (state_dict, [])
+
+
+def unused_tensors(shapes: Mapping, cfg: ModelConfig) -> tuple[list[str], list[str]]:
+    """(present optional tensors, which are ignored; tensors no part of the layout uses) of a
+    checkpoint: the exporter refuses the second kind unless told to drop them."""
+    spec = checkpoint_spec(cfg)
+    optional = optional_tensors(cfg)
+    ignored = sorted(k for k in shapes if k in optional)
+    unknown = [k for k in shapes if k not in spec and k not in optional]
+    return ignored, unknown
+
+
 def check_against_spec(shapes: Mapping, cfg: ModelConfig, what: str = "checkpoint") -> list[str]:
     """Every problem of ``shapes`` against the spec, one readable line each (empty if none)."""
     problems = []
+    optional = optional_tensors(cfg)
     for name, shape in checkpoint_spec(cfg).items():
+        if name in optional:
+            continue
         if name not in shapes:
             problems.append(f"missing tensor {name!r} (expected shape {shape})")
         elif tuple(shapes[name]) != shape:
@@ -94,4 +121,4 @@ def infer_config(shapes: Mapping, arch: str = "auto", medium_interval: int | Non
 
 
 __all__ = ["MODULES", "check_against_spec", "checkpoint_spec", "detect_arch", "infer_config", "module_for",
-           "rwkv4", "rwkv5", "rwkv6", "rwkv7"]
+           "normalize", "optional_tensors", "unused_tensors", "rwkv4", "rwkv5", "rwkv6", "rwkv7"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from ..config import ModelConfig
 
 Shapes = Mapping[str, Sequence[int]]
@@ -83,3 +85,17 @@ def assemble(cfg: ModelConfig, block_spec) -> dict[str, tuple[int, ...]]:
         spec.update(block_spec(cfg, i))
     spec.update(head_spec(cfg))
     return spec
+
+
+def bonus_from_time_first(state_dict: dict) -> tuple[dict, list[str]]:
+    """RWKV-5/6 checkpoints store the bonus u either as att.time_faaaa (u itself, every release) or,
+    in early RWKV-5 training code, as att.time_first with u = exp(time_first); the rwkv package
+    accepts both. The second becomes the first here (exp in float64). Returns (dict, notes)."""
+    firsts = [k for k in state_dict if k.endswith(".att.time_first")]
+    if not firsts or any(k.endswith(".att.time_faaaa") for k in state_dict):
+        return state_dict, []
+    out = dict(state_dict)
+    for k in firsts:
+        out[k[: -len("time_first")] + "time_faaaa"] = np.exp(np.asarray(out.pop(k), dtype=np.float64))
+    return out, ["the bonus is stored as att.time_first (early RWKV-5 layout): read as time_faaaa = exp(time_first), "
+                 "as the rwkv package does"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
+from .common import (Shapes, assemble, base_dims, block_dim, bonus_from_time_first, check_dim_att,
+                     checked_head_size)
 
 ARCH = "rwkv5"
 
@@ -54,3 +55,8 @@ def to_runtime(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:
     if name.endswith(".att.time_faaaa") or (a.ndim == 3 and a.shape[:2] == (1, 1)):
         return name, a.reshape(-1)
     return name, a
+
+
+def normalize(state_dict: dict) -> tuple[dict, list[str]]:
+    """Layout variants the rwkv package accepts, as the one this module declares (notes say which)."""
+    return bonus_from_time_first(state_dict)

@@ -6,9 +6,11 @@ unless overridden (``--dtype-for CLASS=DTYPE``):
 
 * ``att``  time-mix (recurrent-path) projections: receptance, key, value, gate, output;
 * ``ffn``  channel-mix projections;
-* ``emb``  the embedding (read one row per token, so its size costs memory, not time);
+* ``emb``  the embedding (read one row per token, so its size costs memory, not time), and RWKV-7
+  DeepEmbed's per-token tables;
 * ``head`` the output projection (sets every logit directly; the largest single matrix);
-* ``lora`` RWKV-6/7 low-rank matrices (small; they shape the decay and the gates).
+* ``lora`` RWKV-6/7 low-rank matrices (small; they shape the decay and the gates), DeepEmbed's
+  s1 / s2.
 
 A matrix whose rows are not whole 32-element blocks cannot be quantized and keeps f16 (the
 exporter says so).
@@ -34,6 +36,8 @@ def tensor_class(name: str) -> str:
         return "head"
     parts = name.split(".")
     if len(parts) >= 4 and parts[0] == "blocks" and parts[2] in ("att", "ffn"):
+        if parts[3] == "s_emb":  # RWKV-7 DeepEmbed's per-token table: read one row per token
+            return "emb"
         if parts[3] in _PROJECTIONS:
             return parts[2]
         return "lora"  # time_maa_w1, w1, a2, g1, ...: the low-rank adapters

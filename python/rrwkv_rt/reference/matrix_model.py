@@ -188,11 +188,18 @@ class MatrixStateModel(nn.Module):
             raise ValueError(f"this is an {found} state dict, not {cls.ARCH}: load it with the {found} model "
                              "(rrwkv_rt.reference.from_state_dict picks it)")
         cfg = _arch.module_for(cls.ARCH).infer_config(shapes)
+        if getattr(cfg, "deep_embed", 0):
+            raise ValueError("this is an RWKV-7 DeepEmbed state dict (ffn.s_emb); the PyTorch reference model does "
+                             "not implement DeepEmbed: export it and run it with rrwkv_rt.Session")
         problems += check_against_spec(shapes, cfg, "state dict")
         model = cls(cfg, dtype=dtype, init=None)
         expected = model.state_dict()
+        optional = _arch.optional_tensors(cfg)  # unused where they sit: zeros when absent, ignored when present
         problems += [f"unexpected tensor {name!r}" for name in shapes if name not in expected]
         if problems:
             raise ValueError(f"state dict does not fit {cfg}:\n  - " + "\n  - ".join(problems))
-        model.load_state_dict({n: t.detach().to(dtype) for n, t in sd.items()})
+        weights = {n: t.detach().to(dtype) for n, t in sd.items()}
+        weights.update({n: torch.zeros_like(expected[n], dtype=dtype) for n in optional
+                        if n not in shapes or shapes[n] != tuple(expected[n].shape)})
+        model.load_state_dict(weights)
         return model
