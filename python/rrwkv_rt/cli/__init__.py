@@ -17,7 +17,9 @@ def _cmd_export(args) -> None:
     from ..io import precision
     notes: list[str] = []
     cfg = export(args.src, args.dst, dtype=args.dtype, arch=args.arch, medium_interval=args.medium_interval,
-                 cm_mode=args.cm_mode, force=args.force, vocab=args.vocab, dtype_for=args.dtype_for, notes=notes)
+                 cm_mode=args.cm_mode, force=args.force, vocab=args.vocab, dtype_for=args.dtype_for, notes=notes,
+                 lora=args.lora, lora_alpha=args.lora_alpha, initial_state=args.initial_state,
+                 drop_unknown=args.drop_unknown)
     for n in notes:
         print(f"note: {n}")
     f = _core.ModelFile(args.dst)
@@ -45,7 +47,15 @@ def _cmd_info(args) -> None:
         if k in RRWKV_ONLY and f.config["arch"] != "rrwkv":
             continue  # stored for every RWKV-4-family file, but meaningful for RRWKV only
         print(f"{k + ':':<17} {v}")
-    for k, v in f.fields.items():
+    fields = f.fields
+    origin = [("exported from", " ".join(x for x in (fields.get("meta.source"), f"({fields['meta.source_layout']})"
+                                                     if "meta.source_layout" in fields else None) if x)),
+              ("LoRA merged", fields.get("meta.lora")),
+              ("initial state", _baked_state(f))]
+    for what, text in origin:
+        if text:
+            print(f"{what + ':':<17} {text}")
+    for k, v in fields.items():
         if k.startswith("meta."):
             print(f"{k + ':':<17} {v}")
         elif k.startswith("tokenizer."):
@@ -61,6 +71,16 @@ def _cmd_info(args) -> None:
         for t in f.tensors:
             print(f"  {t['name']:<40} {t['dtype']:<5} {str(t['shape']):<16} @{t['offset']}")
     print("OK: header, layout and all tensor checksums verified")
+
+
+def _baked_state(f) -> str | None:
+    """'baked (from ...): sessions start from it' where the file holds initial_state.* tensors."""
+    layers = {t["name"].split(".")[1] for t in f.tensors if t["name"].startswith("initial_state.")}
+    if not layers:
+        return None
+    where = f.fields.get("meta.initial_state")
+    return (f"baked in the file for {len(layers)} layer(s){f' (from {where})' if where else ''}: sessions start "
+            "from it and reset() returns to it")
 
 
 def _cmd_train(args) -> None:
@@ -99,11 +119,13 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
     from .bench import add_parser as add_bench_parser
     add_bench_parser(sub)
 
-    e = sub.add_parser("export", help="convert a .pth / .safetensors checkpoint into a .rrwkv model file",
-                       formatter_class=DefaultsHelpFormatter)
-    e.add_argument("src", help="official RWKV-4, RWKV-5.2, RWKV-6 or RWKV-7 .pth (the architecture is recognised "
-                               "from the keys), RRWKV state dict, .safetensors, training checkpoint or training run "
-                               "directory (its ckpt.pt, as for train --resume)")
+    e = sub.add_parser("export", help="convert a checkpoint (.pth, .safetensors, Hugging Face folder) into a .rrwkv "
+                                      "model file", formatter_class=DefaultsHelpFormatter)
+    e.add_argument("src", help="official RWKV-4, RWKV-5.2, RWKV-6 or RWKV-7 .pth (the architecture is recognised from "
+                               "the keys; RWKV-7 DeepEmbed too), RRWKV state dict, .safetensors, a "
+                               "Hugging Face model folder (transformers RwkvForCausalLM, flash-linear-attention "
+                               "RWKV7ForCausalLM), a training checkpoint or training run directory (its ckpt.pt, as "
+                               "for train --resume)")
     e.add_argument("dst", help="output .rrwkv path (written atomically)")
     e.add_argument("--dtype", default="auto",
                    choices=["auto", "f32", "f16", "bf16", "fp32", "fp16", "q8_0", "q4_1", "int8", "int4"],
@@ -119,6 +141,17 @@ def build_parser(verbose: bool = False) -> argparse.ArgumentParser:
                    help="RRWKV medium interval s (required for raw RRWKV state dicts)")
     e.add_argument("--cm-mode", default=None, choices=["replace", "add"],
                    help="RRWKV channel-mix mode (default: add if ffn.medium_mix_k is present, else replace)")
+    e.add_argument("--lora", default=None, metavar="ADAPTER",
+                   help="merge this LoRA adapter (RWKV-PEFT / RWKV-LM: X.lora_A, X.lora_B beside X.weight) into the "
+                        "weights first; needs --lora-alpha")
+    e.add_argument("--lora-alpha", type=float, default=None, metavar="A",
+                   help="the adapter's alpha: the merge adds (A / rank) * B @ A")
+    e.add_argument("--initial-state", default=None, metavar="FILE",
+                   help="bake a state-tuning file (blocks.N.att.time_state, RWKV-5/6/7) into the model: sessions "
+                        "start from it and reset() returns to it")
+    e.add_argument("--drop-unknown", action="store_true",
+                   help="export even if the checkpoint holds tensors the model does not use, dropping them (they are "
+                        "listed); without it such a checkpoint is refused")
     e.add_argument("--force", action="store_true", help="overwrite DST if it exists")
     e.add_argument("--vocab", default=None, metavar="world|bytes|PATH",
                    help="store a tokenizer in the file: the RWKV World vocabulary, byte-level, a vocabulary "

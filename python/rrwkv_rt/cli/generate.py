@@ -41,6 +41,9 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
                    help="stop at this string, which is not printed (repeatable; \\n, \\t, \\r and \\\\ are "
                         "decoded, so --stop '\\n\\n' stops at a blank line)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all available)")
+    p.add_argument("--initial-state", default=None, metavar="FILE",
+                   help="start from a state-tuning file (.pth / .safetensors of blocks.N.att.time_state, RWKV-5/6/7); "
+                        "/reset returns to it")
 
 
 def add_parsers(sub) -> None:
@@ -68,7 +71,7 @@ def _open(args):
     from ..runtime.generate import default_model_path
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    return Session(Model(args.model or default_model_path()), threads=args.threads)
+    return Session(Model(args.model or default_model_path()), threads=args.threads, initial_state=args.initial_state)
 
 
 def _unescape(s: str) -> str:

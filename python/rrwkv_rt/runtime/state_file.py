@@ -126,8 +126,9 @@ def reduce_session(self):
     info = self.model.info
     # every CPU (threads=None) stays "every CPU" on the machine that unpickles it
     threads = None if self.threads == len(os.sched_getaffinity(0)) else self.threads  # as the C++ default
-    return _unpickle_session, (os.path.abspath(info["path"]), info["header_crc32"], threads, self.prefill_chunk,
-                               state_file_bytes(self))
+    args = (os.path.abspath(info["path"]), info["header_crc32"], threads, self.prefill_chunk, state_file_bytes(self))
+    initial = self.initial_state  # a session's own initial state (initial_state=...) travels along
+    return _unpickle_session, args + ((initial,) if initial is not None else ())
 
 
 def copy_session(self, memo=None):
@@ -154,14 +155,15 @@ def _model_for(path: str, header_crc32: int):
     return model
 
 
-def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes):
+def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes,
+                      initial_state=None):
     model = _model_for(path, header_crc32)
     found = model.info["header_crc32"]
     if found != header_crc32:
         raise _core.StateMismatchError(f"a pickled Session of model {path!r} (header crc32 {header_crc32:#010x}) "
                                        f"cannot be restored: that file now holds another model (header crc32 "
                                        f"{found:#010x}); restore it where the original model file is")
-    session = _core.Session(model, threads=threads, prefill_chunk=prefill_chunk)
+    session = _core.Session(model, threads=threads, prefill_chunk=prefill_chunk, initial_state=initial_state)
     restore_state_bytes(session, data, "pickled Session")
     _MODEL_OF_SESSION[session] = model
     return session
