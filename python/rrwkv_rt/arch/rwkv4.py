@@ -54,8 +54,8 @@ def infer_config(shapes: Shapes, arch: str, medium_interval: int | None = None,
     """The shape from the tensors; RRWKV's medium interval is not recorded in a state dict (None
     means 1) and its channel-mix mode is `add` exactly when ffn.medium_mix_k is present."""
     vocab_size, n_embd, n_layer = base_dims(shapes)
-    ffn = shapes.get("blocks.0.ffn.key.weight")
-    ffn_dim = int(ffn[0]) if ffn is not None and len(ffn) == 2 else 4 * n_embd
+    ffn = next((s for k, s in sorted(shapes.items()) if k.endswith(".ffn.key.weight") and len(s) == 2), None)
+    ffn_dim = int(ffn[0]) if ffn is not None else 4 * n_embd  # any block's: one missing is reported, not misread
     if cm_mode is None:
         cm_mode = "add" if "blocks.0.ffn.medium_mix_k" in shapes else "replace"
     return ModelConfig(arch=arch, n_layer=n_layer, n_embd=n_embd, vocab_size=vocab_size, ffn_dim=ffn_dim,

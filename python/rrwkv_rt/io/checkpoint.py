@@ -48,7 +48,7 @@ def precision_of(dtype_names: list[str]) -> str:
 
 
 _PRECISION = {"torch.bfloat16": "bf16", "torch.float16": "f16", "float16": "f16", "BF16": "bf16", "F16": "f16",
-              "bfloat16": "bf16"}
+              "bfloat16": "bf16", "bf16": "bf16", "f16": "f16"}
 
 
 def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> tuple[dict[str, np.ndarray],
