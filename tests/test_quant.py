@@ -58,7 +58,9 @@ def test_encode_refuses_what_it_cannot_represent(dtype):
 def test_plan_keeps_sensitive_classes_and_unquantizable_rows():
     layout = _core.runtime_layout(CFG.to_dict())
     plan, notes = precision.plan(layout, "q4_1")
-    assert plan["emb.weight"] == plan["head.weight"] == "f16"
+    assert plan["emb.weight"] == "f16" and plan["head.weight"] == "q8_0"  # the 4-bit default's head (issue 26)
+    assert precision.plan(layout, "q8_0")[0]["head.weight"] == "f16"
+    assert precision.plan(layout, "q4_1", {"head": "f16"})[0]["head.weight"] == "f16"
     assert plan["blocks.0.att.key.weight"] == "q4_1" and plan["blocks.1.ffn.key.weight"] == "q4_1"
     assert plan["blocks.0.ffn.value.weight"] == "f16" and "ffn.value.weight (150 columns)" in notes[0]
     assert all(plan[n] == "f32" for n, _, m in layout if not m)

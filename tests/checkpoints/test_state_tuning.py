@@ -61,7 +61,10 @@ def test_a_baked_state_matches_the_package_and_info_says_so(tuned, capsys):
     assert rrwkv_rt.Model(str(dst)).info["initial_state"] is True
     assert main(["info", str(dst)]) == 0
     printed = capsys.readouterr().out
-    assert "meta.initial_state: tuned.pth" in printed and "initial state:" in printed
+    assert "meta.initial_state: tuned.pth" in printed and "initial state:    baked in the file for 2 layer(s)" in printed
+    # `rrwkv quantize` keeps it
+    assert main(["quantize", str(dst), str(folder / "q8.rrwkv"), "--dtype", "q8_0", "--force"]) == 0
+    assert rrwkv_rt.Model(str(folder / "q8.rrwkv")).info["initial_state"] is True
 
 
 def test_a_checkpoint_holding_time_state_is_baked(tuned):

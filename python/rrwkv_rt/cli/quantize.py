@@ -12,7 +12,8 @@ def add_dtype_for_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype-for", action="append", default=None, metavar="CLASS=DTYPE",
                    help="storage type of one tensor class, overriding --dtype (repeatable); classes: att "
                         "(time-mix projections), ffn (channel-mix), emb, head, lora (RWKV-6/7 low-rank). "
-                        "With a quantized --dtype, emb, head and lora keep f16 unless set here")
+                        "With a quantized --dtype, emb and lora keep f16 unless set here, and the head f16 "
+                        "(q8_0 with q4_1)")
 
 
 def _cmd_quantize(args) -> None:

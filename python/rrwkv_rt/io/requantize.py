@@ -1,6 +1,7 @@
 """Re-encode an existing .rrwkv file's matrices in other storage types (``rrwkv quantize``).
 
-The header (config, tokenizer, chat template, metadata) is kept; vectors stay f32. Weights are
+The header (config, tokenizer, chat template, metadata) and tensors beside the layout (a baked
+initial state) are kept; vectors stay f32. Weights are
 read back as the floats the runtime computes with, so quantizing an f16 file gives exactly what
 exporting the f16 values would. Quantizing an already quantized matrix compounds the rounding:
 that is allowed (to move between types) but said.
@@ -40,6 +41,9 @@ def quantize(src: str | os.PathLike, dst: str | os.PathLike, dtype: str, *,
         notes.append(f"{len(requantized)} matrices were already quantized ({info[requantized[0]]['dtype']}); "
                      "re-encoding them adds their rounding to the new one: quantize from the f32/f16 file instead")
     tensors = {}
+    for t in f.tensors:  # tensors beside the layout (a baked initial state): carried as they are
+        if t["name"] not in dtypes:
+            tensors[t["name"]] = (Encoded(f.tensor(t["name"]), t["shape"]), t["dtype"])
     for name, dt in dtypes.items():
         t = info[name]
         if t["dtype"] == dt:  # kept: its bytes as they are
