@@ -30,6 +30,9 @@ def add_parser(sub) -> None:
     p.add_argument("--max-prompt-tokens", type=int, default=32768, metavar="N", help="longest prompt (default 32768)")
     p.add_argument("--request-timeout", type=float, default=600, metavar="S",
                    help="seconds a request may take, queueing included (default 600; 0 = none)")
+    p.add_argument("--initial-state", action="append", default=None, metavar="NAME=FILE",
+                   help="a state-tuning file (blocks.N.att.time_state, RWKV-5/6/7) requests choose by name with "
+                        "\"initial_state\": \"NAME\" (repeatable)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
@@ -40,10 +43,17 @@ def cmd_serve(args) -> None:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    states = {}
+    for item in args.initial_state or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise ValueError(f"--initial-state takes NAME=FILE, got {item!r}")
+        states[name] = path
     cfg = ServerConfig(model_path=args.model, model_name=args.model_name, chat_template=args.chat_template,
                        threads=args.threads, capacity=args.capacity, max_queue=args.max_queue,
                        prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
                        max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,
                        max_prompt_tokens=args.max_prompt_tokens,
-                       request_timeout=args.request_timeout if args.request_timeout > 0 else None)
+                       request_timeout=args.request_timeout if args.request_timeout > 0 else None,
+                       initial_states=states)
     serve(cfg, host=args.host, port=args.port, log_level=args.log_level)

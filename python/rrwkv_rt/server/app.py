@@ -47,6 +47,7 @@ class ServerConfig:
     default_max_tokens: int = 256  # chat requests without max_tokens (completions default to 16, as OpenAI)
     max_prompt_tokens: int = 32768
     request_timeout: float | None = 600.0
+    initial_states: dict[str, str] | None = None  # name -> state-tuning file, chosen per request
 
     def check(self) -> None:
         for name in ("capacity", "max_queue", "prefill_chunk", "max_tokens_limit", "max_prompt_tokens"):
@@ -83,6 +84,8 @@ class Service:
         self.model_id = cfg.model_name or os.path.splitext(os.path.basename(self.model.path))[0]
         self.created = int(time.time())
         self.bridge = None  # the _LoopBridge to the event loop serving the requests
+        from ..runtime.initial_state import state_floats  # read and checked now: a bad file fails at startup
+        self.initial_states = {name: state_floats(self.model, path) for name, path in (cfg.initial_states or {}).items()}
         self.scheduler = Scheduler(self.model, self.tokenizer, capacity=cfg.capacity, max_queue=cfg.max_queue,
                                    threads=cfg.threads, prefill_chunk=cfg.prefill_chunk, cache_bytes=cfg.cache_bytes)
 
@@ -101,6 +104,17 @@ class Service:
             raise BadRequest(f"max_tokens must be <= {self.cfg.max_tokens_limit} (this server's limit), got {n}",
                              "max_tokens")
         return n
+
+    def initial_state(self, body):
+        """The floats of the request's initial_state (None: the model's own)."""
+        name = getattr(body, "initial_state", None)
+        if name is None:
+            return None
+        if name not in self.initial_states:
+            known = ", ".join(repr(n) for n in self.initial_states) or "none (serve --initial-state NAME=FILE)"
+            raise BadRequest(f"initial_state {name!r} is not one this server was started with; it has {known}",
+                             "initial_state")
+        return self.initial_states[name]
 
     def check_prompt(self, ids: np.ndarray, param: str) -> np.ndarray:
         if ids.size == 0:
@@ -270,12 +284,13 @@ def create_app(cfg: ServerConfig | None = None, service: Service | None = None) 
 async def _generate(svc: Service, http: HTTPRequest, body, ids: np.ndarray, max_tokens: int, stops: list[bytes],
                     fmt, logprobs: int | None):
     sampler = svc.sampler(body)
+    initial = svc.initial_state(body)
     loop = asyncio.get_running_loop()
     timeout = svc.cfg.request_timeout
     if body.stream:
         queue: asyncio.Queue = asyncio.Queue()
         req = Request(ids, sampler, max_tokens, stops, _to_loop(svc, loop, queue.put_nowait), logprobs=logprobs,
-                      timeout=timeout)
+                      timeout=timeout, initial_state=initial)
         _submit(svc, req)
         include_usage = bool(body.stream_options and body.stream_options.include_usage)
         return StreamingResponse(_stream(svc, http, req, queue, fmt, include_usage), media_type="text/event-stream",
@@ -297,7 +312,7 @@ async def _generate(svc: Service, http: HTTPRequest, body, ids: np.ndarray, max_
         else:
             to_loop(ev)
 
-    req = Request(ids, sampler, max_tokens, stops, emit, logprobs=logprobs, timeout=timeout)
+    req = Request(ids, sampler, max_tokens, stops, emit, logprobs=logprobs, timeout=timeout, initial_state=initial)
     _submit(svc, req)
     gone = asyncio.ensure_future(_disconnected(http))
     try:

@@ -86,12 +86,14 @@ class Request:
     and ``emit(event)``, called from the scheduler thread with Chunk / Done / Failed."""
 
     def __init__(self, prompt: np.ndarray, sampler, max_tokens: int, stops: list[bytes],
-                 emit: Callable[[object], None], *, logprobs: int | None = None, timeout: float | None = None):
+                 emit: Callable[[object], None], *, logprobs: int | None = None, timeout: float | None = None,
+                 initial_state=None):
         self.prompt = np.ascontiguousarray(prompt, dtype=np.int64)
         self.sampler = sampler
         self.max_tokens = max_tokens
         self.emit = emit
         self.logprobs = logprobs  # None: off; k >= 0: the chosen token's logprob and the k best
+        self.initial_state = initial_state  # the floats of its row's initial state; None: the model's
         self.deadline = None if timeout is None else time.monotonic() + timeout
         self.text = TextStream(stops)
         self.tokens: list[int] = []
@@ -235,8 +237,9 @@ class Scheduler:
             if r.max_tokens == 0:  # nothing to generate: no need to read the prompt
                 self._finish(r, "length")
                 continue
-            n, state = self.cache.lookup(r.prompt)
-            r.row = self.batch.add(state=state)
+            # the prompt cache holds states from the model's own initial state only
+            n, state = self.cache.lookup(r.prompt) if r.initial_state is None else (0, None)
+            r.row = self.batch.add(state=state, initial_state=r.initial_state)
             r.done = r.cached = n
             self.metrics.prompt_tokens += len(r.prompt)
             self._prefilling.append(r)
@@ -272,7 +275,7 @@ class Scheduler:
             budget -= end - r.done
             self.metrics.prefill_tokens += end - r.done
             r.done = end
-            if self.cache.wants(r.prompt, end):
+            if r.initial_state is None and self.cache.wants(r.prompt, end):
                 self.cache.put(r.prompt, end, self.batch.get_state(r.row))
             if end < len(r.prompt):
                 self._prefilling.append(r)  # round-robin: the others get the next piece

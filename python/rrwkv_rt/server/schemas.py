@@ -6,7 +6,8 @@ has but that change nothing here (``user``, ...) are accepted and ignored; field
 this server cannot honour (``n`` > 1, ``best_of`` > 1, ``logit_bias``, ``suffix``, tools) are
 refused by the app with a 400 naming them. Sampling extensions beyond the OpenAI API (the
 OpenAI client passes them with ``extra_body=``): ``top_k``, ``min_p``, ``repetition_penalty``,
-``penalty_decay`` (runtime/generate.py has their meaning).
+``penalty_decay`` (runtime/generate.py has their meaning); ``initial_state``, the name of a
+state-tuning file the server was started with.
 """
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ class _Sampling(_Body):
     min_p: Number = Field(0.0, ge=0.0, le=1.0)
     repetition_penalty: Number = Field(1.0, gt=0.0)
     penalty_decay: Number = Field(0.996, ge=0.0, le=1.0)
+    # the name of an initial state the server was started with (serve --initial-state NAME=FILE)
+    initial_state: Optional[StrictStr] = None
 
 
 class CompletionRequest(_Sampling):
