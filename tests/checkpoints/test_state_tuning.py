@@ -158,3 +158,20 @@ def test_generate_and_chat_take_an_initial_state(tmp_path, capsys):
     assert capsys.readouterr().out != want + "\n"
     assert main(args + ["--initial-state", str(tmp_path / "nope.pth")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_damaged_baked_state_is_refused_when_the_model_opens(tuned, tmp_path):
+    """The runtime checks baked tensors itself (a file not written by the exporter may hold anything)."""
+    from rrwkv_rt.io.format import Encoded, write_model
+    arch, folder, path, _, _, _, _ = tuned
+    f = rrwkv_rt.ModelFile(str(path))
+    tensors = {t["name"]: (Encoded(f.tensor(t["name"]), t["shape"]), t["dtype"]) for t in f.tensors}
+    size = CASES[arch].n_embd * CASES[arch].head_size
+    for bad, message in ((np.zeros(size - 1, np.float32), r"should be f32 of shape \(%d,\).*found f32 of shape "
+                                                            r"\(%d,\)" % (size, size - 1)),
+                         (np.full(size, np.inf, np.float32), "not finite at element 0")):
+        write_model(tmp_path / "bad.rrwkv", ModelConfig(**f.config), {**tensors, "initial_state.1.wkv": (bad, "f32")},
+                    force=True)
+        with pytest.raises(rrwkv_rt.FormatError, match="tensor 'initial_state.1.wkv' " + (
+                r"\(an initial state\) holds a value that is " if "finite" in message else "") + ".*" + message):
+            rrwkv_rt.Model(str(tmp_path / "bad.rrwkv"))
