@@ -25,6 +25,12 @@ const EngineOptions& checked(const EngineOptions& o) {
   return o;
 }
 
+void check_initial(const InitialState& initial, int64_t floats) {
+  if (initial && static_cast<int64_t>(initial->size()) != floats)
+    throw InvalidArgument("an initial state of " + std::to_string(initial->size()) + " floats for a model whose "
+                          "state has " + std::to_string(floats));
+}
+
 }  // namespace
 
 Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
@@ -64,12 +70,6 @@ void Engine::init_row(int64_t row) {
   if (initial) std::copy(initial->begin(), initial->end(), state_of(row));
   else model_->init_state(state_of(row));
   pos_[static_cast<size_t>(row)] = 0;
-}
-
-static void check_initial(const InitialState& initial, int64_t floats) {
-  if (initial && static_cast<int64_t>(initial->size()) != floats)
-    throw InvalidArgument("an initial state of " + std::to_string(initial->size()) + " floats for a model whose "
-                          "state has " + std::to_string(floats));
 }
 
 int64_t Engine::add(InitialState initial) {
