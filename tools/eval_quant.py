@@ -23,9 +23,10 @@ VARIANTS = {  # name -> (dtype, per-class overrides): the rows of docs/QUANTIZAT
     "f32": ("f32", {}),
     "f16": ("f16", {}),
     "q8_0": ("q8_0", {}),
-    "q4_1": ("q4_1", {}),
+    "q4_1": ("q4_1", {}),  # head q8_0 since 2026-12-07 (it was f16: the "q4_1 head f16" row)
     "q8_0 +head": ("q8_0", {"head": "q8_0"}),
     "q4_1 +head q8_0": ("q4_1", {"head": "q8_0"}),
+    "q4_1 head f16": ("q4_1", {"head": "f16"}),
     "q4_1 att only": ("q4_1", {"ffn": "f16"}),
     "q4_1 ffn only": ("q4_1", {"att": "f16"}),
 }
