@@ -106,7 +106,8 @@ TEST(DeepEmbed, ModelRunsAndSteppingEqualsSequenceMode) {
     }
   }
   // the table matters: the same weights without DeepEmbed compute something else
-  auto plain = open(rrwkv::testing::build_model(rwkv7_config(0)));
+  const std::string plain_bytes = rrwkv::testing::build_model(rwkv7_config(0));  // the model reads it in place
+  auto plain = open(plain_bytes);
   rrwkv::Session p(plain, 1);
   std::vector<float> other(static_cast<size_t>(V));
   for (int64_t t = 0; t < n; ++t) p.step(toks[t], other.data());
