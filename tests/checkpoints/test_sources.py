@@ -96,3 +96,10 @@ def test_a_directory_that_is_neither_a_run_nor_a_folder_says_what_it_expects(tmp
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="without a ckpt.pt or a Hugging Face config.json"):
         export(tmp_path / "empty", tmp_path / "e.rrwkv")
+
+
+def test_a_damaged_safetensors_file_is_named(tmp_path):
+    (tmp_path / "m.safetensors").write_bytes(b"\x10\0\0\0\0\0\0\0{not json at all")
+    with pytest.raises(ValueError, match=r"cannot read .*m.safetensors' as a .safetensors file"):
+        export(tmp_path / "m.safetensors", tmp_path / "m.rrwkv")
+    assert not (tmp_path / "m.rrwkv").exists()

@@ -153,11 +153,7 @@ def load_safetensors(path: str) -> "_Loaded":
                 if len(sl.get_shape()) == 2:
                     kinds.append(sl.get_dtype())
                 out[k] = _to_numpy(f.get_tensor(k))
-    except (OSError, ValueError, RuntimeError) as e:  # safetensors raises its own SafetensorError too
+    except Exception as e:  # a damaged file raises safetensors' own SafetensorError, among others
         raise ValueError(f"cannot read {path!r} as a .safetensors file ({type(e).__name__}: {e})") from e
-    except Exception as e:
-        if type(e).__name__ != "SafetensorError":
-            raise
-        raise ValueError(f"cannot read {path!r} as a .safetensors file ({e})") from e
     out.source_dtype_found = precision_of(kinds)
     return out
