@@ -74,4 +74,7 @@ info=$("$venv/bin/python" -c "import rrwkv_rt; print(rrwkv_rt.__version__, rrwkv
 echo "$info"
 # The OpenBLAS of scipy-openblas32 must still load from the repaired wheel (rpaths rewritten).
 [[ $info == *OpenBLAS* ]] || die "OpenBLAS was not loaded: $info"
+# A release never carries the GPU emulation (a test build: RRWKV_GPU_EMULATION is never passed here).
+"$venv/bin/python" -c "from rrwkv_rt import _core; assert not _core.gpu_emulated(), _core.cuda_status()" \
+  || die "the wheel was built with the GPU emulation"
 step "OK: $repaired"

@@ -1,5 +1,6 @@
 // Devices: where a model's weights and a batch's state live and its ops run. The CPU always
-// exists; CUDA devices exist when the CUDA kernels were compiled in and a driver sees a GPU.
+// exists; CUDA devices exist when the CUDA kernels were compiled in and a driver sees a GPU, or,
+// in a build with RRWKV_GPU_EMULATION, as one emulated device whose kernels run on the CPU.
 // Every query is callable in every build: without CUDA it reports zero devices, never fails.
 #pragma once
 
@@ -23,7 +24,8 @@ struct Device {
   bool operator<(const Device& o) const { return kind != o.kind ? kind < o.kind : index < o.index; }
 };
 
-bool cuda_compiled();       // were the CUDA kernels built into this library?
+bool cuda_compiled();       // were the CUDA kernels built into this library (by nvcc or emulated)?
+bool gpu_emulated();        // is the device HIP-CPU's emulation (a test build: kernels run on the CPU)?
 int cuda_device_count();    // usable CUDA devices now (0 when none, no driver, or not compiled)
 std::string cuda_status();  // one line for diagnostics, e.g. "CUDA 13.0, 1 device(s): NVIDIA H100"
 

@@ -4,6 +4,7 @@
 namespace rrwkv {
 
 bool cuda_compiled() { return false; }
+bool gpu_emulated() { return false; }
 int cuda_device_count() { return 0; }
 std::string cuda_status() { return "CUDA not compiled into this build"; }
 

@@ -33,6 +33,13 @@ class InvalidArgument : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+// A failure of the GPU runtime or a kernel launch (out of device memory, a lost device, a launch
+// the device refused); Python sees RuntimeError. Bad arguments to GPU code are InvalidArgument.
+class DeviceError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // An intact state saved from another model (another architecture, shape or weights).
 class StateMismatch : public InvalidArgument {
  public:

@@ -140,6 +140,8 @@ void bind_format(py::module_& m) {
   m.def("cuda_compiled", &cuda_compiled, "Whether this build contains the CUDA kernels.");
   m.def("cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without a GPU or driver).");
   m.def("cuda_status", &cuda_status, "One line describing CUDA support, for diagnostics.");
+  m.def("gpu_emulated", &gpu_emulated,
+        "Whether the CUDA device of this build is HIP-CPU's emulation (a test build: the GPU kernels run on the CPU).");
 
   m.def("crc32", [](py::buffer b, uint32_t crc) {
         py::buffer_info info = b.request();

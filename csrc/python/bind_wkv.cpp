@@ -6,6 +6,9 @@
 
 #include "kernels/wkv/wkv.h"
 #include "python/bindings.h"
+#ifdef RRWKV_WITH_CUDA
+#include "gpu/runtime.h"
+#endif
 
 namespace py = pybind11;
 
@@ -81,6 +84,20 @@ void bind_wkv(py::module_& m) {
         py::arg("km") = 0, py::arg("vm") = 0, py::arg("ckpt"), py::arg("gy"), py::arg("gk"), py::arg("gv"),
         py::arg("gw"), py::arg("gu"), py::arg("gwm") = 0, py::arg("gbm") = 0, py::arg("gkm") = 0, py::arg("gvm") = 0,
         "Low-level WKV backward on raw buffers (see csrc/kernels/wkv/wkv.h); use rrwkv_rt.kernels instead.");
+
+  m.def("cuda_synchronize",
+        [](uintptr_t stream) {
+#ifdef RRWKV_WITH_CUDA
+          py::gil_scoped_release release;
+          gpu::synchronize(mptr(stream));
+#else
+          (void)stream;
+          throw std::runtime_error("cuda_synchronize: this build of rrwkv_rt has no CUDA kernels");
+#endif
+        },
+        py::arg("stream") = 0,
+        "Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; "
+        "needed where the caller reads device memory directly (the emulated device's is host memory).");
 }
 
 }  // namespace rrwkv::python

@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
+__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
 class FormatError(ValueError):
     pass
 class StateMismatchError(ValueError):
@@ -371,6 +371,14 @@ def cuda_device_count() -> int:
 def cuda_status() -> str:
     """
     One line describing CUDA support, for diagnostics.
+    """
+def cuda_synchronize(stream: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
+    """
+    Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; needed where the caller reads device memory directly (the emulated device's is host memory).
+    """
+def gpu_emulated() -> bool:
+    """
+    Whether the CUDA device of this build is HIP-CPU's emulation (a test build: the GPU kernels run on the CPU).
     """
 def read_bandwidth(nbytes: typing.SupportsInt | typing.SupportsIndex = 536870912, threads: typing.SupportsInt | typing.SupportsIndex | None = None, repeats: typing.SupportsInt | typing.SupportsIndex = 5) -> float:
     """

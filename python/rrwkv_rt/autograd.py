@@ -10,7 +10,9 @@ drops into the reference model's pluggable scan::
 The native module is called on raw buffers (``data_ptr()``, sizes, the CUDA stream as an integer),
 so it never links against libtorch and one build serves every torch version. Element types: float32
 and float64 on the CPU; float32, float64 and bfloat16 on CUDA (bf16 in/out, f32 math); other dtypes
-run in float32 and are converted back. The backward pass recomputes from checkpoints that forward
+run in float32 and are converted back. In a build with the GPU emulation (``_core.gpu_emulated()``),
+``with emulated_gpu():`` runs the kernels of CPU tensors on the emulated device, so the GPU path is
+tested on machines without a GPU. The backward pass recomputes from checkpoints that forward
 saves every ``_core.WKV_CHECKPOINT_INTERVAL`` tokens, so sequence length has no ceiling.
 
 Gradients flow into w, u, k, v, wm, bm, km, vm. The state is not differentiable: the state a scan
@@ -19,8 +21,9 @@ initial state; chunked training is truncated backpropagation through time at chu
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import Optional
+import contextvars
+from contextlib import contextmanager, nullcontext
+from typing import Iterator, Optional
 
 import torch
 from torch import Tensor
@@ -28,14 +31,37 @@ from torch import Tensor
 from . import _core
 from .reference.wkv import WkvState
 
-__all__ = ["WkvFunction", "wkv_scan_kernel", "use_kernels", "uses_kernels"]
+__all__ = ["WkvFunction", "wkv_scan_kernel", "use_kernels", "uses_kernels", "emulated_gpu"]
 
 _NAMES = {torch.float32: "float32", torch.float64: "float64", torch.bfloat16: "bfloat16"}
+_EMULATED = contextvars.ContextVar("rrwkv_emulated_gpu", default=False)
+
+
+@contextmanager
+def emulated_gpu() -> Iterator[None]:
+    """Within the block, the kernels of CPU tensors run on the emulated CUDA device (HIP-CPU).
+
+    Only in a build with ``RRWKV_GPU_EMULATION=ON``, where device memory is host memory; for
+    testing the GPU kernels and their Python path without a GPU (it is slower than the CPU path).
+    Raises RuntimeError in any other build.
+    """
+    if not _core.gpu_emulated():
+        raise RuntimeError("emulated_gpu() needs a build with the GPU emulation (pip install . "
+                           f"-Ccmake.define.RRWKV_GPU_EMULATION=ON); this build: {_core.cuda_status()}")
+    token = _EMULATED.set(True)
+    try:
+        yield
+    finally:
+        _EMULATED.reset(token)
+
+
+def _on_gpu(t: Tensor) -> bool:
+    return t.is_cuda or _EMULATED.get()
 
 
 def _io_dtype(k: Tensor) -> torch.dtype:
     """Element type the kernels run on for inputs of k's dtype and device."""
-    if k.dtype == torch.float64 or (k.dtype == torch.bfloat16 and k.is_cuda):
+    if k.dtype == torch.float64 or (k.dtype == torch.bfloat16 and _on_gpu(k)):
         return k.dtype
     return torch.float32
 
@@ -55,6 +81,8 @@ def _prep(t: Optional[Tensor], dtype: torch.dtype) -> Optional[Tensor]:
 def _where(t: Tensor) -> dict:
     if t.is_cuda:
         return {"device": t.device.index, "stream": torch.cuda.current_stream(t.device).cuda_stream, "n_threads": 0}
+    if _EMULATED.get():
+        return {"device": 0, "stream": 0, "n_threads": 0}
     return {"device": -1, "stream": 0, "n_threads": torch.get_num_threads()}
 
 
@@ -110,10 +138,13 @@ class WkvFunction(torch.autograd.Function):
                               w=_ptr(w_), u=_ptr(u_), wm=_ptr(wm_), bm=_ptr(bm_), k=_ptr(k_), v=_ptr(v_),
                               km=_ptr(km_), vm=_ptr(vm_), state_in=_ptr(st_), y=_ptr(y),
                               state_out=_ptr(st_out), ckpt=_ptr(ckpt))
+        if where["device"] >= 0 and not k.is_cuda:
+            _core.cuda_synchronize()  # emulated device: torch reads these CPU tensors next, unordered
         ctx.mark_non_differentiable(st_out)
         if train:
             ctx.save_for_backward(w_, u_, k_, v_, wm_, bm_, km_, vm_, ckpt)
             ctx.meta = (B, T, C, J, pos, s, medium, io, m)
+            ctx.emulated = _EMULATED.get() and not k.is_cuda  # backward runs where forward ran
             ctx.in_dtypes = tuple(None if t is None else t.dtype for t in (w, u, k, v, wm, bm, km, vm))
         return y.to(k.dtype), st_out
 
@@ -130,12 +161,15 @@ class WkvFunction(torch.autograd.Function):
         if medium:
             gwm, gbm = torch.empty(C, dtype=m, device=dev), torch.empty(C, dtype=m, device=dev)
             gkm, gvm = torch.empty(B, J, C, dtype=io, device=dev), torch.empty(B, J, C, dtype=io, device=dev)
+        where = {"device": 0, "stream": 0, "n_threads": 0} if ctx.emulated else _where(k_)
         with torch.cuda.device(dev) if k_.is_cuda else nullcontext():
-            _core.wkv_backward(B=B, T=T, C=C, J=J, pos=pos, s=s, medium=medium, dtype=_NAMES[io], **_where(k_),
+            _core.wkv_backward(B=B, T=T, C=C, J=J, pos=pos, s=s, medium=medium, dtype=_NAMES[io], **where,
                                w=_ptr(w_), u=_ptr(u_), wm=_ptr(wm_), bm=_ptr(bm_), k=_ptr(k_), v=_ptr(v_),
                                km=_ptr(km_), vm=_ptr(vm_), ckpt=_ptr(ckpt), gy=_ptr(gy), gk=_ptr(gk),
                                gv=_ptr(gv), gw=_ptr(gw), gu=_ptr(gu), gwm=_ptr(gwm), gbm=_ptr(gbm),
                                gkm=_ptr(gkm), gvm=_ptr(gvm))
+        if ctx.emulated:
+            _core.cuda_synchronize()
         grads = [gw, gu, gk, gv, gwm, gbm, gkm, gvm]
         out = [None if g is None or dt is None or not need else g.to(dt)
                for g, dt, need in zip(grads, ctx.in_dtypes, ctx.needs_input_grad)]

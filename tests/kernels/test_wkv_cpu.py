@@ -152,3 +152,15 @@ def test_bad_arguments_raise_value_errors():
     if not _core.cuda_compiled():
         with pytest.raises(RuntimeError, match="no CUDA kernels"):
             _core.wkv_forward(J=2, dtype="float32", device=0, **args)
+
+
+def test_emulated_gpu_needs_the_emulated_build():
+    from rrwkv_rt.autograd import emulated_gpu
+
+    if _core.gpu_emulated():
+        with emulated_gpu():
+            pass
+    else:
+        with pytest.raises(RuntimeError, match="RRWKV_GPU_EMULATION"):
+            with emulated_gpu():
+                pass

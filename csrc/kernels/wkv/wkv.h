@@ -1,9 +1,10 @@
 // WKV recurrence kernels of RWKV-4 and RRWKV (docs/RRWKV.md §5, §6 production form): forward and
-// backward over (B, T, C) on raw buffers, on the CPU or on a CUDA device with the caller's stream.
+// backward over (B, T, C) on raw buffers, on the CPU or on a CUDA device with the caller's stream
+// (wkv_cuda.cu; in an emulated build the device is HIP-CPU's, docs/ARCHITECTURE.md).
 // This front checks the problem and dispatches; the math is in wkv_step.h.
 //
 // Buffers are dense, C fastest. Element types: k, v, km, vm, y and their gradients are `dtype`
-// (f32, f64, or bf16 on CUDA); everything else — w, u, wm, bm, their gradients, the state and the
+// (f32, f64, or bf16 on a device); everything else — w, u, wm, bm, their gradients, the state and the
 // checkpoints — is in the math type (f64 for F64, f32 otherwise).
 //
 // Memory-lean backward: forward() can save the state (aa, bb, pp, ma, mb, mp) before every
@@ -53,12 +54,12 @@ struct Inputs {
   const void* v = nullptr;   // (B, T, C)
   const void* km = nullptr;  // (B, J, C) keys of the mediums folded in this chunk, in order
   const void* vm = nullptr;  // (B, J, C)
-  const void* state_in = nullptr;  // (6, B, C) state before the chunk; null: the initial state
+  const void* state_in = nullptr;  // (6, B, C) state before the chunk; null: the initial state (may be state_out)
 };
 
 struct ForwardOutputs {
   void* y = nullptr;          // (B, T, C)
-  void* state_out = nullptr;  // (6, B, C) state after the chunk, or null
+  void* state_out = nullptr;  // (6, B, C) state after the chunk, or null; may be state_in (in place)
   void* ckpt = nullptr;       // (checkpoint_count(T), 6, B, C) for backward(), or null (inference)
 };
 
