@@ -63,14 +63,12 @@ namespace rrwkv::gpu {
 // ---- runtime names -------------------------------------------------------------------------------
 #if defined(RRWKV_GPU_EMULATION)
 using Stream = hipStream_t;
-using Event = hipEvent_t;
 using Error = hipError_t;
 constexpr Error kSuccess = hipSuccess;
 inline const char* error_string(Error e) { return hipGetErrorString(e); }
 inline Error last_error() { return hipGetLastError(); }
 #else
 using Stream = cudaStream_t;
-using Event = cudaEvent_t;
 using Error = cudaError_t;
 constexpr Error kSuccess = cudaSuccess;
 inline const char* error_string(Error e) { return cudaGetErrorString(e); }

@@ -3,8 +3,11 @@
 // empty launches, and runtime failures as DeviceError.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/errors.h"
 #include "gpu/gpu_test.h"
 #include "gpu/runtime.h"
@@ -25,6 +28,19 @@ float expected(const std::vector<float>& x, unsigned thread, int which) {
   if (which < 5) return x[base + (l ^ xors[which])];
   if (which < 9) return l + downs[which - 5] < 32 ? x[thread + downs[which - 5]] : x[thread];
   return x[base + lanes[which - 9]];
+}
+
+TEST(GpuDevice, TheDeviceIsADeviceToTheRuntime) {
+  RRWKV_NEED_GPU();
+  EXPECT_TRUE(rrwkv::cuda_compiled());
+  EXPECT_EQ(rrwkv::Device::parse("cuda"), rrwkv::Device::cuda(0));
+  EXPECT_EQ(rrwkv::Device::parse("cuda:0").str(), "cuda:0");
+  if (rrwkv::gpu_emulated()) {  // the emulation says what it is, and is one device
+    EXPECT_EQ(rrwkv::cuda_device_count(), 1);
+    EXPECT_NE(rrwkv::cuda_status().find("emulation"), std::string::npos) << rrwkv::cuda_status();
+  } else {
+    EXPECT_NE(rrwkv::cuda_status().find("device(s)"), std::string::npos) << rrwkv::cuda_status();
+  }
 }
 
 TEST(GpuVendor, ShufflesExchangeLanesOfEach32LaneWarp) {
