@@ -28,6 +28,7 @@ import numpy as np
 from .. import _core
 from ..tokenizer import NoTokenizerError, Tokenizer
 from . import continuation
+from .stop_strings import StopStrings
 
 Sampler = _core.Sampler
 Sampler.__module__ = "rrwkv_rt"
@@ -75,42 +76,42 @@ def _incomplete_utf8(buf: bytes | bytearray) -> int:
     return 0
 
 
-def _partial_stop(buf: bytes | bytearray, stops: Sequence[bytes]) -> int:
-    """Length of the longest tail of `buf` that is a proper prefix of a stop string."""
-    best = 0
-    for s in stops:
-        for k in range(min(len(s) - 1, len(buf)), best, -1):
-            if buf.endswith(s[:k]):
-                best = k
-                break
-    return best
-
-
 class TextStream:
     """Bytes in, text out: holds back an incomplete UTF-8 tail and a possible stop-string start,
-    and cuts the text at the first stop string. Invalid bytes become U+FFFD."""
+    and cuts the text at the first stop string (found as the text grows, in time proportional
+    to the new bytes: stop_strings.py). Invalid bytes become U+FFFD. `stops` is a list of bytes
+    or a prepared :class:`StopStrings` (immutable, shareable)."""
 
-    def __init__(self, stops: Iterable[bytes] = ()):
-        self.stops = [bytes(s) for s in stops]
+    def __init__(self, stops: Iterable[bytes] | StopStrings = ()):
+        self._stops = stops if isinstance(stops, StopStrings) else StopStrings(stops)
+        self._state = StopStrings.START
         self.buf = bytearray()
         self.stopped = False
         self.stop_string: bytes | None = None
+
+    @property
+    def stops(self) -> list[bytes]:
+        return self._stops.stops
 
     def push(self, data: bytes) -> str:
         """Text that is final once `data` is added ('' if none); sets .stopped at a stop string."""
         if self.stopped:
             return ""
+        before = len(self.buf)
         self.buf += data
-        found = [(j, s) for j, s in ((self.buf.find(s), s) for s in self.stops) if j >= 0]
-        if found:
-            cut, self.stop_string = min(found, key=lambda f: f[0])
-            self.stopped = True
-            text = bytes(self.buf[:cut])
-            self.buf.clear()
-            return text.decode("utf-8", "replace")
-        n = len(self.buf) - max(_partial_stop(self.buf, self.stops), _incomplete_utf8(self.buf))
+        held = 0
+        if self._stops:
+            self._state, hit = self._stops.scan(self._state, data)
+            if hit is not None:
+                start, index = hit
+                self.stopped, self.stop_string = True, self._stops.stops[index]
+                text = bytes(self.buf[:before + start])
+                self.buf.clear()
+                return text.decode("utf-8", "replace")
+            held = self._stops.depth(self._state)
+        n = len(self.buf) - max(held, _incomplete_utf8(self.buf))
         text = bytes(self.buf[:n])
-        del self.buf[:n]
+        del self.buf[:n]  # from the front of a bytearray: O(1) amortised
         return text.decode("utf-8", "replace")
 
     def flush(self) -> str:
