@@ -6,38 +6,44 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rrwkv_rt.server.cache import PrefixCache
+from rrwkv_rt.server.cache import ENTRY_OVERHEAD, KEY_BYTES, PrefixCache
 
 from srv_helpers import metric, reference, running_server
 
 
 def test_lookup_finds_the_longest_stored_prefix_and_leaves_a_token():
-    c = PrefixCache(max_bytes=1000, chunk=4)
+    c = PrefixCache(max_bytes=10000, chunk=4)
     t = np.arange(20)
-    assert c.wants(t, 4) and c.wants(t, 8) and not c.wants(t, 6) and not c.wants(t, 0)
-    c.put(t, 4, b"s4")
-    c.put(t, 8, b"s8")
-    assert not c.wants(t, 8)
-    assert c.lookup(t) == (8, b"s8")
-    assert c.lookup(t[:9]) == (8, b"s8")
-    assert c.lookup(t[:8]) == (4, b"s4")  # the whole prompt cached: one token is left to compute
+    keys = c.keys_for(t)
+    assert len(keys) == 5 and len(set(keys)) == 5 and all(len(k) == 32 for k in keys)
+    assert c.keys_for(t[:9]) == keys[:2] and c.keys_for(t[:3]) == []  # a key depends on its prefix only
+    assert c.wants(keys[0]) and c.wants(keys[1])
+    c.put(keys[0], b"s4")
+    c.put(keys[1], b"s8")
+    assert not c.wants(keys[1])
+    assert c.lookup(keys, 20) == (8, b"s8")
+    assert c.lookup(keys[:2], 9) == (8, b"s8")
+    assert c.lookup(keys[:2], 8) == (4, b"s4")  # the whole prompt cached: one token is left to compute
     other = t.copy()
     other[5] = 99
-    assert c.lookup(other) == (4, b"s4")
-    assert c.lookup(np.arange(1, 20)) == (0, None)
+    assert c.lookup(c.keys_for(other), 20) == (4, b"s4")
+    assert c.lookup(c.keys_for(np.arange(1, 20)), 19) == (0, None)
     assert (c.hits, c.misses, c.hit_tokens) == (4, 1, 24)
+    assert not PrefixCache(0, 4).wants(keys[0])  # a cache of size 0 is off
 
 
-def test_lru_eviction_by_bytes():
-    c = PrefixCache(max_bytes=10, chunk=1)
-    a, b, d = np.array([1, 2]), np.array([3, 4]), np.array([5, 6])
-    c.put(a, 1, b"aaaa")
-    c.put(b, 1, b"bbbb")
-    assert c.lookup(a) == (1, b"aaaa")  # a is now the most recent
-    c.put(d, 1, b"dddd")  # over budget: b goes
-    assert c.lookup(b) == (0, None) and c.lookup(a)[0] == 1 and c.lookup(d)[0] == 1
-    assert c.bytes == 8 and len(c) == 2 and c.evictions == 1
-    c.put(a, 2, b"x" * 11)  # larger than the whole budget: not kept
+def test_lru_eviction_counts_everything_an_entry_holds():
+    one = PrefixCache.cost(b"k" * KEY_BYTES, b"x" * 100)
+    assert one == 100 + KEY_BYTES + ENTRY_OVERHEAD
+    c = PrefixCache(max_bytes=2 * one + 10, chunk=1)
+    a, b, d = (c.keys_for(np.array([i, i]))[0] for i in (1, 2, 3))
+    c.put(a, b"a" * 100)
+    c.put(b, b"b" * 100)
+    assert c.lookup([a], 2) == (1, b"a" * 100)  # a is now the most recent
+    c.put(d, b"d" * 100)  # over budget: b goes
+    assert c.lookup([b], 2) == (0, None) and c.lookup([a], 2)[0] == 1 and c.lookup([d], 2)[0] == 1
+    assert c.bytes == 2 * one and len(c) == 2 and c.evictions == 1
+    c.put(c.keys_for(np.array([9, 9]))[0], b"x" * c.max_bytes)  # larger than the whole budget: not kept
     assert len(c) == 2
     with pytest.raises(ValueError, match="cache size"):
         PrefixCache(-1, 4)

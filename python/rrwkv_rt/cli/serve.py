@@ -28,11 +28,22 @@ def add_parser(sub) -> None:
     p.add_argument("--default-max-tokens", type=int, default=256, metavar="N",
                    help="max_tokens of chat requests that give none (default 256)")
     p.add_argument("--max-prompt-tokens", type=int, default=32768, metavar="N", help="longest prompt (default 32768)")
+    p.add_argument("--max-prompt-bytes", type=int, default=1 << 20, metavar="N",
+                   help="longest text prompt in UTF-8 bytes, checked before tokenizing (default 1048576)")
+    p.add_argument("--max-body-mb", type=float, default=4, metavar="MB",
+                   help="largest request body, MiB; larger ones get 413 unread (default 4)")
     p.add_argument("--request-timeout", type=float, default=600, metavar="S",
                    help="seconds a request may take, queueing included (default 600; 0 = none)")
     p.add_argument("--initial-state", action="append", default=None, metavar="NAME=FILE",
                    help="a state-tuning file (blocks.N.att.time_state, RWKV-5/6/7) requests choose by name with "
                         "\"initial_state\": \"NAME\" (repeatable)")
+    p.add_argument("--header-timeout", type=float, default=10, metavar="S",
+                   help="seconds a request's headers may take to arrive; then 408 and the connection closes "
+                        "(default 10)")
+    p.add_argument("--body-timeout", type=float, default=60, metavar="S",
+                   help="seconds a request's body may take to arrive after its headers; then 408 (default 60)")
+    p.add_argument("--max-connections", type=int, default=512, metavar="N",
+                   help="most open connections; requests beyond get 503 (default 512)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
@@ -53,7 +64,9 @@ def cmd_serve(args) -> None:
                        threads=args.threads, capacity=args.capacity, max_queue=args.max_queue,
                        prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
                        max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,
-                       max_prompt_tokens=args.max_prompt_tokens,
+                       max_prompt_tokens=args.max_prompt_tokens, max_prompt_bytes=args.max_prompt_bytes,
+                       max_body_bytes=int(args.max_body_mb * 2**20),
                        request_timeout=args.request_timeout if args.request_timeout > 0 else None,
-                       initial_states=states)
+                       header_timeout=args.header_timeout, body_timeout=args.body_timeout,
+                       max_connections=args.max_connections, initial_states=states)
     serve(cfg, host=args.host, port=args.port, log_level=args.log_level)

@@ -239,8 +239,8 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
         given.update(resolve_aliases(aliases, given))
         max_new_tokens, presence_penalty, frequency_penalty, penalty_decay, banned_tokens, stop_tokens = given.values()
     tok = _resolve_tokenizer(self.model, tokenizer, prompt)
-    if tok is not None and stop_tokens is None and tok._t is None and tok.stop_token() is not None:
-        stop_tokens = [tok.stop_token()]  # e.g. <|endoftext|> of a tokenizer.json
+    if stop_tokens is None:
+        stop_tokens = default_stop_tokens(tok)
     vocab = self.model.vocab_size
     n_new = _max_new_tokens(max_new_tokens)
     stops = _stop_strings(stop)
@@ -282,6 +282,15 @@ _KEYWORDS = list(inspect.signature(generate).parameters)[1:-1]  # generate()'s o
 @functools.lru_cache(maxsize=1)
 def _defaults() -> dict:
     return {k: p.default for k, p in inspect.signature(generate).parameters.items()}
+
+
+def default_stop_tokens(tok) -> list[int] | None:
+    """The stop tokens generation uses when the caller names none, where the Sampler cannot find
+    them itself: the end-of-text of a tokenizer run in Python (a tokenizer.json's <|endoftext|>).
+    None leaves them to the Sampler (a native tokenizer's end-of-text, e.g. World's id 0)."""
+    if tok is not None and tok._t is None and tok.stop_token() is not None:
+        return [tok.stop_token()]
+    return None
 
 
 def _resolve_tokenizer(model, tokenizer, prompt):
@@ -452,5 +461,5 @@ def default_model_path() -> str:
     return path
 
 
-__all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "TokenResult", "default_model_path", "generate",
-           "model_tokenizer", "tokenizer_property"]
+__all__ = ["GenerationResult", "GenerationStream", "Sampler", "TextStream", "TokenResult", "default_model_path",
+           "default_stop_tokens", "generate", "model_tokenizer", "tokenizer_property"]

@@ -1,8 +1,11 @@
 """An OpenAI-compatible HTTP server over the batched engine (``rrwkv serve``; docs/SERVING.md).
 
 Needs the optional extra ``rrwkv_rt[server]`` (FastAPI, uvicorn, pydantic). Modules: ``app``
-(the routes), ``schemas`` (request bodies), ``responses`` (response shapes), ``scheduler`` (the
-thread driving the Batch: continuous batching), ``cache`` (the prompt-state LRU), ``metrics``.
+(the routes), ``config`` (the settings), ``service`` (what the routes share, the checks),
+``prepare`` (a body -> a checked job, off the event loop), ``limits`` (body size, header and body
+timeouts, uvicorn's settings), ``schemas`` (request bodies), ``responses`` (response shapes),
+``scheduler`` (the thread driving the Batch: continuous batching), ``cache`` (the prompt-state
+LRU), ``metrics``.
 The chat templates live in the library, ``rrwkv_rt.runtime.chat``.
 """
 from __future__ import annotations
@@ -14,12 +17,15 @@ except ImportError as e:  # pragma: no cover - depends on the installation
     raise ImportError(f"the server needs the optional dependencies of rrwkv_rt[server] (fastapi, uvicorn, pydantic): "
                       f"pip install 'rrwkv_rt[server]' ({e})") from None
 
-from .app import ServerConfig, Service, create_app
+from .app import create_app
+from .config import ServerConfig
+from .limits import uvicorn_config
+from .service import Service
 
 
 def serve(cfg: ServerConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
     """Run the server until interrupted."""
-    uvicorn.run(create_app(cfg), host=host, port=port, log_level=log_level, timeout_graceful_shutdown=5)
+    uvicorn.Server(uvicorn_config(create_app(cfg), cfg, host=host, port=port, log_level=log_level)).run()
 
 
-__all__ = ["ServerConfig", "Service", "create_app", "serve"]
+__all__ = ["ServerConfig", "Service", "create_app", "serve", "uvicorn_config"]

@@ -18,6 +18,12 @@ Generation follows ``GenerationStream`` (runtime/generate.py) token for token: s
 stop token, accept, decode through a ``TextStream`` (UTF-8 tails and stop strings), stop at a
 stop string or after ``max_tokens``.
 
+One request's failure is that request's alone: its sampling, text and prefill run under their own
+``try``; a request whose logits leave nothing to sample (every token banned, or NaN logits from
+a broken model) gets a 400 and leaves, its row freed, the others untouched. If a whole turn
+fails anyway (``Batch.step``, or a bug), every request holding a row is answered with a 500 and
+every row is freed; the waiting requests go on.
+
 Results go to the HTTP side through ``Request.emit``, called on this thread (the app passes a
 function that hands the event to the asyncio loop). A turn's events are emitted together at its
 end, just before the next ``Batch.step``: the GIL is released inside every Batch call, so the
@@ -36,6 +42,7 @@ from typing import Callable
 import numpy as np
 
 from ..runtime.generate import TextStream
+from ..runtime.stop_strings import StopStrings
 from .cache import PrefixCache
 from .metrics import Metrics
 
@@ -69,6 +76,11 @@ class Failed:
     status: int
     message: str
     type: str
+    code: str | None = None
+
+
+class NothingToSample(Exception):
+    """The sampler found no token it may draw (this request's bans, or -inf / NaN logits)."""
 
 
 class QueueFull(Exception):
@@ -83,18 +95,22 @@ class QueueFull(Exception):
 
 class Request:
     """A generation: prompt ids, a seeded Sampler (built and validated by the caller), limits,
-    and ``emit(event)``, called from the scheduler thread with Chunk / Done / Failed."""
+    and ``emit(event)``, called from the scheduler thread with Chunk / Done / Failed. ``keys``:
+    the prompt's prefix-cache keys (``PrefixCache.keys_for``), computed by the caller off the
+    scheduler thread; None: computed at admission. ``timeout`` counts from ``submit``."""
 
-    def __init__(self, prompt: np.ndarray, sampler, max_tokens: int, stops: list[bytes],
+    def __init__(self, prompt: np.ndarray, sampler, max_tokens: int, stops: list[bytes] | StopStrings,
                  emit: Callable[[object], None], *, logprobs: int | None = None, timeout: float | None = None,
-                 initial_state=None):
+                 keys: list[bytes] | None = None, initial_state=None):
         self.prompt = np.ascontiguousarray(prompt, dtype=np.int64)
         self.sampler = sampler
         self.max_tokens = max_tokens
         self.emit = emit
         self.logprobs = logprobs  # None: off; k >= 0: the chosen token's logprob and the k best
         self.initial_state = initial_state  # the floats of its row's initial state; None: the model's
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.timeout = timeout
+        self.deadline: float | None = None  # set by Scheduler.submit
+        self.keys = keys
         self.text = TextStream(stops)
         self.tokens: list[int] = []
         self.cancelled = False  # set by the HTTP side (client gone); read by the scheduler
@@ -110,9 +126,10 @@ class Scheduler:
     ``max_queue`` are waiting), ``cancel`` drops it, ``close`` stops the thread."""
 
     def __init__(self, model, tokenizer, *, capacity: int = 32, max_queue: int = 64, threads: int | None = None,
-                 prefill_chunk: int = 128, cache_bytes: int = 256 << 20):
+                 prefill_chunk: int = 128, cache_bytes: int = 256 << 20, clock: Callable[[], float] = time.monotonic):
         from ..runtime import Batch
         self.model = model
+        self.clock = clock  # for request deadlines (tests pass a fake one)
         self.tokenizer = tokenizer
         self.batch = Batch(model, capacity, threads=threads, prefill_chunk=prefill_chunk)
         self.capacity = capacity
@@ -129,6 +146,7 @@ class Scheduler:
         self._closing = False
         self._prefilling: deque[Request] = deque()  # scheduler thread only from here on
         self._decoding: list[Request] = []
+        self._holding: set[Request] = set()  # requests that own a batch row
         self._out = np.empty((capacity, model.vocab_size), dtype=np.float32)
         self._events: list[tuple[Request, object]] = []  # this turn's, emitted at its end
         self._thread = threading.Thread(target=self._run, name="rrwkv-scheduler", daemon=True)
@@ -143,6 +161,8 @@ class Scheduler:
                 self.metrics.requests_rejected += 1
                 raise QueueFull(f"the server is busy: {len(self._waiting)} requests are already waiting for one of "
                                 f"{self.capacity} batch rows; retry later", retry_after=1)
+            if req.timeout is not None:
+                req.deadline = self.clock() + req.timeout
             self._waiting.append(req)
             self.metrics.queue_depth = len(self._waiting)
             self._cv.notify()
@@ -174,19 +194,34 @@ class Scheduler:
                     break
             try:
                 self._turn()
-            except Exception:  # a bug: fail what is running, keep serving
+            except Exception:  # a bug: answer and free every request holding a row, keep serving
                 log.exception("scheduler turn failed")
-                for r in list(self._prefilling) + self._decoding:
-                    self._fail(r, Failed(500, "internal error in the scheduler (see the server log)", "server_error"))
-                self._prefilling.clear()
-                self._decoding.clear()
+                self._fail_all(Failed(500, "internal error in the scheduler (see the server log)", "server_error"))
+            m = self.metrics
+            m.batch_rows = len(self._prefilling) + len(self._decoding)
+            m.decoding_rows = len(self._decoding)
             self._flush()
         with self._cv:
             left = list(self._waiting)
             self._waiting.clear()
-        for r in left + list(self._prefilling) + self._decoding:
+        for r in left:
             self._fail(r, Failed(503, "the server is shutting down", "server_unavailable"))
+        self._fail_all(Failed(503, "the server is shutting down", "server_unavailable"))
         self._flush()
+
+    def _fail_all(self, failure: Failed) -> None:
+        """Answer every request that holds a row (whichever list it is in, or none: one taken
+        out of a list when the turn failed) and free every row."""
+        for r in list(self._holding) + list(self._prefilling) + self._decoding:
+            self._fail(r, failure)
+        self._prefilling.clear()
+        self._decoding.clear()
+        self._holding.clear()
+        for row in list(self.batch.rows):  # rows no request owns any more
+            try:
+                self.batch.remove(row)
+            except Exception:
+                log.exception("freeing batch row %s failed", row)
 
     def _flush(self) -> None:
         events, self._events = self._events, []
@@ -203,12 +238,9 @@ class Scheduler:
             self._decode()
         if self._prefilling:
             self._prefill()
-        m = self.metrics
-        m.batch_rows = len(self._prefilling) + len(self._decoding)
-        m.decoding_rows = len(self._decoding)
 
     def _reap(self) -> None:
-        now = time.monotonic()
+        now = self.clock()
 
         def gone(r: Request) -> bool:
             if r.cancelled:
@@ -237,9 +269,16 @@ class Scheduler:
             if r.max_tokens == 0:  # nothing to generate: no need to read the prompt
                 self._finish(r, "length")
                 continue
-            # the prompt cache holds states from the model's own initial state only
-            n, state = self.cache.lookup(r.prompt) if r.initial_state is None else (0, None)
-            r.row = self.batch.add(state=state, initial_state=r.initial_state)
+            try:
+                if r.keys is None:
+                    r.keys = self.cache.keys_for(r.prompt)
+                # the prompt cache holds states from the model's own initial state only
+                n, state = self.cache.lookup(r.keys, len(r.prompt)) if r.initial_state is None else (0, None)
+                r.row = self.batch.add(state=state, initial_state=r.initial_state)
+            except Exception:
+                self._fail_bug(r, "taking a batch row")
+                continue
+            self._holding.add(r)
             r.done = r.cached = n
             self.metrics.prompt_tokens += len(r.prompt)
             self._prefilling.append(r)
@@ -248,12 +287,12 @@ class Scheduler:
         rows = [r.row for r in self._decoding]
         tokens = [r.next_token for r in self._decoding]
         t0 = time.perf_counter()
-        logits = self.batch.step(rows, tokens, out=self._out[:len(rows)])
+        logits = self.batch.step(rows, tokens, out=self._out[:len(rows)])  # raising: every row fails (_run)
         self.metrics.decode_seconds += time.perf_counter() - t0
         self.metrics.decode_steps += 1
         running = []
         for i, r in enumerate(self._decoding):
-            if self._next(r, logits[i]):
+            if self._advance(r, logits[i]):
                 running.append(r)
         self.metrics.generated(len(self._decoding))
         self._decoding = running
@@ -271,22 +310,42 @@ class Scheduler:
             if end - r.done > budget:
                 break  # this turn's budget is spent; r goes first in the next one
             self._prefilling.popleft()
-            logits = self.batch.forward(r.row, r.prompt[r.done:end])
             budget -= end - r.done
-            self.metrics.prefill_tokens += end - r.done
-            r.done = end
-            if r.initial_state is None and self.cache.wants(r.prompt, end):
-                self.cache.put(r.prompt, end, self.batch.get_state(r.row))
+            try:
+                logits = self.batch.forward(r.row, r.prompt[r.done:end])
+                self.metrics.prefill_tokens += end - r.done
+                r.done = end
+                key = r.keys[end // self.chunk - 1] if end % self.chunk == 0 else None
+                if key is not None and r.initial_state is None and self.cache.wants(key):
+                    self.cache.put(key, self.batch.get_state(r.row))
+            except Exception:
+                self._fail_bug(r, "reading the prompt")
+                continue
             if end < len(r.prompt):
                 self._prefilling.append(r)  # round-robin: the others get the next piece
-            elif self._next(r, logits, first=True):
+            elif self._advance(r, logits, first=True):
                 self._decoding.append(r)
         self.metrics.prefill_seconds += time.perf_counter() - t0
 
     # ---- one request's tokens --------------------------------------------------------------------
+    def _advance(self, r: Request, logits: np.ndarray, first: bool = False) -> bool:
+        """_next, with r's failure kept to r: True if r goes on decoding."""
+        try:
+            return self._next(r, logits, first)
+        except NothingToSample as e:
+            self._fail(r, Failed(400, f"no token can be sampled after this text: {e}. Ban fewer tokens "
+                                      "(logit_bias), or check the model file (NaN weights give NaN logits)",
+                                 "invalid_request_error", "nothing_to_sample"))
+        except Exception:
+            self._fail_bug(r, "sampling")
+        return False
+
     def _next(self, r: Request, logits: np.ndarray, first: bool = False) -> bool:
         """Draw r's next token from `logits`; True if r goes on decoding."""
-        token = r.sampler.sample(logits)
+        try:
+            token = r.sampler.sample(logits)
+        except ValueError as e:  # every token banned or -inf / NaN: this request's own dead end
+            raise NothingToSample(str(e)) from None
         if r.sampler.is_stop(token):
             self._finish(r, "stop")
             return False
@@ -324,8 +383,12 @@ class Scheduler:
 
     def _release(self, r: Request, outcome: str) -> None:
         if r.row is not None:
-            self.batch.remove(r.row)
-            r.row = None
+            row, r.row = r.row, None
+            self._holding.discard(r)
+            try:
+                self.batch.remove(row)
+            except Exception:  # _fail_all frees what is left
+                log.exception("freeing batch row %s failed", row)
         r.finished = True
         self.metrics.requests_finished[outcome] += 1
 
@@ -336,5 +399,9 @@ class Scheduler:
     def _fail(self, r: Request, failure: Failed) -> None:
         if r.finished:
             return
-        self._release(r, failure.type)
+        self._release(r, failure.code or failure.type)
         self._events.append((r, failure))
+
+    def _fail_bug(self, r: Request, doing: str) -> None:
+        log.exception("%s failed for one request", doing)
+        self._fail(r, Failed(500, f"internal error while {doing} (see the server log)", "server_error"))

@@ -1,9 +1,10 @@
 """Request bodies of the OpenAI-compatible endpoints (pydantic), and OpenAI-style error bodies.
 
-Types are strict (``"10"`` is not a number, ``1`` is not ``true``) and ranges are checked here,
+Types are strict (``"10"`` is not a number, ``1`` is not ``true``), text must be Unicode (no lone
+surrogates) and ranges are checked here,
 so a bad field gets a 400 that names it before anything else happens. Fields the OpenAI API
 has but that change nothing here (``user``, ...) are accepted and ignored; fields whose meaning
-this server cannot honour (``n`` > 1, ``best_of`` > 1, ``logit_bias``, ``suffix``, tools) are
+this server cannot honour (``n`` > 1, ``best_of`` > 1, ``logit_bias`` other than -100, ``suffix``, tools) are
 refused by the app with a 400 naming them. Sampling extensions beyond the OpenAI API (the
 OpenAI client passes them with ``extra_body=``): ``top_k``, ``min_p``, ``repetition_penalty``,
 ``penalty_decay`` (runtime/generate.py has their meaning); ``initial_state``, the name of a
@@ -11,11 +12,26 @@ state-tuning file the server was started with.
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 Number = Union[StrictFloat, StrictInt]
+
+
+def _valid_unicode(s: str) -> str:
+    """JSON may carry lone UTF-16 surrogates ("\\ud800"), which no text encoding can hold."""
+    if not s.isascii():
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ValueError(f"the text holds a lone UTF-16 surrogate (U+{ord(s[e.start]):04X} at character "
+                             f"{e.start}), which is not Unicode text: send a surrogate pair or the character "
+                             "itself") from None
+    return s
+
+
+Text = Annotated[StrictStr, AfterValidator(_valid_unicode)]
 
 
 class _Body(BaseModel):
@@ -27,45 +43,45 @@ class StreamOptions(_Body):
 
 
 class _Sampling(_Body):
-    model: StrictStr
+    model: Text
     max_tokens: Optional[StrictInt] = Field(None, ge=0)
     temperature: Number = Field(1.0, ge=0.0, le=10.0)
     top_p: Number = Field(1.0, ge=0.0, le=1.0)
     n: StrictInt = Field(1, ge=1)
     stream: bool = False
     stream_options: Optional[StreamOptions] = None
-    stop: Optional[Union[StrictStr, list[StrictStr]]] = None
+    stop: Optional[Union[Text, list[Text]]] = None
     seed: Optional[StrictInt] = Field(None, ge=0, le=2**64 - 1)
     presence_penalty: Number = Field(0.0, ge=-2.0, le=2.0)
     frequency_penalty: Number = Field(0.0, ge=-2.0, le=2.0)
     logit_bias: Optional[dict[str, Any]] = None
-    user: Optional[StrictStr] = None
+    user: Optional[Text] = None
     # extensions (the rwkv package's sampling options)
     top_k: StrictInt = Field(0, ge=0)
     min_p: Number = Field(0.0, ge=0.0, le=1.0)
     repetition_penalty: Number = Field(1.0, gt=0.0)
     penalty_decay: Number = Field(0.996, ge=0.0, le=1.0)
     # the name of an initial state the server was started with (serve --initial-state NAME=FILE)
-    initial_state: Optional[StrictStr] = None
+    initial_state: Optional[Text] = None
 
 
 class CompletionRequest(_Sampling):
-    prompt: Union[StrictStr, list[StrictInt], list[StrictStr], list[list[StrictInt]]]
+    prompt: Union[Text, list[StrictInt], list[Text], list[list[StrictInt]]]
     logprobs: Optional[StrictInt] = Field(None, ge=0, le=5)
     echo: bool = False
     best_of: Optional[StrictInt] = Field(None, ge=1)
-    suffix: Optional[StrictStr] = None
+    suffix: Optional[Text] = None
 
 
 class TextPart(_Body):
     type: Literal["text"]
-    text: StrictStr
+    text: Text
 
 
 class Message(_Body):
     role: Literal["system", "developer", "user", "assistant"]
-    content: Union[StrictStr, list[TextPart], None] = None
-    name: Optional[StrictStr] = None
+    content: Union[Text, list[TextPart], None] = None
+    name: Optional[Text] = None
 
     def text(self) -> str:
         if self.content is None:
