@@ -27,6 +27,15 @@ CASES = [  # (path, body, status, param, words in the message)
     ("/v1/completions", OK | {"logit_bias": {"x": -100}}, 400, "logit_bias", "token ids"),
     ("/v1/completions", OK | {"logit_bias": {"300": -100}}, 400, "logit_bias", "outside the vocabulary"),
     ("/v1/completions", OK | {"logit_bias": {"5": -101}}, 400, "logit_bias", "[-100, 100]"),
+    # keys are token ids in decimal ASCII digits: not what int() also takes
+    ("/v1/completions", OK | {"logit_bias": {" 5 ": -100}}, 400, "logit_bias", "decimal digits"),
+    ("/v1/completions", OK | {"logit_bias": {"\u0665": -100}}, 400, "logit_bias", "decimal digits"),  # Arabic 5
+    ("/v1/completions", OK | {"logit_bias": {"1_0": -100}}, 400, "logit_bias", "decimal digits"),
+    ("/v1/completions", OK | {"logit_bias": {"+5": -100}}, 400, "logit_bias", "decimal digits"),
+    ("/v1/completions", OK | {"logit_bias": {"-1": -100}}, 400, "logit_bias", "decimal digits"),
+    ("/v1/completions", OK | {"logit_bias": {"9" * 5000: -100}}, 400, "logit_bias", "outside the vocabulary"),
+    ("/v1/completions", OK | {"stop": ["x" * 257]}, 400, "stop", "at most 256 bytes"),
+    ("/v1/completions", OK | {"stop": "\u20ac" * 86}, 400, "stop", "at most 256 bytes"),  # 258 bytes of UTF-8
     ("/v1/completions", OK | {"model": "gpt-4"}, 404, "model", "does not exist"),
     ("/v1/completions", {"prompt": "x"}, 400, "model", "required"),
     ("/v1/completions", OK | {"prompt": ""}, 400, "prompt", "empty"),
@@ -56,6 +65,35 @@ def test_bad_field_is_named(server, path, body, status, param, words):
     assert err["param"] == param, err
     assert words in err["message"], err
     assert err["type"]
+
+
+# JSON escapes that are lone UTF-16 surrogates: text no encoding can hold (\ud800 alone, \udc00 alone)
+SURROGATES = [  # (path, raw body, param)
+    ("/v1/completions", b'{"model": "default", "max_tokens": 3, "prompt": "ab\\ud800"}', "prompt"),
+    ("/v1/completions", b'{"model": "default", "max_tokens": 3, "prompt": ["\\udc00"]}', "prompt.0"),
+    ("/v1/completions", b'{"model": "default", "max_tokens": 3, "prompt": "x", "stop": ["\\ud83d"]}', "stop.0"),
+    ("/v1/chat/completions", b'{"model": "default", "max_tokens": 3, "messages": [{"role": "user", '
+                             b'"content": "hi \\ud800"}]}', "messages.0.content"),
+    ("/v1/chat/completions", b'{"model": "default", "max_tokens": 3, "messages": [{"role": "user", '
+                             b'"content": [{"type": "text", "text": "\\udfff"}]}]}', "messages.0.content.0.text"),
+    ("/v1/completions", b'{"model": "\\ud800", "max_tokens": 3, "prompt": "x"}', "model"),
+]
+
+
+@pytest.mark.parametrize("path,raw,param", SURROGATES)
+def test_lone_surrogates_are_a_400(server, path, raw, param):
+    base, _ = server
+    r = httpx.post(base + path, content=raw, headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["param"] == param and "surrogate" in err["message"], err
+
+
+def test_a_surrogate_pair_is_text(server, session):
+    base, _ = server
+    raw = b'{"model": "default", "max_tokens": 5, "temperature": 0, "prompt": "# \\ud83d\\ude00\\n"}'
+    r = httpx.post(base + "/v1/completions", content=raw, headers={"content-type": "application/json"}, timeout=30)
+    assert r.status_code == 200 and r.json()["choices"][0]["text"] == reference(session, "# \U0001F600\n", 5)
 
 
 @pytest.mark.parametrize("raw", [b"{bad json", b"", b"[1, 2]", b'"text"', b"\xff\xfe"])

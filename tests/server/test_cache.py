@@ -1,8 +1,15 @@
 """The prompt-state cache: LRU within a byte budget, longest chunk-aligned prefix, and through
 the server: a request sharing a long prefix computes fewer prompt tokens and gives the same
-output as without the cache."""
+output as without the cache; the budget bounds the server's memory (keys included)."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
 import numpy as np
 import pytest
 
@@ -54,7 +61,6 @@ SYSTEM = "".join(f"# rule {i}: keep functions short and named for what they do\n
 
 def test_shared_prefix_is_reused_and_output_unchanged(session):
     with running_server(capacity=4) as (base, svc):
-        import httpx
 
         def complete(prompt):
             r = httpx.post(base + "/v1/completions", timeout=60,
@@ -80,7 +86,6 @@ def test_shared_prefix_is_reused_and_output_unchanged(session):
         assert again["usage"]["prompt_tokens_details"]["cached_tokens"] == len(p1.encode()) // 128 * 128
         assert again["choices"][0]["text"] == cold["choices"][0]["text"]
     with running_server(cache_bytes=0) as (base, svc):
-        import httpx
         r = httpx.post(base + "/v1/completions", timeout=60,
                        json={"model": "default", "prompt": p2, "max_tokens": 30, "temperature": 0}).json()
         assert r["choices"][0]["text"] == warm["choices"][0]["text"]
@@ -95,3 +100,64 @@ def test_chat_turns_reuse_the_conversation(client, server):
                      {"role": "user", "content": "def sub(a, b):"}]
     r2 = client.chat.completions.create(model="default", messages=turn2, max_tokens=20, temperature=0)
     assert r2.usage.prompt_tokens_details.cached_tokens >= len(SYSTEM.encode()) // 128 * 128
+
+
+def _rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the server's memory from /proc")
+def test_the_budget_bounds_the_process_memory():
+    """A server with a 16 MiB cache reads long prompts (16384 tokens: 128 states of 30 KB each,
+    and prefix keys that, at 8 bytes per token, would hold twice that): its memory grows by no
+    more than the budget, and the cache says it holds no more than that."""
+    budget_mb = 16
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--port", str(port), "--threads", "1",
+                             "--cache-mb", str(budget_mb), "--log-level", "warning"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    rng = np.random.default_rng(0)
+    try:
+        _wait_healthy(base, proc)
+
+        def read(n_prompts: int) -> None:
+            for _ in range(n_prompts):
+                ids = rng.integers(0, 256, 16384).tolist()
+                r = httpx.post(base + "/v1/completions", timeout=300,
+                               json={"model": "default", "prompt": ids, "max_tokens": 1, "temperature": 0})
+                assert r.status_code == 200, r.text
+
+        read(1)  # the engine's and the server's own allocations are made
+        before = _rss_bytes(proc.pid)
+        read(7)  # 28 MiB of states offered: the cache fills and evicts
+        grown = _rss_bytes(proc.pid) - before
+        assert metric(base, "rrwkv_prompt_cache_evictions_total") > 0
+        assert metric(base, "rrwkv_prompt_cache_bytes") <= budget_mb << 20
+        assert grown <= (budget_mb + 8) << 20, f"the server grew by {grown / 2**20:.1f} MiB with a {budget_mb} MiB cache"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_healthy(base: str, proc) -> None:
+    t0 = time.monotonic()
+    while True:
+        try:
+            if httpx.get(base + "/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, "the server exited"
+        assert time.monotonic() - t0 < 120, "the server did not come up"
+        time.sleep(0.1)

@@ -101,7 +101,10 @@ def header_timeout_protocol(timeout: float):
 
         def on_response_complete(self) -> None:
             super().on_response_complete()  # arms uvicorn's keep-alive timeout until the next request
-            self._disarm()
+            if self.conn.their_state is h11.IDLE and self.conn.trailing_data[0]:
+                self._arm()  # the first bytes of a pipelined request are here already
+            else:
+                self._disarm()
 
         def connection_lost(self, exc) -> None:
             self._disarm()

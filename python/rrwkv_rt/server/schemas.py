@@ -107,8 +107,9 @@ def error_body(message: str, type_: str = "invalid_request_error", param: str | 
 
 
 def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
-    """(message, param) for the first of pydantic's errors, as a client wants to read it."""
-    e = errors[0]
+    """(message, param) for pydantic's errors, as a client wants to read it: the first one, or of a
+    union's members the first whose type matched (its value is what is wrong)."""
+    e = next((x for x in errors if not str(x.get("type", "")).endswith("_type")), errors[0])
     loc = [str(p) for p in e.get("loc", ()) if p != "body"]
     if e.get("type") == "json_invalid":
         return f"the request body is not valid JSON: {e.get('ctx', {}).get('error', e.get('msg'))}", None
@@ -120,6 +121,7 @@ def describe_validation_error(errors: list[dict]) -> tuple[str, str | None]:
         shown = repr(e["input"])
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
         msg = f"{msg} (got {shown})"
-    if len(errors) > 1 and all(str(x.get("loc", ())[:2]) == str(e.get("loc", ())[:2]) for x in errors):
+    if (len(errors) > 1 and str(e.get("type", "")).endswith("_type")
+            and all(str(x.get("loc", ())[:2]) == str(e.get("loc", ())[:2]) for x in errors)):
         msg = f"{msg}; or another of the accepted types"
     return (f"{param}: {msg}" if param else msg), param
