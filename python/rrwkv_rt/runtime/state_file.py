@@ -155,8 +155,21 @@ def _model_for(path: str, header_crc32: int):
     return model
 
 
+def _pickled_threads(threads) -> int | None:
+    """A pickled Session's thread count, as this machine can honour it: None stays "every CPU";
+    more threads than the CPUs this process may use become that many (a pickle from a larger
+    machine, or a crafted one asking for thousands)."""
+    if threads is None:
+        return None
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise _core.FormatError(f"a pickled Session's threads must be None or an integer >= 1, got {threads!r}: the "
+                                "pickle is corrupt")
+    return min(threads, len(os.sched_getaffinity(0)))
+
+
 def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes,
                       initial_state=None):
+    threads = _pickled_threads(threads)
     model = _model_for(path, header_crc32)
     found = model.info["header_crc32"]
     if found != header_crc32:
