@@ -143,7 +143,9 @@ class HFTokenizer(ForeignTokenizer):
         return "hf", self._json.encode("utf-8")
 
     def encode(self, text) -> list[int]:
-        return self._obj.encode(_as_str(text), add_special_tokens=False).ids
+        # encode_batch releases the GIL while it works (encode holds it throughout): other threads,
+        # such as a server's event loop, run meanwhile. The ids are the same.
+        return self._obj.encode_batch([_as_str(text)], add_special_tokens=False)[0].ids
 
     def token_bytes(self, token_id: int) -> bytes:
         if self._byte_level:
