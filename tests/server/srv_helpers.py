@@ -25,6 +25,7 @@ def running_server(clock=None, **cfg):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn_config(app, config, log_level="warning", timeout_graceful_shutdown=2))
+    service.uvicorn_server = server  # for tests that reach the connections (expire_header_timers)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     t0 = time.monotonic()
@@ -151,3 +152,12 @@ def count_submits(scheduler) -> list:
 
     scheduler.submit = counted
     return seen
+
+
+def expire_header_timers(service) -> int:
+    """Fire the header deadline of every connection that has one armed, as if its time had run
+    out (the server's loop runs the expiry); how many there were."""
+    armed = [p for p in list(service.uvicorn_server.server_state.connections) if p._header_timer is not None]
+    for p in armed:
+        p.loop.call_soon_threadsafe(p._expired)
+    return len(armed)

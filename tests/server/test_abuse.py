@@ -28,13 +28,13 @@ def test_normal_clients_beside_hostile_ones(session):
         rounds, memory = [], []
         for seed in (1, 2):
             rounds.append(asyncio.run(abuse.run_round(base, limits, normal_clients=4, normal_each=30,
-                                                      hostile_clients=3, hostile_each=40, seed=seed)))
+                                                      hostile_clients=3, hostile_each=30, seed=seed)))
             m = served.wait_idle(base)  # nothing left running: no row leaked, nothing stuck in the queue
             assert m["rrwkv_batch_size"] == 0 and m["rrwkv_queue_depth"] == 0
             memory.append(served.rss_mib(proc.pid))
         assert proc.poll() is None
     for r in rounds:
         assert r.unexpected == [], r.unexpected
-        assert len(r.normal) == 120 and sum(r.outcomes.values()) == 120
+        assert len(r.normal) == 120 and sum(r.outcomes.values()) == 90
     assert not abuse.mismatches(session, rounds)
     assert memory[1] - memory[0] <= MEMORY_SLACK_MIB, f"the server grew from {memory[0]:.1f} to {memory[1]:.1f} MiB"

@@ -10,15 +10,22 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from srv_helpers import running_server, wait_for
+from srv_helpers import Gate, expire_header_timers, reference, running_server, wait_for
 
 OK = {"model": "default", "prompt": "def main(", "max_tokens": 3, "temperature": 0}
 
 
 @pytest.fixture(scope="module")
 def limited():
-    with running_server(max_body_bytes=10_000, max_prompt_bytes=2_000, max_prompt_tokens=4_000, header_timeout=0.5,
-                        body_timeout=0.5) as s:
+    with running_server(max_body_bytes=10_000, max_prompt_bytes=2_000, max_prompt_tokens=4_000) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def impatient():
+    """Short header and body deadlines; only half-sent requests are sent to it, so no request
+    that is sent whole can be timed out however slow the machine."""
+    with running_server(header_timeout=0.5, body_timeout=0.5) as s:
         yield s
 
 
@@ -109,8 +116,8 @@ def _read_until_closed(sock: socket.socket) -> bytes:
 
 
 @pytest.mark.parametrize("sent", [b"", b"POST /v1/compl", b"POST /v1/completions HTTP/1.1\r\nHost: x\r\n"])
-def test_half_sent_headers_time_out(limited, sent):
-    base, _ = limited
+def test_half_sent_headers_time_out(impatient, sent):
+    base, _ = impatient
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(sent)
@@ -118,17 +125,38 @@ def test_half_sent_headers_time_out(limited, sent):
     assert answer.startswith(b"HTTP/1.1 408") and b"--header-timeout" in answer
 
 
-def test_half_sent_request_after_a_whole_one_times_out(limited):
-    base, _ = limited
-    port = int(base.rsplit(":", 1)[1])
-    with socket.create_connection(("127.0.0.1", port)) as sock:
-        sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /hea")  # keep-alive, then half of a second one
-        answer = _read_until_closed(sock)
-    assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer
+def test_a_deadline_cuts_only_half_sent_requests(session):
+    """The header deadline, fired by the test (the server's own is an hour away): a connection
+    that sent a whole request and half of a second one gets that request's answer, then 408 and is
+    closed; a request whose headers arrived is never cut, however long its answer takes."""
+    with running_server(header_timeout=3600) as (base, svc):
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /hea")  # keep-alive, then half a request
+            sock.settimeout(60)
+            answer = b""
+            while b'"queue_depth"' not in answer:
+                answer += sock.recv(65536)
+            wait_for(lambda: any(p._header_timer is not None for p in svc.uvicorn_server.server_state.connections),
+                     what="the deadline of the half request")
+            assert expire_header_timers(svc) == 1
+            answer += _read_until_closed(sock)
+        assert answer.startswith(b"HTTP/1.1 200") and b"HTTP/1.1 408" in answer
+        gate = Gate(svc.scheduler)
+        gate.close()
+        with ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(httpx.post, base + "/v1/completions", json=OK, timeout=120)
+            wait_for(gate.waiting.is_set, what="the request to reach the engine")
+            expire_header_timers(svc)  # none is armed for it; firing every deadline there is changes nothing
+            for p in list(svc.uvicorn_server.server_state.connections):
+                p.loop.call_soon_threadsafe(p._expired)
+            gate.open()
+            r = pending.result()
+        assert r.status_code == 200 and r.json()["choices"][0]["text"] == reference(session, OK["prompt"], 3)
 
 
-def test_half_sent_body_times_out(limited):
-    base, _ = limited
+def test_half_sent_body_times_out(impatient):
+    base, _ = impatient
     port = int(base.rsplit(":", 1)[1])
     with socket.create_connection(("127.0.0.1", port)) as sock:
         sock.sendall(b"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

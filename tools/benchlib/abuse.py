@@ -29,8 +29,8 @@ class Limits:
     """The server's limits the attacks aim at; ``args()`` gives the matching `rrwkv serve` flags."""
     max_body_bytes: int = 256 << 10
     max_prompt_bytes: int = 64 << 10
-    header_timeout: float = 1.0
-    body_timeout: float = 1.0
+    header_timeout: float = 2.0  # short, for the half-sent attacks; still far above a whole request's gaps
+    body_timeout: float = 2.0
 
     def args(self) -> list[str]:
         return ["--max-body-mb", str(self.max_body_bytes / 2**20), "--max-prompt-bytes", str(self.max_prompt_bytes),
