@@ -1,6 +1,6 @@
-"""A Pile-style model (RWKV-4 with a Hugging Face byte-level BPE tokenizer.json in its file)
-served: its <|endoftext|> ends the text as in Session.generate, and every response equals
-Session.generate's."""
+"""A Pile-style model (RWKV-4 with a Hugging Face tokenizer.json in its file: a byte-level BPE the
+native reader runs, or a word BPE the `tokenizers` library runs) served: its <|endoftext|> ends
+the text as in Session.generate, and every response equals Session.generate's."""
 from __future__ import annotations
 
 import pytest
@@ -14,15 +14,14 @@ pytest.importorskip("torch")
 PROMPT = "def main():\n    "
 
 
-@pytest.fixture(scope="module")
-def pile(tmp_path_factory):
+@pytest.fixture(scope="module", params=["byte-level BPE (native)", "word BPE (the tokenizers library)"])
+def pile(tmp_path_factory, request):
     import rrwkv_rt
-    path = pile_style_model(tmp_path_factory.mktemp("pile"))
+    path = pile_style_model(tmp_path_factory.mktemp("pile"), byte_level=request.param.startswith("byte"))
     session = rrwkv_rt.Session(path, threads=1)
-    tok = rrwkv_rt.runtime.generate.model_tokenizer(session.model)
-    eos = tok.stop_token()
-    assert tok.kind == "hf" and eos is not None and tok.token_bytes(eos) == b"<|endoftext|>"
-    with running_server(model_path=path, capacity=4) as (base, svc):
+    from tokenizers import Tokenizer as HF  # the library's word for which id <|endoftext|> is
+    eos = HF.from_str(rrwkv_rt.ModelFile(path).fields["tokenizer.vocab"].decode()).token_to_id("<|endoftext|>")
+    with running_server(model_path=path, model_name="pile", capacity=4) as (base, svc):
         yield base, session, eos
 
 
