@@ -2,8 +2,14 @@
 normal clients beside hostile ones (tools/benchlib/abuse.py lists the attacks; each checks the
 answer it must get). Afterwards every normal response equals Session.generate with the same
 parameters, no batch row is left in use, and the second round leaves the server's memory where
-the first did. Counts, not durations, bound the run (about 20 s here); tools/soak_server.py runs
-the same for as long as asked."""
+the first did. Counts, not durations, bound the run (about 30 s here); tools/soak_server.py runs
+the same for as long as asked.
+
+Nothing depends on the machine's speed: the server's header and body deadlines are far beyond any
+gap inside a whole request (the half-sent attacks hold their connections to the end of the round
+instead of waiting for them; test_limits.py fires those deadlines itself), and the server listens
+on a socket the test bound and handed over (`serve --fd`), so no other process on the machine can
+take its port between the choice and the use."""
 from __future__ import annotations
 
 import asyncio

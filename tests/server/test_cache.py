@@ -4,10 +4,8 @@ output as without the cache; the budget bounds the server's memory (keys include
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -16,6 +14,9 @@ import pytest
 from rrwkv_rt.server.cache import ENTRY_OVERHEAD, KEY_BYTES, PrefixCache
 
 from srv_helpers import metric, reference, running_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from benchlib import served  # noqa: E402
 
 
 def test_lookup_finds_the_longest_stored_prefix_and_leaves_a_token():
@@ -116,14 +117,8 @@ def test_the_budget_bounds_the_process_memory():
     and prefix keys that, at 8 bytes per token, would hold twice that): its memory grows by no
     more than the budget, and the cache says it holds no more than that."""
     budget_mb = 16
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--port", str(port), "--threads", "1",
-                             "--cache-mb", str(budget_mb), "--log-level", "warning"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
     rng = np.random.default_rng(0)
-    try:
-        _wait_healthy(base, proc)
+    with served.serve("--threads", "1", "--cache-mb", str(budget_mb)) as (base, proc):
 
         def read(n_prompts: int) -> None:
             for _ in range(n_prompts):
@@ -139,25 +134,3 @@ def test_the_budget_bounds_the_process_memory():
         assert metric(base, "rrwkv_prompt_cache_evictions_total") > 0
         assert metric(base, "rrwkv_prompt_cache_bytes") <= budget_mb << 20
         assert grown <= (budget_mb + 8) << 20, f"the server grew by {grown / 2**20:.1f} MiB with a {budget_mb} MiB cache"
-    finally:
-        proc.terminate()
-        proc.wait(30)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(base: str, proc) -> None:
-    t0 = time.monotonic()
-    while True:
-        try:
-            if httpx.get(base + "/health", timeout=5).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, "the server exited"
-        assert time.monotonic() - t0 < 120, "the server did not come up"
-        time.sleep(0.1)

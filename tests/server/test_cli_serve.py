@@ -1,5 +1,6 @@
-"""`rrwkv serve` as a user runs it: a subprocess on 127.0.0.1, the shipped model, a chat template
-file; startup errors are one line and a non-zero exit."""
+"""`rrwkv serve` as a user runs it: a subprocess on 127.0.0.1 (on a socket the test bound and
+hands over with --fd, so no other process can take its port first), the shipped model, a chat
+template file; startup errors are one line and a non-zero exit."""
 from __future__ import annotations
 
 import os
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,6 +16,9 @@ import pytest
 from rrwkv_rt.runtime.chat import ChatTemplate
 
 from srv_helpers import reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+from benchlib import served  # noqa: E402
 
 
 def _free_port() -> int:
@@ -32,10 +37,12 @@ def test_serve_subcommand(tmp_path, session):
                             fold_blank_lines=False)
     tfile = tmp_path / "template.json"
     tfile.write_text(template.to_json())
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--port", str(port), "--threads", "1",
+    sock = served.listening_socket()  # handed over: no other process can take the port meanwhile
+    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--fd", str(sock.fileno()), "--threads", "1",
                              "--model-name", "tiny", "--chat-template", str(tfile), "--log-level", "warning"],
-                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=[sock.fileno()])
+    port = sock.getsockname()[1]
+    sock.close()
     base = f"http://127.0.0.1:{port}"
     try:
         t0 = time.monotonic()
@@ -62,7 +69,8 @@ def test_serve_subcommand(tmp_path, session):
 
 @pytest.mark.parametrize("args,words", [(["/nonexistent/model.rrwkv"], "model.rrwkv"),
                                          (["--capacity", "0"], "capacity must be >= 1"),
-                                         (["--chat-template", "/nonexistent.json"], "nonexistent.json")])
+                                         (["--chat-template", "/nonexistent.json"], "nonexistent.json"),
+                                         (["--fd", "987"], "--fd 987 is not an open socket")])
 def test_startup_errors_are_one_line(args, words):
     r = subprocess.run([sys.executable, "-m", "rrwkv_rt", "serve", *args, "--port", str(_free_port())], env=_env(),
                        capture_output=True, text=True, timeout=60)

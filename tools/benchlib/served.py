@@ -12,19 +12,24 @@ import time
 import httpx
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def listening_socket() -> socket.socket:
+    """A socket listening on 127.0.0.1 at a port the kernel picked. The server is handed the socket
+    itself (`serve --fd`), so no other process can take the port between its choice and its use."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
 
 
 @contextlib.contextmanager
 def serve(*args: str, startup_s: float = 120):
-    """`python -m rrwkv_rt serve ARGS` on a free port; yields (base_url, Popen); stops it after."""
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--log-level", "error", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+    """`python -m rrwkv_rt serve ARGS` on a socket of 127.0.0.1; yields (base_url, Popen); stops it after."""
+    sock = listening_socket()
+    proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--fd", str(sock.fileno()),
+                             "--log-level", "error", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            pass_fds=[sock.fileno()])
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    sock.close()  # the server holds it now
     try:
         t0 = time.monotonic()
         while True:

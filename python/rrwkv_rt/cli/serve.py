@@ -11,6 +11,9 @@ def add_parser(sub) -> None:
                    help=".rrwkv model file (default: the model shipped with the package)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    p.add_argument("--fd", type=int, default=None, metavar="N",
+                   help="serve on a listening socket this process inherited as file descriptor N (socket "
+                        "activation; a test harness that bound the port itself); --host and --port are then unused")
     p.add_argument("--model-name", default=None, metavar="ID",
                    help="the model id clients pass (default: the file name without .rrwkv)")
     p.add_argument("--chat-template", default=None, metavar="JSON",
@@ -54,6 +57,7 @@ def cmd_serve(args) -> None:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be in 0..65535, got {args.port}")
+    sock = None if args.fd is None else _inherited_socket(args.fd)
     states = {}
     for item in args.initial_state or []:
         name, sep, path = item.partition("=")
@@ -69,4 +73,19 @@ def cmd_serve(args) -> None:
                        request_timeout=args.request_timeout if args.request_timeout > 0 else None,
                        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
                        max_connections=args.max_connections, initial_states=states)
-    serve(cfg, host=args.host, port=args.port, log_level=args.log_level)
+    serve(cfg, host=args.host, port=args.port, log_level=args.log_level, sock=sock)
+
+
+def _inherited_socket(fd: int):
+    """The listening TCP socket open as file descriptor `fd`; ValueError saying what it is instead."""
+    import socket
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as e:
+        raise ValueError(f"--fd {fd} is not an open socket ({e.strerror or e}); pass the number of a listening "
+                         "socket this process inherited") from None
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise ValueError(f"--fd {fd} is a socket but not a listening stream socket; call listen() on it before "
+                         "handing it over")
+    return sock

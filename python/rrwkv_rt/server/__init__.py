@@ -23,9 +23,11 @@ from .limits import uvicorn_config
 from .service import Service
 
 
-def serve(cfg: ServerConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info") -> None:
-    """Run the server until interrupted."""
-    uvicorn.Server(uvicorn_config(create_app(cfg), cfg, host=host, port=port, log_level=log_level)).run()
+def serve(cfg: ServerConfig, host: str = "127.0.0.1", port: int = 8000, log_level: str = "info",
+          sock=None) -> None:
+    """Run the server until interrupted; on `sock` (a listening socket) instead of host:port if given."""
+    server = uvicorn.Server(uvicorn_config(create_app(cfg), cfg, host=host, port=port, log_level=log_level))
+    server.run(sockets=None if sock is None else [sock])
 
 
 __all__ = ["ServerConfig", "Service", "create_app", "serve", "uvicorn_config"]
