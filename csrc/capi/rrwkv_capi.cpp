@@ -563,6 +563,33 @@ rrwkv_status rrwkv_sampler_sample(rrwkv_sampler* sampler, const float* logits, s
   });
 }
 
+rrwkv_status rrwkv_sampler_sample_masked(rrwkv_sampler* sampler, const float* logits, size_t n_logits,
+                                         const uint32_t* allowed, size_t n_words, int32_t* token) {
+  return guard(__func__, [&] {
+    require(sampler, "sampler");
+    require(logits, "logits");
+    require(token, "token");
+    if (allowed && n_words != rrwkv::mask_words(n_logits))
+      throw rrwkv::InvalidArgument("n_words is " + std::to_string(n_words) + "; a mask of " + std::to_string(n_logits) +
+                                   " tokens has (n_logits + 31) / 32 = " +
+                                   std::to_string(rrwkv::mask_words(n_logits)) + " words");
+    *token = static_cast<int32_t>(sampler->sampler.sample(logits, n_logits, allowed));
+  });
+}
+
+rrwkv_status rrwkv_sampler_set_logit_bias(rrwkv_sampler* sampler, const int32_t* tokens, const float* bias, size_t n) {
+  return guard(__func__, [&] {
+    require(sampler, "sampler");
+    if (n > 0) {
+      require(tokens, "tokens");
+      require(bias, "bias");
+    }
+    std::vector<rrwkv::TokenBias> b(n);
+    for (size_t i = 0; i < n; ++i) b[i] = {tokens[i], bias[i]};
+    sampler->sampler.set_logit_bias(std::move(b));
+  });
+}
+
 rrwkv_status rrwkv_sampler_accept(rrwkv_sampler* sampler, int32_t token) {
   return guard(__func__, [&] {
     require(sampler, "sampler");

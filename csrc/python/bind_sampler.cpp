@@ -48,6 +48,39 @@ std::optional<uint64_t> seed_arg(const py::object& seed) {
   return static_cast<uint64_t>(u);
 }
 
+// An allowed-token mask: a 1-D array of 32-bit words (int32 as llguidance makes them, or uint32),
+// mask_words(vocab_size) of them; null for None.
+const uint32_t* mask_ptr(const py::object& allowed, const Sampler& s, py::buffer_info& keep) {
+  if (allowed.is_none()) return nullptr;
+  if (!PyObject_CheckBuffer(allowed.ptr()))
+    throw InvalidArgument("allowed must be None or a numpy array of int32 / uint32 mask words, got " +
+                          std::string(py::str(py::type::of(allowed).attr("__name__"))));
+  keep = py::reinterpret_borrow<py::buffer>(allowed).request();
+  const std::string& f = keep.format;  // "i", or with a byte-order mark: "<i", "=i"
+  const bool native = f.size() == 1 || (f.size() == 2 && (f[0] == '<' || f[0] == '=' || f[0] == '@'));
+  const bool words = keep.itemsize == 4 && native && std::string("iIlL").find(f.back()) != std::string::npos;
+  const size_t want = mask_words(s.vocab_size());
+  if (!words || keep.ndim != 1 || static_cast<size_t>(keep.shape[0]) != want || keep.strides[0] != 4)
+    throw InvalidArgument("allowed must be a contiguous 1-D array of " + std::to_string(want) +
+                          " int32 or uint32 words (bit t % 32 of word t // 32 allows token t), got format '" +
+                          keep.format + "' with " + std::to_string(keep.ndim) + " dimension(s) and " +
+                          std::to_string(keep.size) + " entries");
+  return static_cast<const uint32_t*>(keep.ptr);
+}
+
+std::vector<TokenBias> bias_list(const py::object& obj) {
+  std::vector<TokenBias> out;
+  if (obj.is_none()) return out;
+  py::object items = py::hasattr(obj, "items") ? obj.attr("items")() : obj;
+  for (const py::handle& h : py::iter(items)) {
+    py::tuple pair = py::reinterpret_borrow<py::object>(h).cast<py::tuple>();
+    if (pair.size() != 2) throw InvalidArgument("logit_bias must map token ids to numbers ({id: bias})");
+    const std::vector<int64_t> id = token_list(py::make_tuple(pair[0]), "logit_bias");
+    out.push_back({id[0], pair[1].cast<float>()});
+  }
+  return out;
+}
+
 const float* logits_ptr(const Logits& logits, const Sampler& s) {
   if (logits.ndim() != 1 || static_cast<size_t>(logits.shape(0)) != s.vocab_size())
     throw InvalidArgument("logits must have shape (" + std::to_string(s.vocab_size()) + ",), got an array with " +
@@ -69,6 +102,12 @@ py::dict params_dict(const Sampler& s) {
   d["repetition_penalty"] = p.repetition_penalty;
   d["banned_tokens"] = p.banned_tokens;
   d["stop_tokens"] = p.stop_tokens;
+  py::dict bias;
+  for (const TokenBias& b : p.logit_bias) {
+    py::int_ t(b.token);
+    bias[t] = (bias.contains(t) ? bias[t].cast<double>() : 0.0) + b.bias;
+  }
+  d["logit_bias"] = bias;
   d["seed"] = s.seed();
   return d;
 }
@@ -82,7 +121,7 @@ void bind_sampler(py::module_& m) {
       .def(py::init([](int64_t vocab_size, double temperature, double top_p, int64_t top_k, double min_p,
                        double presence, double frequency, double decay, double repetition,
                        const py::object& banned, const py::object& stop, const py::object& weights,
-                       const py::object& seed, const py::object& tokenizer) {
+                       const py::object& seed, const py::object& tokenizer, const py::object& logit_bias) {
              if (vocab_size < 1) throw InvalidArgument("vocab_size must be >= 1, got " + std::to_string(vocab_size));
              SamplerParams p;
              p.temperature = temperature;
@@ -95,6 +134,7 @@ void bind_sampler(py::module_& m) {
              p.repetition_penalty = repetition;
              p.banned_tokens = token_list(banned, "banned_tokens");
              p.stop_tokens = token_list(stop, "stop_tokens");
+             p.logit_bias = bias_list(logit_bias);
              if (!weights.is_none()) {
                Logits w = Logits::ensure(weights);
                if (!w || w.ndim() != 1) throw InvalidArgument("occurrence_weights must be a 1-D array of floats");
@@ -114,25 +154,35 @@ void bind_sampler(py::module_& m) {
            py::arg("frequency_penalty") = 0.0, py::arg("penalty_decay") = 0.996, py::arg("repetition_penalty") = 1.0,
            py::arg("banned_tokens") = py::none(), py::arg("stop_tokens") = py::none(),
            py::arg("occurrence_weights") = py::none(), py::arg("seed") = py::none(), py::arg("tokenizer") = py::none(),
+           py::arg("logit_bias") = py::none(),
            "tokenizer: the model's (a native Tokenizer) to apply the per-model policy shared with the C API "
            "(sampling/model_defaults.h): occurrence weights, a ban on ids it cannot decode, and its end-of-text "
-           "as the stop token when stop_tokens is None.")
-      .def("sample", [](Sampler& s, const Logits& logits) {
+           "as the stop token when stop_tokens is None. logit_bias: {token id: bias}, added to the logits before "
+           "sampling (OpenAI's logit_bias; any finite number).")
+      .def("sample", [](Sampler& s, const Logits& logits, const py::object& allowed) {
              const float* p = logits_ptr(logits, s);
-             if (s.vocab_size() < kReleaseGilVocab) return s.sample(p, s.vocab_size());
+             py::buffer_info keep;
+             const uint32_t* mask = mask_ptr(allowed, s, keep);
+             if (s.vocab_size() < kReleaseGilVocab) return s.sample(p, s.vocab_size(), mask);
              py::gil_scoped_release release;
-             return s.sample(p, s.vocab_size());
-           }, py::arg("logits"), "One token id drawn from float32 logits of shape (vocab_size,).")
+             return s.sample(p, s.vocab_size(), mask);
+           }, py::arg("logits"), py::arg("allowed") = py::none(),
+           "One token id drawn from float32 logits of shape (vocab_size,). allowed: a mask of the tokens this "
+           "draw may return (ceil(vocab_size / 32) int32 or uint32 words, bit t % 32 of word t // 32 for token t, "
+           "as llguidance fills it); the others count as banned.")
       .def("accept", &Sampler::accept, py::arg("token"),
            "Record a kept token: every occurrence count decays, then the token's count grows by its weight.")
       .def("is_stop", &Sampler::is_stop, py::arg("token"))
       .def("reset", &Sampler::reset, "Forget every occurrence and restart the generator from the seed.")
-      .def("adjust_logits", [](const Sampler& s, const Logits& logits) {
+      .def("adjust_logits", [](const Sampler& s, const Logits& logits, const py::object& allowed) {
              const float* p = logits_ptr(logits, s);
+             py::buffer_info keep;
+             const uint32_t* mask = mask_ptr(allowed, s, keep);
              py::array_t<float> out(static_cast<py::ssize_t>(s.vocab_size()));
-             s.adjust_logits(p, s.vocab_size(), out.mutable_data());
+             s.adjust_logits(p, s.vocab_size(), out.mutable_data(), mask);
              return out;
-           }, py::arg("logits"), "The logits sample() draws from: bans and penalties applied.")
+           }, py::arg("logits"), py::arg("allowed") = py::none(),
+           "The logits sample() draws from: bans, logit bias, the mask and penalties applied.")
       .def("occurrence", &Sampler::occurrence, py::arg("token"), "The token's decayed occurrence count.")
       .def("seen", &Sampler::seen, py::arg("token"))
       .def_property_readonly("vocab_size", &Sampler::vocab_size)

@@ -71,6 +71,7 @@ Sampler::Sampler(size_t vocab_size, SamplerParams params)
     check_token(t, "stop token");
     stop_[t] = 1;
   }
+  set_logit_bias(std::move(params_.logit_bias));
   seen_.assign(vocab_, 0);
   counts_.assign(vocab_, 0.0);
   seen_list_.reserve(vocab_);
@@ -85,6 +86,35 @@ void Sampler::check_token(int64_t token, const char* what) const {
   if (token < 0 || static_cast<uint64_t>(token) >= vocab_)
     throw OutOfRange(std::string(what) + " " + std::to_string(token) + " is outside the vocabulary: expected 0 <= " +
                      "token < " + std::to_string(vocab_));
+}
+
+void Sampler::set_logit_bias(std::vector<TokenBias> bias) {
+  // checked and summed per token before anything changes: on an error the old bias stays
+  std::vector<TokenBias> sums(bias);
+  std::stable_sort(sums.begin(), sums.end(), [](const TokenBias& a, const TokenBias& b) { return a.token < b.token; });
+  size_t k = 0;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    check_token(sums[i].token, "logit_bias token");
+    if (!std::isfinite(sums[i].bias))
+      throw InvalidArgument("logit_bias for token " + std::to_string(sums[i].token) + " is " + num(sums[i].bias) +
+                            "; expected a finite number");
+    if (k > 0 && sums[k - 1].token == sums[i].token)
+      sums[k - 1].bias += sums[i].bias;
+    else
+      sums[k++] = sums[i];
+    if (!std::isfinite(sums[k - 1].bias))
+      throw InvalidArgument("logit_bias entries for token " + std::to_string(sums[i].token) +
+                            " add up to more than a float holds; expected a finite sum");
+  }
+  sums.resize(k);
+  for (int32_t t : bias_list_) bias_[t] = 0.0f;
+  bias_list_.clear();
+  if (!sums.empty() && bias_.empty()) bias_.assign(vocab_, 0.0f);
+  for (const TokenBias& b : sums) {
+    bias_[b.token] = b.bias;
+    bias_list_.push_back(static_cast<int32_t>(b.token));
+  }
+  params_.logit_bias = std::move(bias);
 }
 
 bool Sampler::is_stop(int64_t token) const {
@@ -110,11 +140,15 @@ void Sampler::reset() {
   rng_.seed(seed_);
 }
 
-void Sampler::adjust_logits(const float* logits, size_t n, float* out) const {
+void Sampler::adjust_logits(const float* logits, size_t n, float* out, const uint32_t* allowed) const {
   if (n != vocab_)
     throw InvalidArgument("logits has " + std::to_string(n) + " entries; expected vocab_size = " +
                           std::to_string(vocab_));
   for (size_t i = 0; i < n; ++i) out[i] = std::isnan(logits[i]) || banned_[i] ? kNegInf : logits[i];  // token_ban
+  for (int32_t t : bias_list_) out[t] += bias_[t];  // -inf stays -inf: the bias is finite
+  if (allowed)
+    for (size_t i = 0; i < n; ++i)
+      if (!((allowed[i >> 5] >> (i & 31)) & 1u)) out[i] = kNegInf;
   const SamplerParams& p = params_;
   const float rp = static_cast<float>(p.repetition_penalty);
   for (int32_t t : seen_list_) {
@@ -146,14 +180,14 @@ void Sampler::accept(int64_t token) {
 
 double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0); }
 
-int64_t Sampler::sample(const float* logits, size_t n) {
-  adjust_logits(logits, n, work_.data());
+int64_t Sampler::sample(const float* logits, size_t n, const uint32_t* allowed) {
+  adjust_logits(logits, n, work_.data(), allowed);
   float m = kNegInf;
   size_t arg = 0;
   for (size_t i = 0; i < n; ++i)
     if (work_[i] > m) m = work_[i], arg = i;
   if (!(m > kNegInf))
-    throw InvalidArgument("no token can be sampled: every token is banned or has a logit of -inf or NaN");
+    throw InvalidArgument("no token can be sampled: every token is banned, masked out or has a logit of -inf or NaN");
   if (params_.temperature == 0.0) return static_cast<int64_t>(arg);
   if (std::isinf(m)) {  // +inf logits: a uniform draw among them
     for (size_t i = 0; i < n; ++i) work_[i] = work_[i] == m ? 0.0f : kNegInf;

@@ -303,6 +303,22 @@ RRWKV_API void rrwkv_sampler_free(rrwkv_sampler* sampler);
 RRWKV_API rrwkv_status rrwkv_sampler_sample(rrwkv_sampler* sampler, const float* logits, size_t n_logits,
                                             int32_t* token);
 
+/* rrwkv_sampler_sample with a mask of the tokens this draw may return (constrained decoding: a
+ * grammar's next-token set, e.g. from llguidance): n_words 32-bit words, which must be
+ * (n_logits + 31) / 32; bit (t % 32) of allowed[t / 32] set allows token t, the others count as
+ * banned. allowed NULL is no mask. Errors as rrwkv_sampler_sample (also a wrong n_words, and a
+ * mask that leaves nothing to draw). */
+RRWKV_API rrwkv_status rrwkv_sampler_sample_masked(rrwkv_sampler* sampler, const float* logits, size_t n_logits,
+                                                   const uint32_t* allowed, size_t n_words, int32_t* token);
+
+/* Sets the additive logit bias (OpenAI's logit_bias): bias[i] is added to token tokens[i]'s logit
+ * after the bans, before the penalties, at every later draw; entries for one token add up; n 0
+ * clears it. Counts and the generator are unchanged. Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT
+ * (NULL arrays with n > 0, a bias that is not finite); RRWKV_ERR_OUT_OF_RANGE (a token outside
+ * [0, vocab_size)). On an error the previous bias stays. */
+RRWKV_API rrwkv_status rrwkv_sampler_set_logit_bias(rrwkv_sampler* sampler, const int32_t* tokens, const float* bias,
+                                                    size_t n);
+
 /* Records a token that was kept (not a stop token): every count decays, then the token's grows.
  * Returns RRWKV_OK; RRWKV_ERR_INVALID_ARGUMENT (NULL); RRWKV_ERR_OUT_OF_RANGE (bad token). */
 RRWKV_API rrwkv_status rrwkv_sampler_accept(rrwkv_sampler* sampler, int32_t token);

@@ -203,6 +203,18 @@ class Sampler {
     check(rrwkv_sampler_sample(get(), logits.data(), logits.size(), &token));
     return token;
   }
+  // Only tokens whose bit is set in `allowed` ((logits.size() + 31) / 32 words) may be drawn.
+  int32_t sample(const std::vector<float>& logits, const std::vector<uint32_t>& allowed) {
+    int32_t token = -1;
+    check(rrwkv_sampler_sample_masked(get(), logits.data(), logits.size(), allowed.data(), allowed.size(), &token));
+    return token;
+  }
+  // bias[i] added to token tokens[i]'s logit (OpenAI's logit_bias); empty clears it.
+  void set_logit_bias(const std::vector<int32_t>& tokens, const std::vector<float>& bias) {
+    if (tokens.size() != bias.size())
+      throw Error(RRWKV_ERR_INVALID_ARGUMENT, "set_logit_bias: tokens and bias differ in length; give one bias per token");
+    check(rrwkv_sampler_set_logit_bias(get(), tokens.data(), bias.data(), tokens.size()));
+  }
   void accept(int32_t token) { check(rrwkv_sampler_accept(get(), token)); }
   bool is_stop(int32_t token) const noexcept { return rrwkv_sampler_is_stop(get(), token); }
   void reset() { check(rrwkv_sampler_reset(get())); }

@@ -283,17 +283,17 @@ class Sampler:
     """
     Token sampler with the rwkv package's semantics: bans, presence/frequency penalties with decay, then top-p / top-k / min-p at temperature 1, then the temperature. Not thread-safe: one per sequence.
     """
-    def __init__(self, vocab_size: typing.SupportsInt | typing.SupportsIndex, *, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 0.85, top_k: typing.SupportsInt | typing.SupportsIndex = 0, min_p: typing.SupportsFloat | typing.SupportsIndex = 0.0, presence_penalty: typing.SupportsFloat | typing.SupportsIndex = 0.0, frequency_penalty: typing.SupportsFloat | typing.SupportsIndex = 0.0, penalty_decay: typing.SupportsFloat | typing.SupportsIndex = 0.996, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, banned_tokens: typing.Any = None, stop_tokens: typing.Any = None, occurrence_weights: typing.Any = None, seed: typing.Any = None, tokenizer: typing.Any = None) -> None:
+    def __init__(self, vocab_size: typing.SupportsInt | typing.SupportsIndex, *, temperature: typing.SupportsFloat | typing.SupportsIndex = 1.0, top_p: typing.SupportsFloat | typing.SupportsIndex = 0.85, top_k: typing.SupportsInt | typing.SupportsIndex = 0, min_p: typing.SupportsFloat | typing.SupportsIndex = 0.0, presence_penalty: typing.SupportsFloat | typing.SupportsIndex = 0.0, frequency_penalty: typing.SupportsFloat | typing.SupportsIndex = 0.0, penalty_decay: typing.SupportsFloat | typing.SupportsIndex = 0.996, repetition_penalty: typing.SupportsFloat | typing.SupportsIndex = 1.0, banned_tokens: typing.Any = None, stop_tokens: typing.Any = None, occurrence_weights: typing.Any = None, seed: typing.Any = None, tokenizer: typing.Any = None, logit_bias: typing.Any = None) -> None:
         """
-        tokenizer: the model's (a native Tokenizer) to apply the per-model policy shared with the C API (sampling/model_defaults.h): occurrence weights, a ban on ids it cannot decode, and its end-of-text as the stop token when stop_tokens is None.
+        tokenizer: the model's (a native Tokenizer) to apply the per-model policy shared with the C API (sampling/model_defaults.h): occurrence weights, a ban on ids it cannot decode, and its end-of-text as the stop token when stop_tokens is None. logit_bias: {token id: bias}, added to the logits before sampling (OpenAI's logit_bias; any finite number).
         """
     def accept(self, token: typing.SupportsInt | typing.SupportsIndex) -> None:
         """
         Record a kept token: every occurrence count decays, then the token's count grows by its weight.
         """
-    def adjust_logits(self, logits: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> numpy.typing.NDArray[numpy.float32]:
+    def adjust_logits(self, logits: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], allowed: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
         """
-        The logits sample() draws from: bans and penalties applied.
+        The logits sample() draws from: bans, logit bias, the mask and penalties applied.
         """
     def is_stop(self, token: typing.SupportsInt | typing.SupportsIndex) -> bool:
         ...
@@ -305,9 +305,9 @@ class Sampler:
         """
         Forget every occurrence and restart the generator from the seed.
         """
-    def sample(self, logits: typing.Annotated[numpy.typing.ArrayLike, numpy.float32]) -> int:
+    def sample(self, logits: typing.Annotated[numpy.typing.ArrayLike, numpy.float32], allowed: typing.Any = None) -> int:
         """
-        One token id drawn from float32 logits of shape (vocab_size,).
+        One token id drawn from float32 logits of shape (vocab_size,). allowed: a mask of the tokens this draw may return (ceil(vocab_size / 32) int32 or uint32 words, bit t % 32 of word t // 32 for token t, as llguidance fills it); the others count as banned.
         """
     def seen(self, token: typing.SupportsInt | typing.SupportsIndex) -> bool:
         ...

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <set>
 #include <vector>
 
@@ -107,6 +108,68 @@ TEST(Sampler, BadParametersNameTheirRange) {
   const float l[3] = {0, 0, 0};
   EXPECT_THROW(all_banned.sample(l, 3), rrwkv::InvalidArgument);
   EXPECT_THROW(all_banned.sample(l, 2), rrwkv::InvalidArgument);
+}
+
+TEST(Sampler, LogitBiasIsAddedAfterTheBansBeforeThePenalties) {
+  SamplerParams p;
+  p.alpha_presence = 0.25;
+  p.banned_tokens = {1};
+  p.logit_bias = {{0, 1.5f}, {1, 100.0f}, {2, -0.5f}, {2, -0.25f}};  // entries of one token add up
+  Sampler s(4, p);
+  s.accept(0);
+  const float l[4] = {1, 2, 3, 4};
+  float out[4];
+  s.adjust_logits(l, 4, out);
+  EXPECT_EQ(out[0], 1.0f + 1.5f - 0.25f);
+  EXPECT_EQ(out[1], -std::numeric_limits<float>::infinity());  // a ban stays a ban
+  EXPECT_EQ(out[2], 3.0f - 0.75f);
+  EXPECT_EQ(out[3], 4.0f);
+  p = {};
+  p.temperature = 0.0;
+  p.logit_bias = {{0, 3.5f}};
+  Sampler greedy(4, p);
+  EXPECT_EQ(greedy.sample(l, 4), 0);  // 1 + 3.5 beats 4
+  greedy.set_logit_bias({});
+  EXPECT_EQ(greedy.sample(l, 4), 3);
+  EXPECT_THROW(greedy.set_logit_bias({{4, 1.0f}}), rrwkv::OutOfRange);
+  EXPECT_THROW(greedy.set_logit_bias({{0, std::numeric_limits<float>::infinity()}}), rrwkv::InvalidArgument);
+  EXPECT_THROW(greedy.set_logit_bias({{0, 3e38f}, {0, 3e38f}}), rrwkv::InvalidArgument);
+  greedy.set_logit_bias({{2, 1.5f}});
+  EXPECT_THROW(greedy.set_logit_bias({{1, 1.0f}, {9, 1.0f}}), rrwkv::OutOfRange);
+  EXPECT_EQ(greedy.sample(l, 4), 2);  // a refused bias leaves the old one
+}
+
+TEST(Sampler, MaskAllowsOnlyItsTokens) {
+  // 40 tokens: two mask words; allow 3 and 35 only
+  std::vector<float> l(40, 0.0f);
+  l[7] = 10.0f;
+  const uint32_t allowed[2] = {1u << 3, 1u << (35 - 32)};
+  ASSERT_EQ(rrwkv::mask_words(40), 2u);
+  SamplerParams p;
+  p.seed = 3;
+  Sampler s(40, p);
+  std::set<int64_t> seen;
+  for (int i = 0; i < 200; ++i) seen.insert(s.sample(l.data(), 40, allowed));
+  EXPECT_EQ(seen, (std::set<int64_t>{3, 35}));
+  std::vector<float> adj(40);
+  s.adjust_logits(l.data(), 40, adj.data(), allowed);
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(std::isinf(adj[i]), i != 3 && i != 35) << i;
+  // without a mask the same sampler draws token 7 again; with a mask of nothing, it refuses
+  p.temperature = 0.0;
+  Sampler g(40, p);
+  EXPECT_EQ(g.sample(l.data(), 40), 7);
+  const uint32_t none[2] = {0, 0};
+  EXPECT_THROW(g.sample(l.data(), 40, none), rrwkv::InvalidArgument);
+  // a masked draw is the unmasked draw over the allowed tokens: the same seed, the same token
+  // as banning the others
+  SamplerParams q;
+  q.seed = 11;
+  Sampler masked(40, q);
+  for (int t = 0; t < 40; ++t)
+    if (t != 3 && t != 35) q.banned_tokens.push_back(t);
+  Sampler banned(40, q);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(masked.sample(l.data(), 40, allowed), banned.sample(l.data(), 40));
 }
 
 }  // namespace

@@ -33,6 +33,9 @@ def lib():
     L.rrwkv_model_free.argtypes = [C.c_void_p]
     L.rrwkv_sampler_new.argtypes = [C.c_void_p, C.POINTER(SamplerParams), C.POINTER(C.c_void_p)]
     L.rrwkv_sampler_sample.argtypes = [C.c_void_p, C.POINTER(C.c_float), C.c_size_t, C.POINTER(C.c_int32)]
+    L.rrwkv_sampler_sample_masked.argtypes = [C.c_void_p, C.POINTER(C.c_float), C.c_size_t, C.POINTER(C.c_uint32),
+                                              C.c_size_t, C.POINTER(C.c_int32)]
+    L.rrwkv_sampler_set_logit_bias.argtypes = [C.c_void_p, C.POINTER(C.c_int32), C.POINTER(C.c_float), C.c_size_t]
     L.rrwkv_sampler_accept.argtypes = [C.c_void_p, C.c_int32]
     L.rrwkv_sampler_is_stop.argtypes = [C.c_void_p, C.c_int32]
     L.rrwkv_sampler_is_stop.restype = C.c_bool
@@ -98,3 +101,42 @@ def test_bad_parameters(lib, cmodel):
     assert lib.rrwkv_sampler_new(cmodel, C.byref(p), C.byref(s)) == 1
     assert b"params->banned_tokens is NULL" in lib.rrwkv_last_error()
     assert lib.rrwkv_sampler_new(None, None, C.byref(s)) == 1
+
+
+def test_mask_and_logit_bias_as_python(lib, cmodel):
+    """rrwkv_sampler_sample_masked and rrwkv_sampler_set_logit_bias draw what the Python Sampler
+    draws with the same mask and bias; a wrong word count and a mask of nothing are errors."""
+    p = lib.rrwkv_sampler_default_params()
+    p.has_seed, p.seed, p.top_p = True, 5, 1.0
+    s = C.c_void_p()
+    assert lib.rrwkv_sampler_new(cmodel, C.byref(p), C.byref(s)) == 0, lib.rrwkv_last_error()
+    weights = rrwkv_rt._core._occurrence_weights(rrwkv_rt.Tokenizer.bytes()._t, 256)
+    bias = {65: 4.0, 66: -2.5, 200: 100.0}
+    py = rrwkv_rt.Sampler(256, top_p=1.0, occurrence_weights=weights, seed=5, logit_bias=bias)
+    toks = (C.c_int32 * 3)(*bias)
+    vals = (C.c_float * 3)(*bias.values())
+    assert lib.rrwkv_sampler_set_logit_bias(s, toks, vals, 3) == 0, lib.rrwkv_last_error()
+    rng = np.random.default_rng(1)
+    mask = np.zeros(8, dtype=np.uint32)
+    for t in rng.choice(256, 40, replace=False):
+        mask[t // 32] |= np.uint32(1 << (t % 32))
+    mptr = mask.ctypes.data_as(C.POINTER(C.c_uint32))
+    tok = C.c_int32()
+    for _ in range(50):
+        logits = rng.normal(size=256).astype(np.float32)
+        ptr = logits.ctypes.data_as(C.POINTER(C.c_float))
+        assert lib.rrwkv_sampler_sample_masked(s, ptr, 256, mptr, 8, C.byref(tok)) == 0, lib.rrwkv_last_error()
+        assert tok.value == py.sample(logits, mask)
+        assert mask[tok.value // 32] >> (tok.value % 32) & 1
+    assert lib.rrwkv_sampler_sample_masked(s, ptr, 256, mptr, 7, C.byref(tok)) == 1
+    assert b"(n_logits + 31) / 32 = 8 words" in lib.rrwkv_last_error()
+    none = np.zeros(8, dtype=np.uint32)
+    assert lib.rrwkv_sampler_sample_masked(s, ptr, 256, none.ctypes.data_as(C.POINTER(C.c_uint32)), 8,
+                                           C.byref(tok)) == 1
+    assert b"masked out" in lib.rrwkv_last_error()
+    bad = (C.c_int32 * 1)(256)
+    assert lib.rrwkv_sampler_set_logit_bias(s, bad, vals, 1) == 4  # out of range; the old bias stays
+    inf = (C.c_float * 1)(float("inf"))
+    assert lib.rrwkv_sampler_set_logit_bias(s, toks, inf, 1) == 1 and b"finite" in lib.rrwkv_last_error()
+    assert lib.rrwkv_sampler_set_logit_bias(s, None, None, 0) == 0  # clears it
+    lib.rrwkv_sampler_free(s)

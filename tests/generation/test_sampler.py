@@ -304,3 +304,51 @@ def test_defaults_agree_with_generate_and_the_rwkv_package():
     pipeline = pytest.importorskip("rwkv.utils").PIPELINE_ARGS()
     assert (sampler["temperature"], sampler["top_p"], sampler["top_k"], sampler["penalty_decay"]) == \
         (pipeline.temperature, pipeline.top_p, pipeline.top_k, pipeline.alpha_decay)
+
+
+def test_logit_bias_is_added_to_the_logits():
+    """A biased sampler draws what an unbiased one draws from logits + bias (same seed), the
+    bias added before the penalties; adjust_logits shows it."""
+    rng = np.random.default_rng(3)
+    bias = {3: 2.5, 7: -100.0, 9: 0.75}
+    a = Sampler(16, top_p=0.9, presence_penalty=0.4, seed=11, logit_bias=bias)
+    b = Sampler(16, top_p=0.9, presence_penalty=0.4, seed=11)
+    assert a.params["logit_bias"] == bias
+    add = np.zeros(16, dtype=np.float32)
+    for t, v in bias.items():
+        add[t] = v
+    for _ in range(200):
+        logits = rng.normal(size=16).astype(np.float32)
+        ta, tb = a.sample(logits), b.sample(logits + add)
+        assert ta == tb
+        a.accept(ta), b.accept(tb)
+    np.testing.assert_array_equal(a.adjust_logits(logits), b.adjust_logits(logits + add))
+    with pytest.raises(ValueError, match="finite"):
+        Sampler(16, logit_bias={1: float("nan")})
+    with pytest.raises(IndexError):
+        Sampler(16, logit_bias={16: 1.0})
+
+
+def test_a_mask_is_a_ban_for_one_draw():
+    """sample(logits, allowed) draws what a sampler banning the masked-out tokens draws (same
+    seed); a mask in the wrong shape or of another type is refused, one of nothing raises."""
+    rng = np.random.default_rng(4)
+    V = 70  # three mask words, the last one partly used
+    allowed_ids = rng.choice(V, 9, replace=False)
+    mask = np.zeros(3, dtype=np.int32)  # llguidance's type; uint32 works too
+    for t in allowed_ids:
+        mask[t // 32] |= np.int32(np.uint32(1 << (t % 32)).view(np.int32))
+    masked = Sampler(V, top_p=0.95, seed=2)
+    banned = Sampler(V, top_p=0.95, seed=2, banned_tokens=[t for t in range(V) if t not in allowed_ids])
+    for _ in range(200):
+        logits = rng.normal(size=V).astype(np.float32)
+        t = masked.sample(logits, mask)
+        assert t == banned.sample(logits) and t in allowed_ids
+        masked.accept(t), banned.accept(t)
+    assert masked.sample(logits, mask.view(np.uint32)) == banned.sample(logits)
+    np.testing.assert_array_equal(masked.adjust_logits(logits, mask), banned.adjust_logits(logits))
+    for bad in (np.zeros(2, dtype=np.int32), np.zeros(3, dtype=np.int64), np.zeros((1, 3), dtype=np.int32), [1, 2, 3]):
+        with pytest.raises((ValueError, TypeError), match="allowed"):
+            masked.sample(logits, bad)
+    with pytest.raises(ValueError, match="masked out"):
+        masked.sample(logits, np.zeros(3, dtype=np.int32))
