@@ -65,6 +65,10 @@ struct RaggedBatch {
   int64_t ld_logits = 0;
   bool all_logits = false;
   int64_t n_logit_rows = 0;
+  // The final hidden state, ln_out(x) (n_embd floats per row, row stride ld_hidden), of the same
+  // tokens as the logits (embeddings); set with or without `logits`.
+  float* hidden = nullptr;
+  int64_t ld_hidden = 0;
 
   int64_t n_tokens() const { return start[n_rows]; }
   int64_t len(int64_t i) const { return start[i + 1] - start[i]; }

@@ -15,11 +15,15 @@ void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float*
 
 void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* rows, float* normed,
             std::vector<int64_t>& last) {
-  if (!b.logits) return;
+  if (!b.logits && !b.hidden) return;
   const int64_t C = w.emb.cols, N = b.n_tokens();
+  // ln_out(x) goes to `normed`, or straight to the caller's hidden rows when it wants them
+  const bool direct = b.hidden != nullptr;
+  float* out = direct ? b.hidden : normed;
+  const int64_t ld = direct ? b.ld_hidden : C;
   if (b.all_logits) {
-    ops::layer_norm(ctx, x, C, N, C, w.ln_out_w, w.ln_out_b, w.eps, normed, C);
-    ops::linear(ctx, {{&w.head, normed, C, N, b.logits, b.ld_logits}});
+    ops::layer_norm(ctx, x, C, N, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);
+    if (b.logits) ops::linear(ctx, {{&w.head, out, ld, N, b.logits, b.ld_logits}});
     return;
   }
   const int64_t n = b.n_logit_rows;  // the last token of each of the first n rows
@@ -27,8 +31,8 @@ void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const
   last.clear();
   for (int64_t i = 0; i < n; ++i) last.push_back(b.start[i + 1] - 1);
   ops::gather(ctx, x, C, last.data(), n, C, rows, C);
-  ops::layer_norm(ctx, rows, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, normed, C);
-  ops::linear(ctx, {{&w.head, normed, C, n, b.logits, b.ld_logits}});
+  ops::layer_norm(ctx, rows, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);
+  if (b.logits) ops::linear(ctx, {{&w.head, out, ld, n, b.logits, b.ld_logits}});
 }
 
 }  // namespace rrwkv

@@ -1,5 +1,6 @@
 // What every RWKV generation does around its blocks: x = ln0(emb[token]) before the first block,
-// logits = head · ln_out(x) after the last (for every token, or each row's last token).
+// logits = head · ln_out(x) after the last (for every token, or each row's last token); ln_out(x)
+// itself is the final hidden state (embeddings).
 #pragma once
 
 #include <cstdint>
@@ -19,7 +20,8 @@ struct OuterWeights {
 // x (N x C) = ln0(emb[tokens]).
 void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float* x);
 
-// The logits the batch asks for (RaggedBatch::logits), from the last block's output x (N x C).
+// The logits and final hidden states the batch asks for (RaggedBatch::logits, ::hidden), from the
+// last block's output x (N x C).
 // `rows` (N x C) and `normed` (N x C) are scratch; `last` is reused (no allocation once sized).
 void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* rows, float* normed,
             std::vector<int64_t>& last);

@@ -166,11 +166,11 @@ void Engine::step(const int64_t* rows, const int64_t* tokens, int64_t n, float* 
   execute(rows, lens_.data(), tokens, n, logits, false);
 }
 
-void Engine::forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits) {
+void Engine::forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits, float* hidden) {
   if (n <= 0) throw InvalidArgument("forward() needs at least one token");
   std::lock_guard<std::mutex> lock(mu_);
   validate(&row, &n, tokens, 1);
-  execute(&row, &n, tokens, 1, logits, all_logits);
+  execute(&row, &n, tokens, 1, logits, all_logits, hidden);
 }
 
 void Engine::run(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits) {
@@ -210,8 +210,8 @@ void Engine::validate(const int64_t* rows, const int64_t* lens, const int64_t* t
 // Runs validated rows in calls of at most max_tokens_ tokens, each row at most prefill_chunk
 // tokens per call; the rows that finish in a call come first in it, since they want logits.
 void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
-                     bool all_logits) {
-  const int64_t V = model_->vocab_size();
+                     bool all_logits, float* hidden) {
+  const int64_t V = model_->vocab_size(), C = static_cast<int64_t>(model_->config().n_embd);
   for (int64_t i = 0, off = 0; i < n; ++i) {
     offset_[static_cast<size_t>(i)] = off;
     off += lens[i];
@@ -267,6 +267,12 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
       b.logits = scatter ? logits_scratch_.data() : logits;
       b.ld_logits = V;
       b.n_logit_rows = n_finish;
+    }
+    if (hidden && (all_logits || n_finish > 0)) {  // forward() only: one row, so in order
+      b.hidden = hidden + (all_logits ? (offset_[0] + done_[0]) * C : 0);
+      b.ld_hidden = C;
+      b.all_logits = all_logits;
+      b.n_logit_rows = all_logits ? 0 : n_finish;
     }
     ctx_.batch_invariant = opts_.exact && nt == n_pieces;  // a decode step: every row as if alone
     runner_->run(ctx_, b);

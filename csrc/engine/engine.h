@@ -66,8 +66,10 @@ class Engine {
   // (OutOfRange names the row) and no state changes.
   void step(const int64_t* rows, const int64_t* tokens, int64_t n, float* logits);
   // Tokens of one row in sequence mode (prompt ingestion). logits (may be null) gets the last
-  // token's logits or, with all_logits, n x vocab.
-  void forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits);
+  // token's logits or, with all_logits, n x vocab; hidden (may be null) the final hidden state,
+  // ln_out(x), of the same tokens (n_embd floats each: embeddings).
+  void forward(int64_t row, const int64_t* tokens, int64_t n, float* logits, bool all_logits,
+               float* hidden = nullptr);
   // The general call: row rows[i] takes lens[i] >= 1 tokens (concatenated in `tokens`); logits
   // (may be null) gets each row's last-token logits, n x vocab. Long rows are cut into pieces of
   // prefill_chunk that run alongside the others, so prefill interleaves with decode.
@@ -80,7 +82,7 @@ class Engine {
   void check_row(int64_t row, const char* what) const;
   void validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n);
   void execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
-               bool all_logits);
+               bool all_logits, float* hidden = nullptr);
 
   std::shared_ptr<const Model> model_;
   const EngineOptions opts_;

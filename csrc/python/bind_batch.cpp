@@ -106,6 +106,22 @@ void bind_batch(py::module_& m) {
              return logits;
            }, py::arg("row"), py::arg("tokens"), py::arg("all_logits") = false,
            "Many tokens of one row in sequence mode: the last logits (vocab,) or, with all_logits, (T, vocab).")
+      .def("hidden_state", [](Engine& e, int64_t row, const py::object& tokens, bool all_tokens) {
+             py::array_t<int64_t> toks = token_array(tokens);
+             const int64_t n = toks.size(), C = static_cast<int64_t>(e.model()->config().n_embd);
+             py::array_t<float> hidden = all_tokens ? py::array_t<float>(std::vector<py::ssize_t>{n, C})
+                                                    : py::array_t<float>(C);
+             const int64_t* src = toks.data();
+             float* dst = hidden.mutable_data();
+             {
+               py::gil_scoped_release release;
+               e.forward(row, src, n, nullptr, all_tokens, dst);
+             }
+             return hidden;
+           }, py::arg("row"), py::arg("tokens"), py::arg("all_tokens") = false,
+           "forward() that returns the final hidden state, ln_out(x) before the head, instead of the logits: "
+           "(n_embd,) for the last token or, with all_tokens, (T, n_embd). The row's state advances as with "
+           "forward(), in the same pieces.")
       .def("run", [](Engine& e, const py::object& rows, const py::list& token_lists) {
              const std::vector<int64_t> r = row_list(rows);
              if (static_cast<size_t>(py::len(token_lists)) != r.size())

@@ -235,6 +235,10 @@ class Batch:
         """
         The row's state as a blob (the same format as Session.get_state()).
         """
+    def hidden_state(self, row: typing.SupportsInt | typing.SupportsIndex, tokens: typing.Any, all_tokens: bool = False) -> numpy.typing.NDArray[numpy.float32]:
+        """
+        forward() that returns the final hidden state, ln_out(x) before the head, instead of the logits: (n_embd,) for the last token or, with all_tokens, (T, n_embd). The row's state advances as with forward(), in the same pieces.
+        """
     def pos(self, row: typing.SupportsInt | typing.SupportsIndex) -> int:
         """
         Tokens the row has taken since its last reset.
