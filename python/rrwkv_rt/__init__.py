@@ -14,6 +14,7 @@ from ._core import __version__
 from .config import ModelConfig
 from .native import get_cmake_dir, get_include, get_library_dir
 from .runtime import Batch, Model, Session
+from .runtime.embeddings import embed
 from .runtime.generate import Sampler, default_model_path
 from .tokenizer import Tokenizer
 
@@ -23,5 +24,5 @@ StateMismatchError.__module__ = "rrwkv_rt"
 __all__ = [
     "Batch", "FORMAT_VERSION", "FormatError", "Model", "ModelConfig", "ModelFile", "Sampler", "Session",
     "StateMismatchError", "Tokenizer",
-    "__version__", "default_model_path", "get_cmake_dir", "get_include", "get_library_dir",
+    "__version__", "default_model_path", "embed", "get_cmake_dir", "get_include", "get_library_dir",
 ]

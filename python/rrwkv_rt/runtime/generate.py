@@ -199,7 +199,8 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
              stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | object | bool | None = None,
              logprobs: bool = False,
              logits_processor: Callable[[list[int], np.ndarray], np.ndarray | None] | None = None,
-             **aliases) -> Union["GenerationResult", "TokenResult", "GenerationStream"]:
+             logit_bias: dict[int, float] | None = None, json_schema: dict | str | bool | None = None,
+             grammar: str | None = None, **aliases) -> Union["GenerationResult", "TokenResult", "GenerationStream"]:
     """Continue `prompt` (str, bytes or token ids) by up to `max_new_tokens` tokens.
 
     Sampling (the rwkv package's PIPELINE_ARGS names in brackets): ``temperature`` >= 0 (0 =
@@ -213,7 +214,15 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     ``logprobs``: record each drawn token's log-probability under the model (before sampling
     adjustments). ``logits_processor(tokens, logits)``: called before each draw with the ids
     drawn so far and the float32 logits (a copy); return new logits (or modify them in place and
-    return None), e.g. to bias or mask tokens.
+    return None), e.g. to bias or mask tokens. ``logit_bias``: ``{token id: bias}`` added to the
+    logits before sampling (OpenAI's logit_bias; any finite number, -100 makes a token all but
+    impossible).
+
+    Structured output (runtime/structured.py, needs ``rrwkv_rt[structured]``): ``json_schema``
+    (a dict, its JSON text, or True for any JSON object) or ``grammar`` (Lark or GBNF text): each
+    draw is limited to the tokens the grammar allows next; the text ends ("stop_token") once the
+    grammar is complete and allows nothing more, or where the model ends it while the grammar is
+    complete. JSON is written compactly (``{"a": 1, "b": [2, 3]}``).
 
     Returns a :class:`GenerationResult` (a ``str``: the text, with ``tokens``, ``finish_reason``,
     ``usage`` and ``logprobs``), or with ``stream=True`` a :class:`GenerationStream` of text chunks
@@ -253,7 +262,11 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
                       presence_penalty=presence_penalty, frequency_penalty=frequency_penalty,
                       penalty_decay=penalty_decay, repetition_penalty=repetition_penalty,
                       banned_tokens=banned_tokens, stop_tokens=stop_tokens, tokenizer=tok._t if tok else None,
-                      seed=seed)
+                      seed=seed, logit_bias=logit_bias)
+    constraint = None
+    if json_schema is not None or grammar is not None:
+        from .structured import constraint_for
+        constraint = constraint_for(tok, vocab, json_schema=json_schema, grammar=grammar)
     if banned_tokens is not None and len({int(t) for t in banned_tokens if 0 <= int(t) < vocab}) >= vocab:
         raise ValueError(f"banned_tokens bans all {vocab} tokens of the vocabulary, so nothing could be sampled; "
                          "ban fewer (the prompt was not read: the state is unchanged)")
@@ -270,7 +283,8 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
         raise IndexError(f"prompt token {bad} is outside the vocabulary: expected 0 <= token < {vocab}")
     if logits_processor is not None and not callable(logits_processor):
         raise ValueError(f"logits_processor must be callable(tokens, logits), got {type(logits_processor).__name__}")
-    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor, resume)
+    chunks = GenerationStream(self, sampler, tok, ids, n_new, stops, bool(logprobs), logits_processor, resume,
+                              constraint)
     if stream:
         return chunks
     return GenerationResult.of(chunks) if tok is not None else TokenResult.of(chunks)
@@ -377,11 +391,12 @@ class GenerationStream:
     prompt's length, ``usage`` both counts, ``logprobs`` each token's log-probability (if asked)."""
 
     def __init__(self, session, sampler, tok: Tokenizer, ids: np.ndarray, n_new: int, stops: list[bytes],
-                 want_logprobs: bool = False, processor=None, resume: np.ndarray | None = None):
+                 want_logprobs: bool = False, processor=None, resume: np.ndarray | None = None, constraint=None):
         self.prompt_tokens = int(ids.size)
         self.tokens: list[int] = []
         self.logprobs: list[float] | None = [] if want_logprobs else None
         self._processor = processor
+        self._constraint = constraint  # structured.Constraint: the grammar's mask before each draw
         self.finish_reason: str | None = None
         self.stop_string: bytes | None = None
         self._it = self._run(session, sampler, tok, ids, n_new, stops, resume)
@@ -414,23 +429,31 @@ class GenerationStream:
         out = np.empty_like(logits)
         text = TextStream(stops)
         self.finish_reason = "length"
+        grammar = self._constraint
         for _ in range(n_new):
+            if grammar is not None and grammar.done:  # complete: only the end is left
+                self.finish_reason = "stop_token"
+                break
+            allowed = grammar.mask() if grammar is not None else None
             if self._processor is not None:
                 view = logits.copy()
                 changed = self._processor(list(self.tokens), view)
                 view = view if changed is None else np.asarray(changed, dtype=np.float32)
                 if view.shape != logits.shape:
                     raise ValueError(f"logits_processor returned shape {view.shape}, expected {logits.shape}")
-                token = sampler.sample(view)
+                token = sampler.sample(view, allowed)
             else:
-                token = sampler.sample(logits)
-            if self.logprobs is not None and not sampler.is_stop(token):
+                token = sampler.sample(logits, allowed)
+            end = sampler.is_stop(token) or (grammar is not None and grammar.is_end(token))
+            if self.logprobs is not None and not end:
                 z = logits.astype(np.float64)
                 m = z.max()
                 self.logprobs.append(float(z[token] - m - np.log(np.exp(z - m).sum())))
-            if sampler.is_stop(token):
+            if end:
                 self.finish_reason = "stop_token"
                 break
+            if grammar is not None:
+                grammar.accept(token)
             sampler.accept(token)
             self.tokens.append(token)
             # Fed before the chunk is yielded, so that the state covers every token handed out
