@@ -67,7 +67,7 @@ def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
 
 
 class Gate:
-    """Holds the scheduler's batch calls (step, forward) until the test lets them through:
+    """Holds the scheduler's batch calls (step, forward, hidden_state) until the test lets them through:
     ``gate.close()`` makes the next call wait, ``gate.open()`` releases all, ``gate.allow(n)``
     lets n more calls run. ``waiting`` is set while a call waits (the engine is "busy")."""
 
@@ -109,6 +109,10 @@ class Gate:
     def forward(self, *args, **kwargs):
         self._pass()
         return self._batch.forward(*args, **kwargs)
+
+    def hidden_state(self, *args, **kwargs):
+        self._pass()
+        return self._batch.hidden_state(*args, **kwargs)
 
     def __getattr__(self, name):  # add, remove, rows, get_state: straight through
         return getattr(self._batch, name)

@@ -52,3 +52,20 @@ def pile_style_model(folder, byte_level: bool = True) -> str:
     path = os.path.join(folder, f"pile{'' if byte_level else '_words'}.rrwkv")
     write_model(path, cfg, to_runtime_layout(sd, cfg, "f32"), tokenizer=("hf", hf.to_str().encode()))
     return path
+
+
+def world_model(folder) -> str:
+    """A random one-layer RWKV-4 with the RWKV World tokenizer (65k tokens of up to 128 bytes,
+    id 0 its end-of-text) in its file."""
+    import rrwkv_rt
+    from rrwkv_rt.config import ModelConfig
+    from rrwkv_rt.io.export import to_runtime_layout
+    from rrwkv_rt.io.format import write_model
+    from rrwkv_rt.reference import random_model
+
+    tok = rrwkv_rt.Tokenizer.world()
+    cfg = ModelConfig("rwkv4", n_layer=1, n_embd=32, vocab_size=65536)
+    sd = {k: v.numpy() for k, v in random_model(cfg, seed=5).state_dict().items()}
+    path = os.path.join(folder, "world.rrwkv")
+    write_model(path, cfg, to_runtime_layout(sd, cfg, "f32"), tokenizer=tok.header)
+    return path

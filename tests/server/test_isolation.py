@@ -33,17 +33,37 @@ def _complete(base: str, body: dict) -> tuple[int, dict | str]:
         return r.status_code, "".join(text)
 
 
-def test_banning_every_token_is_refused_up_front(server):
+def test_a_bias_on_every_token_is_no_ban(server, session):
+    """logit_bias is added to the logits (as OpenAI documents it): -100 on every token bans nothing
+    (it used to be refused), and the text is Session.generate's with the same bias."""
     base, svc = server
     everything = {str(t): -100 for t in range(256)}
-    for _ in range(svc.cfg.capacity + 1):  # as many as there are rows, and one more: none holds a row
-        status, body = _complete(base, {"model": "default", "prompt": "x", "max_tokens": 5, "logit_bias": everything})
-        assert status == 400, body
-        assert body["error"]["param"] == "logit_bias" and body["error"]["code"] == "nothing_to_sample"
-        assert "every one of the 256 tokens" in body["error"]["message"]
+    status, body = _complete(base, {"model": "default", "prompt": "def f(", "max_tokens": 12, "temperature": 0,
+                                    "logit_bias": everything})
+    want = reference(session, "def f(", 12, logit_bias={t: -100 for t in range(256)})
+    assert status == 200 and body["choices"][0]["text"] == want and len(want) == 12
     assert len(svc.scheduler.batch.rows) == 0
-    status, body = _complete(base, {"model": "default", "prompt": "x", "max_tokens": 5, "temperature": 0})
-    assert status == 200 and body["choices"][0]["finish_reason"] == "length"
+
+
+def test_nothing_left_to_sample_midway_fails_only_that_request(server, session):
+    """A grammar that allows "a" and "b", logits all below 0 (a bias) and a repetition penalty that
+    makes a seen token's logit -inf: the third draw has nothing left. That request gets 400 (a
+    stream: an error event) as Session.generate raises; its row is freed, as many times as there
+    are rows and one more, and the server goes on."""
+    base, svc = server
+    body = {"model": "default", "prompt": "def main(", "max_tokens": 10, "temperature": 0,
+            "repetition_penalty": 1e300, "logit_bias": {str(t): -100 for t in range(256)},
+            "grammar": "start: /[ab]+/"}
+    with pytest.raises(ValueError, match="no token can be sampled"):
+        reference(session, "def main(", 10, repetition_penalty=1e300, logit_bias={t: -100 for t in range(256)},
+                  grammar="start: /[ab]+/")
+    for i in range(svc.cfg.capacity + 1):
+        status, got = _complete(base, body | {"stream": i % 2 == 1})
+        error = got["error"]
+        assert status == (200 if i % 2 else 400) and error["code"] == "nothing_to_sample", (status, got)
+    assert len(svc.scheduler.batch.rows) == 0
+    status, got = _complete(base, {"model": "default", "prompt": "x", "max_tokens": 5, "temperature": 0})
+    assert status == 200 and got["choices"][0]["finish_reason"] == "length"
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +78,7 @@ def test_nan_logits_fail_only_that_request(nan_model):
     session = rrwkv_rt.Session(nan_model, threads=1)
     normal = [{"model": "nan", "prompt": p, "max_tokens": 24, "temperature": 0, "logit_bias": {str(TILDE): -100},
                "stream": i % 2 == 1} for i, p in enumerate(["def main(", "class Foo:\n    ", "import os\n"])]
-    want = [reference(session, b["prompt"], 24, banned_tokens=[TILDE]) for b in normal]
+    want = [reference(session, b["prompt"], 24, logit_bias={TILDE: -100}) for b in normal]
     culprits = [{"model": "nan", "prompt": "x = '~'", "max_tokens": 24, "stream": s} for s in (False, True)]
     with pytest.raises(ValueError, match="no token can be sampled"):
         reference(session, culprits[0]["prompt"], 24)  # what Session.generate says

@@ -129,5 +129,19 @@ def test_logit_bias_minus_100_bans(client, session):
     free = reference(session, prompt, 30)
     ban = {str(b): -100 for b in sorted(set(free.encode()))[:3]}
     r = client.completions.create(model="default", prompt=prompt, max_tokens=30, temperature=0, logit_bias=ban)
-    assert r.choices[0].text == reference(session, prompt, 30, banned_tokens=[int(k) for k in ban])
+    assert r.choices[0].text == reference(session, prompt, 30, logit_bias={int(k): -100 for k in ban})
     assert not set(r.choices[0].text.encode()) & {int(k) for k in ban}
+
+
+def test_logit_bias_is_added_to_the_logits(client, session):
+    """Any value in [-100, 100] is added to the logits (OpenAI's definition): +100 on one byte
+    makes it the greedy choice, a small bias changes a seeded draw exactly as Session.generate's."""
+    prompt = "def main(\n"
+    r = client.completions.create(model="default", prompt=prompt, max_tokens=5, temperature=0, logit_bias={"90": 100})
+    assert r.choices[0].text == "ZZZZZ"
+    bias = {str(b): v for b, v in zip(b"aeiou ", (2.5, -3, 1.25, 0.5, -0.75, 4))}
+    r = client.completions.create(model="default", prompt=prompt, max_tokens=40, temperature=1.0, top_p=1.0, seed=3,
+                                  logit_bias=bias)
+    want = reference(session, prompt, 40, temperature=1.0, top_p=1.0, seed=3,
+                     logit_bias={int(k): v for k, v in bias.items()})
+    assert r.choices[0].text == want != reference(session, prompt, 40, temperature=1.0, top_p=1.0, seed=3)

@@ -31,12 +31,12 @@ def _client(base):
 
 
 def test_endoftext_ends_the_text(pile):
-    """Only <|endoftext|> may be drawn: Session.generate stops at once with empty text; so must the
+    """Every token but <|endoftext|> biased by -100 (all but impossible): Session.generate stops at once with empty text; so must the
     server (it used to write '<|endoftext|>' max_tokens times)."""
     base, session, eos = pile
     vocab = session.model.vocab_size
     only_eos = {str(t): -100 for t in range(vocab) if t != eos}
-    want = reference(session, PROMPT, 20, banned_tokens=[t for t in range(vocab) if t != eos])
+    want = reference(session, PROMPT, 20, logit_bias={t: -100 for t in range(vocab) if t != eos})
     assert want == "" and want.finish_reason == "stop_token"
     client = _client(base)
     r = client.completions.create(model="pile", prompt=PROMPT, max_tokens=20, temperature=0, logit_bias=only_eos)
@@ -56,7 +56,8 @@ def test_sampled_text_equals_session_and_stops_where_it_does(pile):
     client = _client(base)
     finished_early = 0
     for seed in range(8):
-        want = reference(session, PROMPT, 40, temperature=1.0, top_p=1.0, seed=seed, banned_tokens=banned)
+        want = reference(session, PROMPT, 40, temperature=1.0, top_p=1.0, seed=seed,
+                         logit_bias={t: -100 for t in banned})
         r = client.completions.create(model="pile", prompt=PROMPT, max_tokens=40, temperature=1.0, top_p=1.0,
                                       seed=seed, logit_bias={str(t): -100 for t in banned})
         assert r.choices[0].text == want

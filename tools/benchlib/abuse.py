@@ -2,9 +2,10 @@
 (tests/server/test_abuse.py) and the soak program (tools/soak_server.py).
 
 Normal clients send requests from a fixed set (completions and chat, streaming or not, greedy and
-seeded sampling, stop strings, bans, token-id prompts) and keep what they got, to be compared
-with ``Session.generate`` afterwards. Hostile clients meanwhile run attacks, each checking the
-answer it must get: requests that leave nothing to sample (up front, and only midway), bodies past
+seeded sampling, stop strings, logit biases, token-id prompts, n choices, a JSON schema) and keep
+what they got, to be compared with ``Session.generate`` afterwards (choice i with seed + i).
+Hostile clients meanwhile run attacks, each checking the answer it must get: a bias on every
+token, grammars the engine refuses, requests that leave nothing to sample midway, bodies past
 the limit (declared and chunked), half-sent headers and bodies, garbage that is not HTTP, lone
 surrogates, JSON nested 50,000 deep, too many or too long stop strings, prompts past the byte
 limit, clients that leave mid-stream or give up waiting, and bursts that fill the queue.
@@ -59,34 +60,51 @@ NORMAL = [  # (path, body without "model")
     ("/v1/chat/completions", {"messages": [{"role": "system", "content": "You write Python."},
                                            {"role": "user", "content": "class Stack:"}],
                               "max_tokens": 30, "temperature": 1.0, "seed": 4, "stream": True, "stop": ["self"]}),
+    # n choices of one prompt, each its own seed stream; structured output
+    ("/v1/completions", {"prompt": "import ", "max_tokens": 12, "temperature": 1.0, "seed": 21, "n": 3,
+                         "stream": True}),
+    ("/v1/chat/completions", {"messages": [{"role": "user", "content": "A point"}], "max_tokens": 60,
+                              "temperature": 0.7, "seed": 8, "n": 2,
+                              "response_format": {"type": "json_schema", "json_schema": {"name": "p", "schema": {
+                                  "type": "object", "properties": {"x": {"type": "integer", "minimum": 0,
+                                                                         "maximum": 99}},
+                                  "required": ["x"], "additionalProperties": False}}}}),
 ]
 
 
-def reference(session, index: int) -> tuple[str, str]:
-    """(text, finish_reason) that Session.generate gives for NORMAL[index], from a fresh state."""
+def reference(session, index: int) -> tuple[tuple, tuple]:
+    """(texts, finish_reasons), one per choice, that Session.generate gives for NORMAL[index] from a
+    fresh state: choice i with the seed seed + i."""
     from rrwkv_rt.runtime.chat import template_for
     path, body = NORMAL[index]
     stop = body.get("stop")
     stop = [stop] if isinstance(stop, str) else list(stop or [])
-    kw = dict(temperature=body.get("temperature", 1.0), top_p=body.get("top_p", 1.0), seed=body.get("seed"),
-              presence_penalty=body.get("presence_penalty", 0.0), frequency_penalty=body.get("frequency_penalty", 0.0),
-              banned_tokens=[int(k) for k, v in body.get("logit_bias", {}).items() if v == -100] or None)
-    session.reset()
-    if path == "/v1/completions":
-        r = session.generate(body["prompt"], body["max_tokens"], stop=stop, **kw)
-        text = str(r)
-    else:
-        template = template_for(session.model)
-        r = session.generate(template.render(body["messages"]), body["max_tokens"], stop=list(template.stop) + stop,
-                             **kw)
-        text = str(r).lstrip()
-    return text, "length" if r.finish_reason == "length" else "stop"
+    schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+    texts, finishes = [], []
+    for i in range(body.get("n", 1)):
+        kw = dict(temperature=body.get("temperature", 1.0), top_p=body.get("top_p", 1.0),
+                  seed=None if body.get("seed") is None else body["seed"] + i,
+                  presence_penalty=body.get("presence_penalty", 0.0),
+                  frequency_penalty=body.get("frequency_penalty", 0.0),
+                  logit_bias={int(k): v for k, v in body.get("logit_bias", {}).items()} or None, json_schema=schema)
+        session.reset()
+        if path == "/v1/completions":
+            r = session.generate(body["prompt"], body["max_tokens"], stop=stop, **kw)
+            text = str(r)
+        else:
+            template = template_for(session.model)
+            r = session.generate(template.render(body["messages"]), body["max_tokens"],
+                                 stop=list(template.stop) + stop, **kw)
+            text = str(r).lstrip()
+        texts.append(text)
+        finishes.append("length" if r.finish_reason == "length" else "stop")
+    return tuple(texts), tuple(finishes)
 
 
 @dataclasses.dataclass
 class Round:
     """What one round of clients saw."""
-    normal: list = dataclasses.field(default_factory=list)  # (index, text, finish_reason, seconds)
+    normal: list = dataclasses.field(default_factory=list)  # (index, texts, finish_reasons, seconds): per choice
     outcomes: collections.Counter = dataclasses.field(default_factory=collections.Counter)  # attack -> count
     unexpected: list = dataclasses.field(default_factory=list)  # what an attack or a normal client did not expect
     seconds: float = 0.0
@@ -94,29 +112,33 @@ class Round:
 
 # ---- normal clients ------------------------------------------------------------------------------
 
-async def _send(client: httpx.AsyncClient, path: str, body: dict) -> tuple[int, str, str | None, dict | None]:
-    """(status, text, finish_reason, error) of one request, streamed or not."""
+async def _send(client: httpx.AsyncClient, path: str, body: dict) -> tuple[int, tuple, tuple, dict | None]:
+    """(status, texts, finish_reasons, error) of one request, streamed or not (a text and a finish
+    reason per choice)."""
+    n = body.get("n", 1)
     if not body.get("stream"):
         r = await client.post(path, json=body)
         data = r.json()
         if r.status_code != 200:
-            return r.status_code, "", None, data.get("error")
-        choice = data["choices"][0]
-        return 200, choice["text"] if "text" in choice else choice["message"]["content"], choice["finish_reason"], None
-    text, finish = [], None
+            return r.status_code, (), (), data.get("error")
+        choices = sorted(data["choices"], key=lambda c: c["index"])
+        return (200, tuple(c["text"] if "text" in c else c["message"]["content"] for c in choices),
+                tuple(c["finish_reason"] for c in choices), None)
+    text, finish = [[] for _ in range(n)], [None] * n
     async with client.stream("POST", path, json=body) as r:
         if r.status_code != 200:
-            return r.status_code, "", None, json.loads(await r.aread()).get("error")
+            return r.status_code, (), (), json.loads(await r.aread()).get("error")
         async for line in r.aiter_lines():
             if not line.startswith("data: ") or line == "data: [DONE]":
                 continue
             event = json.loads(line[6:])
             if "error" in event:
-                return 200, "".join(text), None, event["error"]
+                return 200, (), (), event["error"]
             for choice in event["choices"]:
-                text.append(choice.get("text") or (choice.get("delta") or {}).get("content") or "")
-                finish = choice.get("finish_reason") or finish
-    return 200, "".join(text), finish, None
+                i = choice["index"]
+                text[i].append(choice.get("text") or (choice.get("delta") or {}).get("content") or "")
+                finish[i] = choice.get("finish_reason") or finish[i]
+    return 200, tuple("".join(t) for t in text), tuple(finish), None
 
 
 async def normal_client(base: str, rng: random.Random, n: int, out: Round) -> None:
@@ -126,14 +148,14 @@ async def normal_client(base: str, rng: random.Random, n: int, out: Round) -> No
             path, body = NORMAL[index]
             t0 = time.monotonic()
             for _attempt in range(100):  # a well-behaved client retries a full queue after Retry-After
-                status, text, finish, error = await _send(client, path, body | {"model": MODEL})
+                status, texts, finishes, error = await _send(client, path, body | {"model": MODEL})
                 if status != 503:
                     break
                 await asyncio.sleep(1)
             if status != 200 or error:
                 out.unexpected.append(f"normal request {index}: {status} {error}")
             else:
-                out.normal.append((index, text, finish, time.monotonic() - t0))
+                out.normal.append((index, texts, finishes, time.monotonic() - t0))
 
 
 # ---- hostile clients -----------------------------------------------------------------------------
@@ -175,15 +197,23 @@ class Attacks:
         if stream_error:
             assert error, "an error event was expected"
 
-    async def ban_everything(self, client):
+    async def bias_everything(self, client):
+        # the same bias on every token changes nothing (it is added to the logits, as OpenAI's)
         await self._post(client, "/v1/completions", {"prompt": "x", "logit_bias": {str(t): -100 for t in range(256)}},
-                         400, "nothing_to_sample")
+                         200)
 
     async def nothing_left_midway(self, client, stream: bool = False):
-        # only byte 255 allowed, and its repeat penalised to -inf: the second token has nothing to sample
+        # only "a" and "b" allowed (a grammar), every logit below 0 (a bias) and a seen token's
+        # penalised to -inf: the third token has nothing to sample
         body = {"prompt": "def main(", "max_tokens": 10, "temperature": 0, "repetition_penalty": 1e300,
-                "logit_bias": {str(t): -100 for t in range(255)}, "stream": stream}
+                "logit_bias": {str(t): -100 for t in range(256)}, "grammar": "start: /[ab]+/", "stream": stream}
         await self._post(client, "/v1/completions", body, 200 if stream else 400, "nothing_to_sample", stream)
+
+    async def bad_grammar(self, client):
+        await self._post(client, "/v1/completions", {"prompt": "x", "grammar": "start: ("}, 400, "invalid_grammar")
+        await self._post(client, "/v1/completions", {"prompt": "x", "response_format": {
+            "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "no such type"}}}}, 400,
+            "invalid_grammar")
 
     async def nothing_left_midway_streamed(self, client):
         await self.nothing_left_midway(client, stream=True)
@@ -265,7 +295,7 @@ class Attacks:
             [a.status_code for a in answers]
 
     def all(self) -> list:
-        return [self.ban_everything, self.nothing_left_midway, self.nothing_left_midway_streamed, self.body_too_large,
+        return [self.bias_everything, self.bad_grammar, self.nothing_left_midway, self.nothing_left_midway_streamed, self.body_too_large,
                 self.chunked_body_too_large, self.half_sent_headers, self.half_sent_body, self.not_http,
                 self.lone_surrogate, self.deep_json, self.stop_strings_past_the_limits,
                 self.prompt_past_the_byte_limit, self.wrong_fields, self.leave_mid_stream, self.give_up_waiting,
@@ -320,9 +350,10 @@ def mismatches(session, rounds: list[Round]) -> list[str]:
     want = {}
     bad = []
     for r in rounds:
-        for index, text, finish, _ in r.normal:
+        for index, texts, finishes, _ in r.normal:
             if index not in want:
                 want[index] = reference(session, index)
-            if (text, finish) != want[index]:
-                bad.append(f"normal request {index}: got {(text, finish)!r}, Session.generate gives {want[index]!r}")
+            if (texts, finishes) != want[index]:
+                bad.append(f"normal request {index}: got {(texts, finishes)!r}, Session.generate gives "
+                           f"{want[index]!r}")
     return bad

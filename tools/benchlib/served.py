@@ -22,12 +22,12 @@ def listening_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def serve(*args: str, startup_s: float = 120):
+def serve(*args: str, startup_s: float = 120, env: dict | None = None):
     """`python -m rrwkv_rt serve ARGS` on a socket of 127.0.0.1; yields (base_url, Popen); stops it after."""
     sock = listening_socket()
     proc = subprocess.Popen([sys.executable, "-m", "rrwkv_rt", "serve", "--fd", str(sock.fileno()),
                              "--log-level", "error", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            pass_fds=[sock.fileno()])
+                            pass_fds=[sock.fileno()], env=env)
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
     sock.close()  # the server holds it now
     try:

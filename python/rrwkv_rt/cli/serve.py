@@ -47,12 +47,19 @@ def add_parser(sub) -> None:
                    help="seconds a request's body may take to arrive after its headers; then 408 (default 60)")
     p.add_argument("--max-connections", type=int, default=512, metavar="N",
                    help="most open connections; requests beyond get 503 (default 512)")
+    p.add_argument("--api-key", default=None, metavar="KEY",
+                   help="requests must send 'Authorization: Bearer KEY' (else 401); /health stays open. Default: "
+                        "the environment variable RRWKV_API_KEY, else no key")
+    p.add_argument("--protect-metrics", action="store_true", help="GET /metrics needs the API key too")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.set_defaults(func=cmd_serve)
 
 
 def cmd_serve(args) -> None:
+    import os
+
     from ..server import ServerConfig, serve  # ImportError (the CLI's one-line error) without the extra
+    from ..server.auth import ENV_VAR
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     if not 0 <= args.port <= 65535:
@@ -72,7 +79,9 @@ def cmd_serve(args) -> None:
                        max_body_bytes=int(args.max_body_mb * 2**20),
                        request_timeout=args.request_timeout if args.request_timeout > 0 else None,
                        header_timeout=args.header_timeout, body_timeout=args.body_timeout,
-                       max_connections=args.max_connections, initial_states=states)
+                       max_connections=args.max_connections, initial_states=states,
+                       api_key=args.api_key if args.api_key is not None else os.environ.get(ENV_VAR) or None,
+                       protect_metrics=args.protect_metrics)
     serve(cfg, host=args.host, port=args.port, log_level=args.log_level, sock=sock)
 
 

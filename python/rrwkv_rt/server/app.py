@@ -4,7 +4,9 @@
     uvicorn.Server(uvicorn_config(create_app(cfg), cfg, host="127.0.0.1", port=8000)).run()  # limits.py
 
 Routes: ``POST /v1/completions``, ``POST /v1/chat/completions`` (``stream: true`` gives
-server-sent events), ``GET /v1/models``, ``GET /health``, ``GET /metrics`` (Prometheus text).
+server-sent events), ``POST /v1/embeddings``, ``GET /v1/models``, ``GET /health``, ``GET /metrics``
+(Prometheus text). With an API key (``--api-key``) every route but ``/health`` (and ``/metrics``
+unless ``--protect-metrics``) needs ``Authorization: Bearer KEY`` (auth.py).
 Every error is an OpenAI-style body ``{"error": {"message", "type", "param", "code"}}``; a bad
 request is a 400 naming the field, a full queue a 503 with ``Retry-After``. A request's body is
 read whole by the ``BodyLimit`` middleware (limits.py) and prepared on a worker thread
@@ -23,10 +25,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import prepare, responses
 from .config import ServerConfig
+from .auth import ApiKey
 from .limits import BodyLimit
-from .prepare import Job
-from .scheduler import Chunk, Done, Failed, QueueFull, Request
-from .schemas import ChatRequest, CompletionRequest, error_body
+from .prepare import EmbedJob, Job
+from .scheduler import Chunk, Done, EmbedRequest, Failed, QueueFull, Request
+from .schemas import ChatRequest, CompletionRequest, EmbeddingRequest, error_body
 from .service import BadRequest, Service
 
 
@@ -65,6 +68,8 @@ def create_app(cfg: ServerConfig | None = None, service: Service | None = None) 
     app = FastAPI(title="rrwkv_rt", version="1", lifespan=lifespan)
     app.state.service = svc
     app.add_middleware(BodyLimit, max_bytes=svc.cfg.max_body_bytes, timeout=svc.cfg.body_timeout)
+    if svc.cfg.api_key:  # outside BodyLimit: a request without the key is refused before its body is read
+        app.add_middleware(ApiKey, key=svc.cfg.api_key, protect_metrics=svc.cfg.protect_metrics)
 
     @app.exception_handler(BadRequest)
     async def _bad(request, exc: BadRequest):
@@ -110,6 +115,11 @@ def create_app(cfg: ServerConfig | None = None, service: Service | None = None) 
         job = await svc.off_loop(prepare.chat, svc, await http.body())
         return await _generate(svc, http, job)
 
+    @app.post("/v1/embeddings", openapi_extra=_body_schema(EmbeddingRequest))
+    async def embeddings(http: HTTPRequest):
+        job = await svc.off_loop(prepare.embedding, svc, await http.body())
+        return await _embed(svc, http, job)
+
     return app
 
 
@@ -117,8 +127,9 @@ async def _generate(svc: Service, http: HTTPRequest, job: Job):
     loop = asyncio.get_running_loop()
 
     def request(emit) -> Request:
-        return Request(job.ids, job.sampler, job.max_tokens, job.stops, emit, logprobs=job.logprobs,
-                       timeout=svc.cfg.request_timeout, keys=job.keys, initial_state=job.initial_state)
+        return Request(job.ids, None, job.max_tokens, job.stops, emit, logprobs=job.logprobs,
+                       timeout=svc.cfg.request_timeout, keys=job.keys, initial_state=job.initial_state,
+                       samplers=job.samplers, constraint=job.constraint, first_mask=job.first_mask)
 
     if job.stream:
         queue: asyncio.Queue = asyncio.Queue()
@@ -128,8 +139,30 @@ async def _generate(svc: Service, http: HTTPRequest, job: Job):
                                  media_type="text/event-stream", headers={"Cache-Control": "no-cache",
                                                                           "X-Accel-Buffering": "no"})
 
-    # not streaming: chunks are gathered on the scheduler thread; only the end crosses to the loop
+    # not streaming: chunks and the choices' ends are gathered on the scheduler thread; only the
+    # request's end crosses to the loop
     chunks: list[Chunk] = []
+    dones: list[Done] = []
+
+    def emit(ev, settle) -> None:
+        if isinstance(ev, Chunk):
+            chunks.append(ev)
+        elif isinstance(ev, Done) and not ev.last:
+            dones.append(ev)
+        else:
+            settle(ev)
+
+    ev = await _wait(svc, http, loop, emit, request)
+    if isinstance(ev, JSONResponse):
+        return ev
+    if isinstance(ev, Failed):
+        return _failed(ev)
+    return JSONResponse(job.fmt.whole(chunks, dones + [ev]))
+
+
+async def _wait(svc: Service, http: HTTPRequest, loop, emit, make):
+    """Submit make(emit') and wait for the event that ends it (emit(ev, settle) decides which);
+    499 if the client leaves first (its request is then dropped)."""
     result: asyncio.Future = loop.create_future()
 
     def settle(ev) -> None:
@@ -137,27 +170,28 @@ async def _generate(svc: Service, http: HTTPRequest, job: Job):
             result.set_result(ev)
 
     to_loop = _to_loop(svc, loop, settle)
-
-    def emit(ev) -> None:
-        if isinstance(ev, Chunk):
-            chunks.append(ev)
-        else:
-            to_loop(ev)
-
-    req = request(emit)
+    req = make(lambda ev: emit(ev, to_loop))
     _submit(svc, req)
     gone = asyncio.ensure_future(_disconnected(http))
     try:
         await asyncio.wait({result, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         gone.cancel()
-    if not result.done():  # the client went away: free its row
+    if not result.done():  # the client went away: free its rows
         svc.scheduler.cancel(req)
         return _error(499, "client closed the request", type_="cancelled")
-    ev = result.result()
+    return result.result()
+
+
+async def _embed(svc: Service, http: HTTPRequest, job: EmbedJob):
+    loop = asyncio.get_running_loop()
+    make = lambda emit: EmbedRequest(job.inputs, emit, timeout=svc.cfg.request_timeout, keys=job.keys)  # noqa: E731
+    ev = await _wait(svc, http, loop, lambda ev, settle: settle(ev), make)
+    if isinstance(ev, JSONResponse):
+        return ev
     if isinstance(ev, Failed):
         return _failed(ev)
-    return JSONResponse(job.fmt.whole(chunks, ev))
+    return JSONResponse(await svc.off_loop(responses.embeddings, svc, ev, job.encoding_format))
 
 
 class _LoopBridge:
@@ -218,8 +252,7 @@ async def _stream(svc: Service, http: HTTPRequest, req: Request, queue: asyncio.
     watcher = asyncio.ensure_future(_disconnected(http))
     watcher.add_done_callback(lambda w: w.cancelled() or (svc.scheduler.cancel(req), queue.put_nowait(None)))
     try:
-        first = fmt.first()
-        if first is not None:
+        for first in fmt.first():
             yield _sse(first)
         while True:
             ev = await queue.get()
@@ -230,7 +263,10 @@ async def _stream(svc: Service, http: HTTPRequest, req: Request, queue: asyncio.
                 if data is not None:
                     yield _sse(data)
             elif isinstance(ev, Done):
-                yield _sse(fmt.last(ev))
+                for data in fmt.last(ev):
+                    yield _sse(data)
+                if not ev.last:
+                    continue
                 if include_usage:
                     yield _sse(fmt.usage_chunk(ev))
                 break

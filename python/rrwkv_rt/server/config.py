@@ -27,6 +27,8 @@ class ServerConfig:
     body_timeout: float = 60.0  # and its body within this, from the end of the headers
     max_connections: int = 512  # open connections; requests beyond get 503 (uvicorn's limit_concurrency)
     initial_states: dict[str, str] | None = None  # name -> state-tuning file, chosen per request
+    api_key: str | None = None  # requests must send "Authorization: Bearer KEY" (auth.py); None: open
+    protect_metrics: bool = False  # /metrics needs the key too
 
     def check(self) -> None:
         for name in ("capacity", "max_queue", "prefill_chunk", "max_tokens_limit", "max_prompt_tokens",
@@ -40,6 +42,10 @@ class ServerConfig:
                              f"got {self.default_max_tokens}")
         if self.request_timeout is not None and self.request_timeout <= 0:
             raise ValueError(f"request_timeout must be > 0 seconds (or None), got {self.request_timeout}")
+        if self.api_key is not None and (not self.api_key or not self.api_key.isprintable() or " " in self.api_key):
+            raise ValueError("api_key must be a non-empty string of printable characters without spaces")
+        if self.protect_metrics and not self.api_key:
+            raise ValueError("protect_metrics needs an api_key")
         for name in ("header_timeout", "body_timeout"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0 seconds, got {getattr(self, name)}")

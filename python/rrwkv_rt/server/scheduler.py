@@ -1,7 +1,7 @@
 """The one thread that drives the batched engine: continuous batching with interleaved prefill.
 
 Each turn of the loop (1) drops cancelled and timed-out requests (their rows leave the batch
-at once), (2) gives free rows to waiting requests, starting each from the longest cached prompt
+at once), (2) gives free rows to waiting requests, starting each prompt from the longest cached
 prefix, (3) runs one decode step of every decoding row (``Batch.step``: one token per row, each
 row bit for bit what ``Session.step`` gives alone) and (4) spends a bounded prefill budget on the
 prompts still being read: ``prefill_chunk`` tokens, or in a burst (more prompts being read than
@@ -14,25 +14,31 @@ each piece one ``Batch.forward`` call. ``Session.forward`` cuts a prompt the sam
 logits after the prompt, and hence a greedy generation, equal ``Session.generate`` bit for bit;
 the prompt cache only stores states at those same boundaries (cache.py).
 
-Generation follows ``GenerationStream`` (runtime/generate.py) token for token: sample, stop at a
-stop token, accept, decode through a ``TextStream`` (UTF-8 tails and stop strings), stop at a
-stop string or after ``max_tokens``.
+A request with n choices is read once; at its end the row's state is copied into n - 1 more rows
+(reserved when the request was admitted) and every choice draws its first token from the same
+logits with its own sampler. An embedding request's inputs are read the same way, each in a row
+of its own, the last piece with ``Batch.hidden_state`` (the final hidden state instead of the
+logits); the row is then freed.
+
+Generation follows ``GenerationStream`` (runtime/generate.py) token for token: stop if the
+grammar is complete, sample (with the grammar's mask), stop at a stop token, accept, decode
+through a ``TextStream`` (UTF-8 tails and stop strings), stop at a stop string or after
+``max_tokens``. Grammar masks for the next draw are computed on a helper thread while
+``Batch.step`` runs (grammar.py), so they cost the batch no time when they take less than a step.
 
 One request's failure is that request's alone: its sampling, text and prefill run under their own
 ``try``; a request whose logits leave nothing to sample (every token banned, or NaN logits from
-a broken model) gets a 400 and leaves, its row freed, the others untouched. If a whole turn
+a broken model) gets a 400 and leaves, its rows freed, the others untouched. If a whole turn
 fails anyway (``Batch.step``, or a bug), every request holding a row is answered with a 500 and
 every row is freed; the waiting requests go on.
 
-Results go to the HTTP side through ``Request.emit``, called on this thread (the app passes a
-function that hands the event to the asyncio loop). A turn's events are emitted together at its
-end, just before the next ``Batch.step``: the GIL is released inside every Batch call, so the
-event loop formats and sends them while the engine computes, instead of contending for the GIL
-with this thread's per-row work.
+Results go to the HTTP side through ``emit``, called on this thread (the app passes a function
+that hands the event to the asyncio loop). A turn's events are emitted together at its end, just
+before the next ``Batch.step``: the GIL is released inside every Batch call, so the event loop
+formats and sends them while the engine computes.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -41,84 +47,20 @@ from typing import Callable
 
 import numpy as np
 
-from ..runtime.generate import TextStream
-from ..runtime.stop_strings import StopStrings
+from ..runtime.embeddings import normalized
+from ..runtime.structured import GrammarError
 from .cache import PrefixCache
+from .grammar import MaskWorker
 from .metrics import Metrics
+from .work import (Choice, Chunk, Done, EmbedRequest, Embedded, Failed, NothingToSample, QueueFull, Reader,
+                   Request)
 
 log = logging.getLogger("rrwkv_rt.server")
 
 MAX_PREFILL_CHUNKS = 8  # the most prefill chunks in one turn (a burst of new prompts)
 
-
-# ---- events handed to the HTTP side ------------------------------------------------------------
-
-@dataclasses.dataclass
-class Chunk:
-    """One generated token: the text it made final ('' while held back), its id, and with
-    logprobs requested (token logprob, [(id, logprob), ...] best first)."""
-    text: str
-    token: int
-    logprob: tuple[float, list[tuple[int, float]]] | None = None
-
-
-@dataclasses.dataclass
-class Done:
-    finish_reason: str  # "stop" (stop string or stop token) or "length"
-    prompt_tokens: int
-    completion_tokens: int
-    cached_tokens: int
-    text: str = ""  # the last text held back (flushed at the end)
-
-
-@dataclasses.dataclass
-class Failed:
-    status: int
-    message: str
-    type: str
-    code: str | None = None
-
-
-class NothingToSample(Exception):
-    """The sampler found no token it may draw (this request's bans, or -inf / NaN logits)."""
-
-
-class QueueFull(Exception):
-    """The waiting queue is full; the client should retry after ``retry_after`` seconds."""
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-# ---- a request as the scheduler sees it ---------------------------------------------------------
-
-class Request:
-    """A generation: prompt ids, a seeded Sampler (built and validated by the caller), limits,
-    and ``emit(event)``, called from the scheduler thread with Chunk / Done / Failed. ``keys``:
-    the prompt's prefix-cache keys (``PrefixCache.keys_for``), computed by the caller off the
-    scheduler thread; None: computed at admission. ``timeout`` counts from ``submit``."""
-
-    def __init__(self, prompt: np.ndarray, sampler, max_tokens: int, stops: list[bytes] | StopStrings,
-                 emit: Callable[[object], None], *, logprobs: int | None = None, timeout: float | None = None,
-                 keys: list[bytes] | None = None, initial_state=None):
-        self.prompt = np.ascontiguousarray(prompt, dtype=np.int64)
-        self.sampler = sampler
-        self.max_tokens = max_tokens
-        self.emit = emit
-        self.logprobs = logprobs  # None: off; k >= 0: the chosen token's logprob and the k best
-        self.initial_state = initial_state  # the floats of its row's initial state; None: the model's
-        self.timeout = timeout
-        self.deadline: float | None = None  # set by Scheduler.submit
-        self.keys = keys
-        self.text = TextStream(stops)
-        self.tokens: list[int] = []
-        self.cancelled = False  # set by the HTTP side (client gone); read by the scheduler
-        self.row: int | None = None
-        self.done = 0  # prompt tokens in the row's state
-        self.cached = 0  # of which came from the prompt cache
-        self.next_token = -1
-        self.finished = False
+__all__ = ["Chunk", "Done", "EmbedRequest", "Embedded", "Failed", "NothingToSample", "QueueFull", "Request",
+           "Scheduler"]
 
 
 class Scheduler:
@@ -142,18 +84,24 @@ class Scheduler:
         self.token_bytes = [tokenizer.token_bytes(i) if i < tokenizer.vocab_size else b""
                             for i in range(model.vocab_size)]
         self._cv = threading.Condition()
-        self._waiting: deque[Request] = deque()  # guarded by _cv
+        self._waiting: deque = deque()  # Requests and EmbedRequests; guarded by _cv
         self._closing = False
-        self._prefilling: deque[Request] = deque()  # scheduler thread only from here on
-        self._decoding: list[Request] = []
-        self._holding: set[Request] = set()  # requests that own a batch row
+        self._reading: deque[Reader] = deque()  # scheduler thread only from here on
+        self._decoding: list[Choice] = []
+        self._embedding: list[EmbedRequest] = []  # admitted, with inputs still to read
+        self._holding: set = set()  # requests that hold rows or reservations
+        self._used = 0  # rows taken
+        self._reserved = 0  # rows promised to the choices of prompts being read
+        self._masks = MaskWorker()
         self._out = np.empty((capacity, model.vocab_size), dtype=np.float32)
-        self._events: list[tuple[Request, object]] = []  # this turn's, emitted at its end
+        self._events: list[tuple[object, object]] = []  # this turn's, emitted at its end
         self._thread = threading.Thread(target=self._run, name="rrwkv-scheduler", daemon=True)
         self._thread.start()
 
     # ---- called from any thread ----------------------------------------------------------------
-    def submit(self, req: Request) -> None:
+    def submit(self, req) -> None:
+        if req.rows_needed > self.capacity:
+            raise ValueError(f"the request needs {req.rows_needed} rows at once; the batch has {self.capacity}")
         with self._cv:
             if self._closing:
                 raise QueueFull("the server is shutting down", retry_after=5)
@@ -167,8 +115,8 @@ class Scheduler:
             self.metrics.queue_depth = len(self._waiting)
             self._cv.notify()
 
-    def cancel(self, req: Request) -> None:
-        """Drop `req` (the client went away): its row leaves the batch before the next step."""
+    def cancel(self, req) -> None:
+        """Drop `req` (the client went away): its rows leave the batch before the next step."""
         if not req.finished:
             req.cancelled = True
             with self._cv:
@@ -179,16 +127,20 @@ class Scheduler:
             self._closing = True
             self._cv.notify()
         self._thread.join()
+        self._masks.close()
 
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
 
     # ---- the scheduler thread -------------------------------------------------------------------
+    def _busy(self) -> bool:
+        return bool(self._waiting or self._reading or self._decoding or self._embedding)
+
     def _run(self) -> None:
         while True:
             with self._cv:
-                while not self._closing and not self._waiting and not self._prefilling and not self._decoding:
+                while not self._closing and not self._busy():
                     self._cv.wait()
                 if self._closing:
                     break
@@ -197,9 +149,8 @@ class Scheduler:
             except Exception:  # a bug: answer and free every request holding a row, keep serving
                 log.exception("scheduler turn failed")
                 self._fail_all(Failed(500, "internal error in the scheduler (see the server log)", "server_error"))
-            m = self.metrics
-            m.batch_rows = len(self._prefilling) + len(self._decoding)
-            m.decoding_rows = len(self._decoding)
+            self.metrics.batch_rows = self._used
+            self.metrics.decoding_rows = len(self._decoding)
             self._flush()
         with self._cv:
             left = list(self._waiting)
@@ -210,18 +161,20 @@ class Scheduler:
         self._flush()
 
     def _fail_all(self, failure: Failed) -> None:
-        """Answer every request that holds a row (whichever list it is in, or none: one taken
-        out of a list when the turn failed) and free every row."""
-        for r in list(self._holding) + list(self._prefilling) + self._decoding:
+        """Answer every request that holds a row and free every row."""
+        for r in list(self._holding):
             self._fail(r, failure)
-        self._prefilling.clear()
+        self._reading.clear()
         self._decoding.clear()
+        self._embedding.clear()
         self._holding.clear()
+        self._reserved = 0
         for row in list(self.batch.rows):  # rows no request owns any more
             try:
                 self.batch.remove(row)
             except Exception:
                 log.exception("freeing batch row %s failed", row)
+        self._used = 0
 
     def _flush(self) -> None:
         events, self._events = self._events, []
@@ -236,172 +189,292 @@ class Scheduler:
         self._admit()
         if self._decoding:
             self._decode()
-        if self._prefilling:
+        if self._reading:
             self._prefill()
+
+    def _gone(self, r, now: float) -> bool:
+        if r.finished:
+            return True
+        if r.cancelled:
+            self._release(r, "cancelled")
+            return True
+        if r.deadline is not None and now > r.deadline:
+            self._fail(r, Failed(504, "the request timed out (the server's --request-timeout)", "timeout"))
+            return True
+        return False
 
     def _reap(self) -> None:
         now = self.clock()
-
-        def gone(r: Request) -> bool:
-            if r.cancelled:
-                self._release(r, "cancelled")
-                return True
-            if r.deadline is not None and now > r.deadline:
-                self._fail(r, Failed(504, "the request timed out (the server's --request-timeout)", "timeout"))
-                return True
-            return False
-
         with self._cv:
-            keep = [r for r in self._waiting if not gone(r)]
+            keep = [r for r in self._waiting if not self._gone(r, now)]
             self._waiting.clear()
             self._waiting.extend(keep)
             self.metrics.queue_depth = len(keep)
-        self._prefilling = deque(r for r in self._prefilling if not gone(r))
-        self._decoding = [r for r in self._decoding if not gone(r)]
+        for r in list(self._holding):
+            self._gone(r, now)
+        self._reading = deque(x for x in self._reading if not x.owner.finished)
+        self._decoding = [c for c in self._decoding if not c.finished]
+        self._embedding = [e for e in self._embedding if not e.finished]
+
+    # ---- rows ------------------------------------------------------------------------------------
+    def _free_rows(self) -> int:
+        return self.capacity - self._used - self._reserved
+
+    def _take_row(self, owner, state=None, initial_state=None) -> int:
+        row = self.batch.add(state=state, initial_state=initial_state)
+        self._used += 1
+        self._holding.add(owner)
+        return row
+
+    def _free_row(self, row: int) -> None:
+        self._used -= 1
+        try:
+            self.batch.remove(row)
+        except Exception:  # _fail_all frees what is left
+            log.exception("freeing batch row %s failed", row)
+
+    def _start_reading(self, owner, prompt: np.ndarray, keys, index: int = 0) -> None:
+        # the prompt cache holds states from the model's own initial state only
+        n, state = self.cache.lookup(keys, len(prompt)) if owner.initial_state is None else (0, None)
+        reader = Reader(owner, prompt, keys, self._take_row(owner, state, owner.initial_state), index)
+        reader.done = reader.cached = n
+        owner.cached += n
+        self.metrics.prompt_tokens += len(prompt)
+        self._reading.append(reader)
 
     def _admit(self) -> None:
-        while len(self._prefilling) + len(self._decoding) < self.capacity:
+        for e in self._embedding:  # inputs of admitted embedding requests first: they came earlier
+            self._read_inputs(e)
+        while self._free_rows() > 0:
             with self._cv:
-                if not self._waiting:
-                    return
+                if not self._waiting or self._waiting[0].rows_needed > self._free_rows():
+                    return  # first come, first served: the head waits for its rows
                 r = self._waiting.popleft()
                 self.metrics.queue_depth = len(self._waiting)
-            if r.max_tokens == 0:  # nothing to generate: no need to read the prompt
-                self._finish(r, "length")
-                continue
             try:
+                if isinstance(r, EmbedRequest):
+                    if r.keys is None:
+                        r.keys = [self.cache.keys_for(x) for x in r.inputs]
+                    self._embedding.append(r)
+                    self._read_inputs(r)
+                    continue
+                if r.max_tokens == 0:  # nothing to generate: no need to read the prompt
+                    r.open_choices = len(r.samplers)
+                    for i in range(len(r.samplers)):
+                        self._finish_choice(r, i, "length")
+                    continue
                 if r.keys is None:
                     r.keys = self.cache.keys_for(r.prompt)
-                # the prompt cache holds states from the model's own initial state only
-                n, state = self.cache.lookup(r.keys, len(r.prompt)) if r.initial_state is None else (0, None)
-                r.row = self.batch.add(state=state, initial_state=r.initial_state)
+                self._start_reading(r, r.prompt, r.keys)
+                r.reserved = r.rows_needed - 1
+                self._reserved += r.reserved
             except Exception:
                 self._fail_bug(r, "taking a batch row")
-                continue
-            self._holding.add(r)
-            r.done = r.cached = n
-            self.metrics.prompt_tokens += len(r.prompt)
-            self._prefilling.append(r)
 
+    def _read_inputs(self, e: EmbedRequest) -> None:
+        while e.next_input < len(e.inputs) and self._free_rows() > 0 and not e.finished:
+            i = e.next_input
+            e.next_input += 1
+            e.reading += 1
+            self._start_reading(e, e.inputs[i], e.keys[i], i)
+
+    # ---- decode and prefill ------------------------------------------------------------------------
     def _decode(self) -> None:
-        rows = [r.row for r in self._decoding]
-        tokens = [r.next_token for r in self._decoding]
+        rows = [c.row for c in self._decoding]
+        tokens = [c.next_token for c in self._decoding]
+        masks = self._masks.start([c for c in self._decoding if c.constraint is not None])  # while the step runs
         t0 = time.perf_counter()
-        logits = self.batch.step(rows, tokens, out=self._out[:len(rows)])  # raising: every row fails (_run)
+        try:
+            logits = self.batch.step(rows, tokens, out=self._out[:len(rows)])  # raising: every row fails (_run)
+        finally:
+            masks.wait()
         self.metrics.decode_seconds += time.perf_counter() - t0
         self.metrics.decode_steps += 1
+        n = len(self._decoding)
         running = []
-        for i, r in enumerate(self._decoding):
-            if self._advance(r, logits[i]):
-                running.append(r)
-        self.metrics.generated(len(self._decoding))
-        self._decoding = running
+        for i, c in enumerate(self._decoding):
+            if self._advance(c, logits[i]):
+                running.append(c)
+        self.metrics.generated(n)
+        self._decoding = [c for c in running if not c.finished]
 
     def _prefill(self) -> None:
         # one chunk per turn while the decoding rows outnumber the prompts being read; in a burst
         # (more prompts than decoders) up to MAX_PREFILL_CHUNKS, so the batch fills sooner
-        share = -(-len(self._prefilling) // max(1, len(self._decoding)))
+        share = -(-len(self._reading) // max(1, len(self._decoding)))
         budget = self.chunk * min(MAX_PREFILL_CHUNKS, max(1, share))
         t0 = time.perf_counter()
-        while self._prefilling:
-            r = self._prefilling[0]
-            # pieces end at multiples of the chunk from the prompt's start, like Session.forward's
-            end = min(len(r.prompt), (r.done // self.chunk + 1) * self.chunk)
-            if end - r.done > budget:
-                break  # this turn's budget is spent; r goes first in the next one
-            self._prefilling.popleft()
-            budget -= end - r.done
-            try:
-                logits = self.batch.forward(r.row, r.prompt[r.done:end])
-                self.metrics.prefill_tokens += end - r.done
-                r.done = end
-                key = r.keys[end // self.chunk - 1] if end % self.chunk == 0 else None
-                if key is not None and r.initial_state is None and self.cache.wants(key):
-                    self.cache.put(key, self.batch.get_state(r.row))
-            except Exception:
-                self._fail_bug(r, "reading the prompt")
+        while self._reading:
+            x = self._reading[0]
+            if x.owner.finished:  # failed or cancelled during this turn
+                self._reading.popleft()
                 continue
-            if end < len(r.prompt):
-                self._prefilling.append(r)  # round-robin: the others get the next piece
-            elif self._advance(r, logits, first=True):
-                self._decoding.append(r)
+            # pieces end at multiples of the chunk from the prompt's start, like Session.forward's
+            end = min(len(x.prompt), (x.done // self.chunk + 1) * self.chunk)
+            if end - x.done > budget:
+                break  # this turn's budget is spent; x goes first in the next one
+            self._reading.popleft()
+            budget -= end - x.done
+            embedding = isinstance(x.owner, EmbedRequest) and end == len(x.prompt)
+            try:
+                piece = x.prompt[x.done:end]
+                out = self.batch.hidden_state(x.row, piece) if embedding else self.batch.forward(x.row, piece)
+                self.metrics.prefill_tokens += end - x.done
+                x.done = end
+                key = x.keys[end // self.chunk - 1] if end % self.chunk == 0 else None
+                if key is not None and x.owner.initial_state is None and self.cache.wants(key):
+                    self.cache.put(key, self.batch.get_state(x.row))
+            except Exception:
+                self._reading.appendleft(x)  # so that its row is freed with the owner's others
+                self._fail_bug(x.owner, "reading the prompt")
+                continue
+            if end < len(x.prompt):
+                self._reading.append(x)  # round-robin: the others get the next piece
+            elif embedding:
+                self._embedded(x, out)
+            else:
+                self._fork(x, out)
         self.metrics.prefill_seconds += time.perf_counter() - t0
 
-    # ---- one request's tokens --------------------------------------------------------------------
-    def _advance(self, r: Request, logits: np.ndarray, first: bool = False) -> bool:
-        """_next, with r's failure kept to r: True if r goes on decoding."""
+    def _embedded(self, x: Reader, hidden: np.ndarray) -> None:
+        """An input is read: its vector is the final hidden state, L2-normalised (docs/SERVING.md)."""
+        e = x.owner
+        self._free_row(x.row)
+        e.vectors[x.index] = normalized(hidden)
+        e.reading -= 1
+        if e.reading == 0 and e.next_input == len(e.inputs):
+            e.finished = True
+            self._holding.discard(e)
+            self.metrics.requests_finished["embedded"] += 1
+            self._events.append((e, Embedded(e.vectors, e.prompt_tokens, e.cached)))
+
+    def _fork(self, x: Reader, logits: np.ndarray) -> None:
+        """A generation's prompt is read: its choices start, choice 0 in the reading row, the
+        others in rows that get a copy of its state; each draws its first token."""
+        r = x.owner
+        r.choices = [Choice(r, 0, x.row)]
         try:
-            return self._next(r, logits, first)
-        except NothingToSample as e:
-            self._fail(r, Failed(400, f"no token can be sampled after this text: {e}. Ban fewer tokens "
-                                      "(logit_bias), or check the model file (NaN weights give NaN logits)",
-                                 "invalid_request_error", "nothing_to_sample"))
+            state = self.batch.get_state(x.row) if len(r.samplers) > 1 else None
+            for i in range(1, len(r.samplers)):
+                row = self._take_row(r, state)
+                self._reserved -= 1
+                r.reserved -= 1
+                r.choices.append(Choice(r, i, row))
         except Exception:
-            self._fail_bug(r, "sampling")
+            self._fail_bug(r, "starting the choices")
+            return
+        r.open_choices = len(r.choices)
+        for c in r.choices:
+            if self._advance(c, logits, first=True):
+                self._decoding.append(c)
+
+    # ---- one choice's tokens ---------------------------------------------------------------------
+    def _advance(self, c: Choice, logits: np.ndarray, first: bool = False) -> bool:
+        """_next, with a failure kept to c's request: True if c goes on decoding."""
+        if c.finished:
+            return False
+        try:
+            return self._next(c, logits, first)
+        except GrammarError as e:
+            self._fail(c.request, Failed(400, f"the grammar engine stopped on this request: {e}",
+                                         "invalid_request_error", "grammar_error"))
+        except NothingToSample as e:
+            self._fail(c.request, Failed(400, f"no token can be sampled after this text: {e}. Ban fewer tokens "
+                                              "(logit_bias), loosen the grammar, or check the model file (NaN "
+                                              "weights give NaN logits)", "invalid_request_error",
+                                         "nothing_to_sample"))
+        except Exception:
+            self._fail_bug(c.request, "sampling")
         return False
 
-    def _next(self, r: Request, logits: np.ndarray, first: bool = False) -> bool:
-        """Draw r's next token from `logits`; True if r goes on decoding."""
+    def _next(self, c: Choice, logits: np.ndarray, first: bool = False) -> bool:
+        """Draw c's next token from `logits`; True if c goes on decoding."""
+        r, grammar = c.request, c.constraint
+        if grammar is not None:
+            if grammar.done:  # complete: only the end is left
+                self._finish_choice(r, c.index, "stop")
+                return False
+            if c.mask is None:
+                c.mask = grammar.mask()
         try:
-            token = r.sampler.sample(logits)
+            token = c.sampler.sample(logits, c.mask)
         except ValueError as e:  # every token banned or -inf / NaN: this request's own dead end
             raise NothingToSample(str(e)) from None
-        if r.sampler.is_stop(token):
-            self._finish(r, "stop")
+        if c.sampler.is_stop(token) or (grammar is not None and grammar.is_end(token)):
+            self._finish_choice(r, c.index, "stop")
             return False
-        lp = self._logprob(r, logits, token) if r.logprobs is not None else None
-        r.sampler.accept(token)
-        r.tokens.append(token)
+        lp = self._logprob(c, logits, token) if r.logprobs is not None else None
+        if grammar is not None:
+            grammar.accept(token)
+            c.mask = None  # MaskWorker fills the next one during the step
+        c.sampler.accept(token)
+        c.tokens.append(token)
         if first:
             self.metrics.generated(1)
-        self._events.append((r, Chunk(r.text.push(self.token_bytes[token]), token, lp)))
-        if r.text.stopped:
-            self._finish(r, "stop")
+        self._events.append((r, Chunk(c.text.push(self.token_bytes[token]), token, lp, c.index)))
+        if c.text.stopped:
+            self._finish_choice(r, c.index, "stop")
             return False
-        if len(r.tokens) >= r.max_tokens:
-            self._finish(r, "length", r.text.flush())
+        if len(c.tokens) >= r.max_tokens:
+            self._finish_choice(r, c.index, "length", c.text.flush())
             return False
-        r.next_token = token
+        c.next_token = token
         return True
 
     @staticmethod
-    def _logprob(r: Request, logits: np.ndarray, token: int):
-        # log-softmax of the logits the sampler draws from (bans and penalties applied, before the
-        # temperature and top-p / top-k cuts)
-        z = np.asarray(r.sampler.adjust_logits(logits), dtype=np.float64)
+    def _logprob(c: Choice, logits: np.ndarray, token: int):
+        # log-softmax of the logits the sampler draws from (bans, bias, the grammar's mask and
+        # penalties applied, before the temperature and top-p / top-k cuts)
+        z = np.asarray(c.sampler.adjust_logits(logits, c.mask), dtype=np.float64)
         finite = np.isfinite(z)
         zmax = z[finite].max()
         lse = zmax + np.log(np.exp(z[finite] - zmax).sum())
         lp = z - lse
         top: list[tuple[int, float]] = []
-        if r.logprobs:
-            k = min(r.logprobs, len(lp))
+        k = c.request.logprobs
+        if k:
+            k = min(k, len(lp))
             best = np.argpartition(-lp, k - 1)[:k]
             best = best[np.argsort(-lp[best], kind="stable")]
             top = [(int(i), float(lp[i])) for i in best if np.isfinite(lp[i])]  # not banned ones
         return float(lp[token]), top
 
-    def _release(self, r: Request, outcome: str) -> None:
-        if r.row is not None:
-            row, r.row = r.row, None
+    # ---- endings -----------------------------------------------------------------------------------
+    def _release(self, r, outcome: str) -> None:
+        """Free every row `r` holds (and its reservations); r is finished."""
+        if r in self._holding:
             self._holding.discard(r)
-            try:
-                self.batch.remove(row)
-            except Exception:  # _fail_all frees what is left
-                log.exception("freeing batch row %s failed", row)
+            for x in self._reading:
+                if x.owner is r:
+                    self._free_row(x.row)
+            for c in getattr(r, "choices", ()):
+                if not c.finished:
+                    c.finished = True
+                    self._free_row(c.row)
+            self._reserved -= getattr(r, "reserved", 0)
+            r.reserved = 0
         r.finished = True
         self.metrics.requests_finished[outcome] += 1
 
-    def _finish(self, r: Request, reason: str, tail: str = "") -> None:
-        self._release(r, reason)
-        self._events.append((r, Done(reason, len(r.prompt), len(r.tokens), r.cached, tail)))
+    def _finish_choice(self, r: Request, index: int, reason: str, tail: str = "") -> None:
+        c = r.choices[index] if r.choices else None
+        if c is not None:
+            c.finished = True
+            self._free_row(c.row)
+        r.open_choices -= 1
+        last = r.open_choices == 0
+        if last:
+            self._holding.discard(r)
+            r.finished = True
+            self.metrics.requests_finished[reason] += 1
+        self._events.append((r, Done(reason, len(r.prompt), r.completion_tokens, r.cached, tail, index, last)))
 
-    def _fail(self, r: Request, failure: Failed) -> None:
+    def _fail(self, r, failure: Failed) -> None:
         if r.finished:
             return
         self._release(r, failure.code or failure.type)
         self._events.append((r, failure))
 
-    def _fail_bug(self, r: Request, doing: str) -> None:
+    def _fail_bug(self, r, doing: str) -> None:
         log.exception("%s failed for one request", doing)
         self._fail(r, Failed(500, f"internal error while {doing} (see the server log)", "server_error"))

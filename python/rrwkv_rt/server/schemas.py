@@ -4,11 +4,12 @@ Types are strict (``"10"`` is not a number, ``1`` is not ``true``), text must be
 surrogates) and ranges are checked here,
 so a bad field gets a 400 that names it before anything else happens. Fields the OpenAI API
 has but that change nothing here (``user``, ...) are accepted and ignored; fields whose meaning
-this server cannot honour (``n`` > 1, ``best_of`` > 1, ``logit_bias`` other than -100, ``suffix``, tools) are
-refused by the app with a 400 naming them. Sampling extensions beyond the OpenAI API (the
-OpenAI client passes them with ``extra_body=``): ``top_k``, ``min_p``, ``repetition_penalty``,
-``penalty_decay`` (runtime/generate.py has their meaning); ``initial_state``, the name of a
-state-tuning file the server was started with.
+this server cannot honour (``best_of`` > 1, ``suffix``, ``tool_choice: "auto"``) are refused by
+the app with a 400 naming them. Extensions beyond the OpenAI API (the OpenAI client passes them
+with ``extra_body=``): ``top_k``, ``min_p``, ``repetition_penalty``, ``penalty_decay``
+(runtime/generate.py has their meaning); ``initial_state``, the name of a state-tuning file the
+server was started with; ``grammar``, a Lark or GBNF grammar the text must follow; and
+``response_format`` on completions too.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ class _Sampling(_Body):
     max_tokens: Optional[StrictInt] = Field(None, ge=0)
     temperature: Number = Field(1.0, ge=0.0, le=10.0)
     top_p: Number = Field(1.0, ge=0.0, le=1.0)
-    n: StrictInt = Field(1, ge=1)
+    n: StrictInt = Field(1, ge=1, le=128)
     stream: bool = False
     stream_options: Optional[StreamOptions] = None
     stop: Optional[Union[Text, list[Text]]] = None
@@ -63,6 +64,9 @@ class _Sampling(_Body):
     penalty_decay: Number = Field(0.996, ge=0.0, le=1.0)
     # the name of an initial state the server was started with (serve --initial-state NAME=FILE)
     initial_state: Optional[Text] = None
+    # structured output: {"type": "text" | "json_object" | "json_schema", "json_schema": {...}}; or a grammar
+    response_format: Optional[dict[str, Any]] = None
+    grammar: Optional[Text] = None
 
 
 class CompletionRequest(_Sampling):
@@ -78,10 +82,23 @@ class TextPart(_Body):
     text: Text
 
 
+class FunctionCall(_Body):
+    name: Text
+    arguments: Text
+
+
+class ToolCall(_Body):
+    id: Optional[Text] = None
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 class Message(_Body):
-    role: Literal["system", "developer", "user", "assistant"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: Union[Text, list[TextPart], None] = None
     name: Optional[Text] = None
+    tool_calls: Optional[list[ToolCall]] = None  # an assistant's earlier calls
+    tool_call_id: Optional[Text] = None  # a tool message: the call it answers
 
     def text(self) -> str:
         if self.content is None:
@@ -91,13 +108,43 @@ class Message(_Body):
         return "".join(p.text for p in self.content)
 
 
+class Function(_Body):
+    name: Annotated[Text, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    description: Optional[Text] = None
+    parameters: Optional[dict[str, Any]] = None
+    strict: Optional[bool] = None
+
+
+class Tool(_Body):
+    type: Literal["function"]
+    function: Function
+
+
+class NamedFunction(_Body):
+    name: Text
+
+
+class NamedToolChoice(_Body):
+    type: Literal["function"]
+    function: NamedFunction
+
+
 class ChatRequest(_Sampling):
     messages: list[Message] = Field(min_length=1)
     max_completion_tokens: Optional[StrictInt] = Field(None, ge=0)
     logprobs: bool = False
     top_logprobs: Optional[StrictInt] = Field(None, ge=0, le=20)
-    tools: Optional[list[Any]] = None
-    response_format: Optional[dict[str, Any]] = None
+    tools: Optional[list[Tool]] = None
+    tool_choice: Union[Literal["none", "auto", "required"], NamedToolChoice, None] = None
+    parallel_tool_calls: Optional[bool] = None
+
+
+class EmbeddingRequest(_Body):
+    model: Text
+    input: Union[Text, list[Text], list[StrictInt], list[list[StrictInt]]]
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: Optional[StrictInt] = Field(None, ge=1)
+    user: Optional[Text] = None
 
 
 def error_body(message: str, type_: str = "invalid_request_error", param: str | None = None,

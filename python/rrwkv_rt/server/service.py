@@ -62,8 +62,9 @@ class Service:
         if body.model != self.model_id:
             raise BadRequest(f"model {body.model!r} does not exist; this server serves {self.model_id!r} "
                              "(GET /v1/models)", "model", 404, "invalid_request_error", "model_not_found")
-        if body.n != 1:
-            raise BadRequest(f"n must be 1, got {body.n}: this server returns one choice per request", "n")
+        if body.n > self.cfg.capacity:
+            raise BadRequest(f"n must be <= {self.cfg.capacity} (this server's --capacity: the choices are decoded "
+                             f"side by side), got {body.n}", "n")
         n = default_max if max_tokens is None else max_tokens
         if n > self.cfg.max_tokens_limit:
             raise BadRequest(f"max_tokens must be <= {self.cfg.max_tokens_limit} (this server's limit), got {n}",
@@ -109,13 +110,14 @@ class Service:
             raise BadRequest(f"{param} token {bad} is outside the vocabulary: expected 0 <= token < {vocab}", param)
         return ids
 
-    def banned(self, logit_bias) -> list[int] | None:
-        """Token ids that logit_bias bans (-100, as in the OpenAI API); other biases are refused,
-        since the sampler has no additive bias. Keys are token ids in decimal ASCII digits."""
+    def logit_bias(self, logit_bias) -> dict[int, float] | None:
+        """{token id: bias} of a request's logit_bias, added to the logits before sampling as the
+        OpenAI API documents it (any number in [-100, 100]). Keys are token ids in decimal ASCII
+        digits."""
         if not logit_bias:
             return None
         vocab = self.model.vocab_size
-        banned = []
+        bias = {}
         for key, value in logit_bias.items():
             if not (key.isascii() and key.isdecimal()):
                 raise BadRequest(f"logit_bias keys must be token ids written in decimal digits 0-9 (e.g. \"42\"), "
@@ -126,32 +128,80 @@ class Service:
                                  f"vocabulary: expected 0 <= token < {vocab}", "logit_bias")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not -100 <= value <= 100:
                 raise BadRequest(f"logit_bias values must be numbers in [-100, 100], got {value!r}", "logit_bias")
-            if value == -100:
-                banned.append(token)
-            elif value != 0:
-                raise BadRequest(f"logit_bias: only -100 (ban the token) is supported, got {value!r} for token "
-                                 f"{token}", "logit_bias")
-        return banned
+            if value:
+                bias[token] = bias.get(token, 0.0) + float(value)
+        return bias or None
+
+    def samplers(self, body, n: int = 1) -> list[Sampler]:
+        """The request's Samplers, one per choice, with what Session.generate adds for the model's
+        tokenizer (its end-of-text as the stop token, bans on ids it cannot decode). Choice i draws
+        with seed (seed + i) mod 2**64 (each choice equals Session.generate with that seed); without
+        a seed each choice gets a random one."""
+        bias = self.logit_bias(body.logit_bias)
+        out = []
+        for i in range(n):
+            seed = None if body.seed is None else (body.seed + i) % 2**64
+            try:
+                out.append(Sampler(self.model.vocab_size, temperature=float(body.temperature),
+                                   top_p=float(body.top_p), top_k=body.top_k, min_p=float(body.min_p),
+                                   presence_penalty=float(body.presence_penalty),
+                                   frequency_penalty=float(body.frequency_penalty),
+                                   penalty_decay=float(body.penalty_decay),
+                                   repetition_penalty=float(body.repetition_penalty), seed=seed,
+                                   stop_tokens=default_stop_tokens(self.tokenizer), tokenizer=self.tokenizer._t,
+                                   logit_bias=bias))
+            except (ValueError, TypeError) as e:
+                raise BadRequest(f"bad sampling parameters: {e}") from None
+        return out
 
     def sampler(self, body) -> Sampler:
-        """The request's Sampler, with what Session.generate adds for the model's tokenizer (its
-        end-of-text as the stop token, bans on ids it cannot decode); 400 if nothing could ever be
-        sampled."""
-        banned = self.banned(body.logit_bias)
+        return self.samplers(body)[0]
+
+    def grammar(self, body, tool_schema: dict | None = None) -> str | None:
+        """The compiled grammar (structured.compiled) of a request's response_format, grammar or
+        forced tool call; None for free text. 400 naming the field for one the engine refuses."""
+        from ..runtime import structured
+        fmt = body.response_format or {"type": "text"}
+        kind = fmt.get("type", "text")
+        sources = []
+        if kind == "json_object":
+            sources.append(("response_format", structured.ANY_JSON_OBJECT, None))
+        elif kind == "json_schema":
+            spec = fmt.get("json_schema")
+            if not isinstance(spec, dict) or not isinstance(spec.get("schema", {}), (dict, bool)):
+                raise BadRequest("response_format: {\"type\": \"json_schema\"} needs \"json_schema\": {\"name\": ..., "
+                                 "\"schema\": {...}}", "response_format")
+            sources.append(("response_format", spec.get("schema", True), None))
+        elif kind != "text":
+            raise BadRequest(f"response_format type must be \"text\", \"json_object\" or \"json_schema\", got {kind!r}",
+                             "response_format")
+        if body.grammar is not None:
+            sources.append(("grammar", None, body.grammar))
+        if tool_schema is not None:
+            sources.append(("tool_choice", tool_schema, None))
+        if not sources:
+            return None
+        if len(sources) > 1:
+            raise BadRequest(f"{' and '.join(s[0] for s in sources)} both constrain the text; give one of them",
+                             sources[1][0])
+        param, schema, grammar = sources[0]
         try:
-            sampler = Sampler(self.model.vocab_size, temperature=float(body.temperature), top_p=float(body.top_p),
-                              top_k=body.top_k, min_p=float(body.min_p), presence_penalty=float(body.presence_penalty),
-                              frequency_penalty=float(body.frequency_penalty), penalty_decay=float(body.penalty_decay),
-                              repetition_penalty=float(body.repetition_penalty), seed=body.seed,
-                              banned_tokens=banned, stop_tokens=default_stop_tokens(self.tokenizer),
-                              tokenizer=self.tokenizer._t)
-        except (ValueError, TypeError) as e:
-            raise BadRequest(f"bad sampling parameters: {e}") from None
-        if banned and len(set(sampler.params["banned_tokens"])) >= self.model.vocab_size:
-            raise BadRequest(f"logit_bias bans every one of the {self.model.vocab_size} tokens this model can produce "
-                             "(with those the tokenizer cannot decode), so nothing could be sampled; ban fewer",
-                             "logit_bias", code="nothing_to_sample")
-        return sampler
+            return structured.compiled(structured.schema_text(schema) if schema is not None else None, grammar)
+        except ImportError as e:
+            raise BadRequest(f"structured output is not installed on this server: {e}", param, 501,
+                             "server_error", "not_implemented") from None
+        except structured.GrammarError as e:
+            raise BadRequest(f"{param}: {e}" if not str(e).startswith(param) else str(e), param,
+                             code="invalid_grammar") from None
+
+    def constraint(self, grammar: str):
+        """A fresh structured.Constraint of a compiled grammar on this model's vocabulary."""
+        from ..runtime import structured
+        try:
+            return structured.vocabulary(self.tokenizer, self.model.vocab_size).matcher(grammar)
+        except structured.GrammarError as e:
+            raise BadRequest(f"the grammar does not fit this model's vocabulary: {e}", "response_format",
+                             code="invalid_grammar") from None
 
     @staticmethod
     def stops(stop, extra: tuple[str, ...] = ()) -> StopStrings:
