@@ -154,9 +154,6 @@ class Service:
                 raise BadRequest(f"bad sampling parameters: {e}") from None
         return out
 
-    def sampler(self, body) -> Sampler:
-        return self.samplers(body)[0]
-
     def grammar(self, body, tool_schema: dict | None = None) -> str | None:
         """The compiled grammar (structured.compiled) of a request's response_format, grammar or
         forced tool call; None for free text. 400 naming the field for one the engine refuses."""
