@@ -1,0 +1,148 @@
+// The bf16 family of the fast kernels (fast_kernels.h) on AVX-512F with f32 FMAs: the products of
+// bf16 values are exact in f32, so two FMAs per lane, the odd element first, compute exactly what
+// vdpbf16ps computes (with the FPU set to flush denormals, as that instruction does). Weights and
+// activations are laid out "split" (fast_layout.h): each chunk of 32 as its 16 even elements and
+// its 16 odd ones. A task converts its weight rows into that layout once, then runs 4 x 4 blocks
+// (4 weight rows x 4 activation rows: 16 accumulators, 8 weight and 8 activation registers).
+// Compiled with AVX-512 flags for this file only; internal linkage throughout (matvec_avx512.cpp).
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/cpu/fast_kernels.h"
+#include "kernels/cpu/fast_layout.h"
+
+namespace rrwkv::cpu {
+namespace {
+
+using fast_ref::kChunk;
+using fast_ref::padded;
+
+// f32 bits -> the bf16 family's value as f32 bits (fast_ref::bf16_round, 16 lanes at once).
+inline __m512i round_bf16(__m512i b) {
+  const __m512i abs = _mm512_and_si512(b, _mm512_set1_epi32(0x7fffffff));
+  const __mmask16 nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f800000));
+  const __mmask16 tiny = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7f800000));
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = _mm512_add_epi32(b, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7fff)));
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(b, _mm512_set1_epi32(0x00400000)));
+  r = _mm512_and_si512(r, _mm512_set1_epi32(static_cast<int>(0xffff0000u)));
+  return _mm512_mask_and_epi32(r, tiny, b, _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+}
+
+// bf16 bits (16 in a __m256i) -> the family's value as f32 bits: denormals read as zero.
+inline __m512i widen_bf16(__m256i h) {
+  const __m512i b = _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16);
+  const __mmask16 tiny = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7f800000));
+  return _mm512_mask_and_epi32(b, tiny, b, _mm512_set1_epi32(static_cast<int>(0x80000000u)));
+}
+
+// 32 values of the family (two vectors of f32 bits, elements 0-15 and 16-31) stored split.
+inline void store_split(__m512i lo, __m512i hi, float* out) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  _mm512_storeu_si512(out, _mm512_permutex2var_epi32(lo, even, hi));
+  _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi32(lo, odd, hi));
+}
+
+inline __mmask16 tail_mask(int64_t left) {
+  return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << std::max<int64_t>(0, left)) - 1u);
+}
+
+// One row of `cols` elements of dtype dt (activations: f32) into the split layout.
+void to_split(DType dt, const uint8_t* src, int64_t cols, float* out) {
+  for (int64_t c = 0; c < padded(cols); c += kChunk, out += kChunk) {
+    const __mmask16 m0 = tail_mask(cols - c), m1 = tail_mask(cols - c - 16);
+    __m512i lo, hi;
+    if (dt == DType::F32) {
+      const auto* f = reinterpret_cast<const float*>(src);
+      lo = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(m0, f + c)));
+      hi = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(m1, f + c + 16)));
+    } else if (dt == DType::F16) {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      lo = round_bf16(_mm512_castps_si512(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m0, h + c))));
+      hi = round_bf16(_mm512_castps_si512(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m1, h + c + 16))));
+    } else {
+      const auto* h = reinterpret_cast<const uint16_t*>(src);
+      lo = widen_bf16(_mm256_maskz_loadu_epi16(m0, h + c));
+      hi = widen_bf16(_mm256_maskz_loadu_epi16(m1, h + c + 16));
+    }
+    store_split(lo, hi, out);
+  }
+}
+
+int64_t act_row_bytes(DType, int64_t cols) { return fast_layout::split_row_bytes(cols); }
+
+void prepare(DType, const float* x, int64_t cols, uint8_t* out) {
+  to_split(DType::F32, reinterpret_cast<const uint8_t*>(x), cols, reinterpret_cast<float*>(out));
+}
+
+int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::split_row_bytes(cols); }
+
+// y = the fixed reduction tree of the 16 lanes (fast_reference.h).
+inline float reduce(__m512 acc) {
+  const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
+  const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+  const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+  return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+// R weight rows (stride ws floats) x N activation rows (stride xs floats), kp = padded columns.
+template <int R, int N>
+void block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
+  __m512 acc[R][N];
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < N; ++n) acc[r][n] = _mm512_setzero_ps();
+  for (int64_t c = 0; c < kp; c += kChunk) {
+    __m512 we[R], wo[R], xe[N], xo[N];
+    for (int r = 0; r < R; ++r) we[r] = _mm512_loadu_ps(w + r * ws + c), wo[r] = _mm512_loadu_ps(w + r * ws + c + 16);
+    for (int n = 0; n < N; ++n) xe[n] = _mm512_loadu_ps(x + n * xs + c), xo[n] = _mm512_loadu_ps(x + n * xs + c + 16);
+    for (int r = 0; r < R; ++r)
+      for (int n = 0; n < N; ++n) {
+        acc[r][n] = _mm512_fmadd_ps(wo[r], xo[n], acc[r][n]);
+        acc[r][n] = _mm512_fmadd_ps(we[r], xe[n], acc[r][n]);
+      }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < N; ++n) y[n * ldy + r] = reduce(acc[r][n]);
+}
+
+template <int R>
+void rows_block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t n, int64_t kp, float* y, int64_t ldy) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) block<R, 4>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
+  switch (n - i) {
+    case 1: return block<R, 1>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
+    case 2: return block<R, 2>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
+    case 3: return block<R, 3>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
+    default: return;
+  }
+}
+
+void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+          int64_t ldy, uint8_t* tile) {
+  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 4;
+  auto* t = reinterpret_cast<float*>(tile);
+  for (int64_t r = r0; r < r1; ++r) to_split(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
+  // vdpbf16ps's arithmetic: denormal inputs read as zero, denormal results flushed
+  const unsigned csr = _mm_getcsr();
+  _mm_setcsr(csr | 0x8040u);  // FTZ | DAZ
+  const auto* x = reinterpret_cast<const float*>(xp);
+  int64_t r = r0;
+  for (; r + 4 <= r1; r += 4) rows_block<4>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy);
+  switch (r1 - r) {
+    case 1: rows_block<1>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy); break;
+    case 2: rows_block<2>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy); break;
+    case 3: rows_block<3>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy); break;
+    default: break;
+  }
+  _mm_setcsr(csr);
+}
+
+const FastKernels kTable = {"avx512", FastFamily::Bf16, 4, &act_row_bytes, &prepare, &tile_bytes, &gemm};
+
+}  // namespace
+
+const FastKernels* fast_bf16_avx512() { return &kTable; }
+
+}  // namespace rrwkv::cpu
