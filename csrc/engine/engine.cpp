@@ -43,6 +43,11 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
   if (model_->matrix_dtypes() != "f32")
     workspace_ = std::make_unique<Workspace>(pool_.size(), tile_floats(model_->config()));
   ctx_ = ExecContext{opts_.device, &pool_, workspace_.get()};
+  if (!opts_.exact) {
+    fast_scratch_ = std::make_unique<FastScratch>(pool_.size());
+    ctx_.fast = true;
+    ctx_.fast_scratch = fast_scratch_.get();
+  }
   runner_ = w.make_runner(max_tokens_, opts_.capacity);
   const auto rows = static_cast<size_t>(opts_.capacity);
   states_.resize(rows * static_cast<size_t>(floats_));

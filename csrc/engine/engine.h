@@ -24,8 +24,11 @@ struct EngineOptions {
   int threads = 0;              // CPU threads; 0: every CPU this process may use
   int64_t prefill_chunk = 128;  // tokens of one row per internal call (bounds the scratch)
   Device device = Device::cpu();
-  // Decode steps compute every row exactly as a Session would alone (bit for bit). false lets
-  // large batches use BLAS: more throughput, results that differ by float rounding (~1e-6).
+  // true: f32 activations throughout; decode steps compute every row exactly as a Session would
+  // alone (bit for bit). false: the fast path: every projection rounds its activations (to bf16
+  // for float weights, int8 per block of 32 for quantized ones) for the CPU's dot-product
+  // instructions (kernels/cpu/fast_kernels.h): much more throughput on batches and prefill,
+  // results within that rounding of the exact ones; each row still independent of the others.
   bool exact = true;
 };
 
@@ -91,6 +94,7 @@ class Engine {
   mutable std::mutex mu_;
   ThreadPool pool_;
   std::unique_ptr<Workspace> workspace_;
+  std::unique_ptr<FastScratch> fast_scratch_;
   ExecContext ctx_;
   std::unique_ptr<Runner> runner_;
   std::vector<float> states_;  // capacity rows of floats_

@@ -16,15 +16,17 @@ class Session {
 
   // threads <= 0 means every CPU this process may use. prefill_chunk: tokens per internal call of
   // forward() (bounds the scratch: about 10 * n_embd + ffn_dim floats per token).
-  // initial: the state it starts from and reset() returns to (nullptr: the model's).
+  // initial: the state it starts from and reset() returns to (nullptr: the model's). exact: false
+  // runs the fast path (EngineOptions::exact), the same numbers a Batch with exact=false gives.
   explicit Session(std::shared_ptr<const Model> model, int threads = 0, int64_t prefill_chunk = kDefaultPrefillChunk,
-                   const Device& device = Device::cpu(), InitialState initial = nullptr);
+                   const Device& device = Device::cpu(), InitialState initial = nullptr, bool exact = true);
 
   const std::shared_ptr<const Model>& model() const { return engine_.model(); }
   int threads() const { return engine_.threads(); }
   int64_t prefill_chunk() const { return engine_.prefill_chunk(); }
   const Device& device() const { return engine_.device(); }
   int64_t pos() const { return engine_.pos(0); }
+  bool exact() const { return engine_.exact(); }
 
   // One token: logits (vocab_size floats, may be null). OutOfRange (state unchanged) for a bad token.
   void step(int64_t token, float* logits) { engine_.step(&kRow, &token, 1, logits); }

@@ -8,6 +8,7 @@
 
 #include "core/device.h"
 #include "core/thread_pool.h"
+#include "ops/fast_scratch.h"
 
 namespace rrwkv {
 
@@ -31,6 +32,10 @@ struct ExecContext {
   // Compute every row exactly as it would be computed alone (decode steps: a batched step then
   // equals each sequence's own step bit for bit), even where a batched kernel would be faster.
   bool batch_invariant = false;
+  // exact=false: projections round their activations (to bf16, or int8 per block of 32) for the
+  // fast kernels (kernels/cpu/fast_kernels.h), every row still independent of the others.
+  bool fast = false;
+  FastScratch* fast_scratch = nullptr;  // CPU: needed when fast
 };
 
 }  // namespace rrwkv

@@ -5,16 +5,16 @@
 //   of weight rows once and multiply them with up to max_vecs rows at a time, the block staying
 //   in cache for the next group; a row's result does not depend on the other rows;
 // - prefill (many rows): BLAS sgemm on blocks of weight rows, f16 / bf16 weights converted block
-//   by block into the thread's f32 tile.
+//   by block into the thread's f32 tile;
+// and with ctx.fast, neither: the fast kernels (linear_fast_cpu.cpp) for every row count.
 #include <algorithm>
-#include <cmath>
 #include <vector>
 
 #include "core/errors.h"
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/matvec.h"
+#include "ops/epilogue.h"
 #include "ops/linear.h"
-#include "ops/math.h"
 
 namespace rrwkv::ops::detail {
 namespace {
@@ -50,20 +50,6 @@ Plan plan(const Projection& p, const ExecContext& ctx, cpu::SgemmNT sgemm) {
   return {false, per, ceil_div(w.rows, per)};
 }
 
-void apply(Epilogue ep, float* y, int64_t ldy, int64_t n, int64_t r0, int64_t r1) {
-  if (ep == Epilogue::None) return;
-  for (int64_t i = 0; i < n; ++i) {
-    float* row = y + i * ldy;
-    switch (ep) {
-      case Epilogue::Sigmoid: for (int64_t r = r0; r < r1; ++r) row[r] = sigmoid(row[r]); break;
-      case Epilogue::ReluSquare: for (int64_t r = r0; r < r1; ++r) row[r] = relu_square(row[r]); break;
-      case Epilogue::Tanh: for (int64_t r = r0; r < r1; ++r) row[r] = std::tanh(row[r]); break;
-      case Epilogue::Silu: for (int64_t r = r0; r < r1; ++r) row[r] = row[r] * sigmoid(row[r]); break;
-      case Epilogue::None: break;
-    }
-  }
-}
-
 void matvec_task(const Projection& p, int64_t r0, int64_t r1) {
   const cpu::KernelTable& k = cpu::kernels();
   for (int64_t g = 0; g < p.n; g += k.max_vecs) {
@@ -96,6 +82,7 @@ void blas_task(const Projection& p, cpu::SgemmNT sgemm, Workspace* ws, int threa
 
 void linear_cpu(ExecContext& ctx, const Projection* ps, int count) {
   if (count > kMaxProjections) throw InvalidArgument("linear: at most 16 projections per call");
+  if (ctx.fast) return linear_fast_cpu(ctx, ps, count);
   const cpu::SgemmNT sgemm = cpu::blas_sgemm_nt();
   Plan plans[kMaxProjections];
   int64_t first[kMaxProjections + 1];
@@ -112,7 +99,7 @@ void linear_cpu(ExecContext& ctx, const Projection* ps, int count) {
     const int64_t r0 = (task - first[i]) * pl.rows_per_task, r1 = std::min(p.w->rows, r0 + pl.rows_per_task);
     if (pl.blas) blas_task(p, sgemm, ctx.workspace, thread, r0, r1);
     else matvec_task(p, r0, r1);
-    apply(p.epilogue, p.y, p.ldy, p.n, r0, r1);
+    apply_epilogue(p.epilogue, p.y, p.ldy, p.n, r0, r1);
   });
 }
 

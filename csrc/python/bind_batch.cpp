@@ -35,8 +35,10 @@ void bind_batch(py::module_& m) {
            }), py::arg("model"), py::arg("capacity"), py::arg("threads") = py::none(), py::arg("prefill_chunk") = 128,
            py::arg("exact") = true,
            "model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: "
-           "every row of a step bit for bit what Session.step gives alone (False lets large batches use BLAS: more "
-           "throughput, results within float rounding).")
+           "f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path "
+           "(activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: "
+           "several times the throughput on large batches and prefill; each row bit for bit what "
+           "Session(exact=False) gives alone).")
       .def_property_readonly("capacity", &Engine::capacity)
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("prefill_chunk", &Engine::prefill_chunk)

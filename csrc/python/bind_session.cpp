@@ -13,21 +13,25 @@ void bind_session(py::module_& m) {
   py::class_<Session>(m, "Session",
       "One sequence's recurrent state and scratch on a shared Model. Calls on one session are serialised.")
       .def(py::init([](const py::object& src, std::optional<int> threads, int64_t prefill_chunk,
-                       const py::object& initial_state) {
+                       const py::object& initial_state, bool exact) {
              const int n = threads_arg(threads);
              ModelPtr model = model_arg(src);
              InitialState initial = initial_state_arg(model, initial_state);
              py::gil_scoped_release release;
-             return std::make_unique<Session>(model, n, prefill_chunk, Device::cpu(), std::move(initial));
+             return std::make_unique<Session>(model, n, prefill_chunk, Device::cpu(), std::move(initial), exact);
            }), py::arg("model"), py::arg("threads") = py::none(),
            py::arg("prefill_chunk") = Session::kDefaultPrefillChunk, py::arg("initial_state") = py::none(),
+           py::arg("exact") = true,
            "model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: "
            "tokens per internal call of forward() (more is a little faster and uses more scratch memory); "
            "initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or "
-           ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's).")
+           ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False "
+           "runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the "
+           "numbers of Batch(exact=False)).")
       .def_property_readonly("initial_state", [](const Session& s) { return initial_state_to_python(s.initial_state()); },
            "The floats of the state reset() returns to, in the state's layout (None: the model's own).")
       .def_property_readonly("prefill_chunk", &Session::prefill_chunk)
+      .def_property_readonly("exact", &Session::exact)
       .def("step", [](Session& s, const py::object& tok, const py::object& out) {
              const int64_t token = token_id(tok, s.model()->vocab_size());
              py::array_t<float> logits = float_output(out, {s.model()->vocab_size()});

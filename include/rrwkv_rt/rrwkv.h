@@ -205,8 +205,11 @@ typedef struct rrwkv_batch rrwkv_batch;
 typedef struct rrwkv_batch_params {
   int32_t capacity;  /* most rows at once, 1..4096; default 8 */
   int32_t n_threads; /* 0 (default) = every CPU this process may use */
-  bool exact;        /* true (default): every row of a step bit for bit what a session gives alone;
-                        false: large batches use BLAS (more throughput, results within float rounding) */
+  bool exact;        /* true (default): f32 activations, every row of a step bit for bit what a session
+                        gives alone; false: the fast path: activations rounded to bf16 (int8 per block
+                        of 32 for quantized weights) for the CPU's dot-product instructions, several
+                        times the throughput on large batches and prompts, each row still computed
+                        independently of the others (docs/QUANTIZATION.md) */
 } rrwkv_batch_params;
 
 RRWKV_API rrwkv_batch_params rrwkv_batch_default_params(void);

@@ -44,6 +44,9 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
     p.add_argument("--initial-state", default=None, metavar="FILE",
                    help="start from a state-tuning file (.pth / .safetensors of blocks.N.att.time_state, RWKV-5/6/7); "
                         "/reset returns to it")
+    p.add_argument("--fast", action="store_true",
+                   help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
+                   "CPU's dot-product instructions: faster prompts (docs/QUANTIZATION.md)")
 
 
 def add_parsers(sub) -> None:
@@ -71,7 +74,8 @@ def _open(args):
     from ..runtime.generate import default_model_path
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    return Session(Model(args.model or default_model_path()), threads=args.threads, initial_state=args.initial_state)
+    return Session(Model(args.model or default_model_path()), threads=args.threads, initial_state=args.initial_state,
+                   exact=not args.fast)
 
 
 def _unescape(s: str) -> str:

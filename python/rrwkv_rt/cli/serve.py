@@ -19,6 +19,10 @@ def add_parser(sub) -> None:
     p.add_argument("--chat-template", default=None, metavar="JSON",
                    help="chat template file (default: the model's meta.chat_template, else RWKV World's)")
     p.add_argument("--threads", type=int, default=None, metavar="N", help="CPU threads (default: all available)")
+    p.add_argument("--fast", action="store_true",
+                   help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
+                        "CPU's dot-product instructions: more throughput; outputs equal "
+                        "Session(exact=False).generate (docs/QUANTIZATION.md)")
     p.add_argument("--capacity", type=int, default=32, metavar="N", help="most concurrent sequences (default 32)")
     p.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="most requests waiting for a row; more get 503 with Retry-After (default 64)")
@@ -72,7 +76,7 @@ def cmd_serve(args) -> None:
             raise ValueError(f"--initial-state takes NAME=FILE, got {item!r}")
         states[name] = path
     cfg = ServerConfig(model_path=args.model, model_name=args.model_name, chat_template=args.chat_template,
-                       threads=args.threads, capacity=args.capacity, max_queue=args.max_queue,
+                       threads=args.threads, exact=not args.fast, capacity=args.capacity, max_queue=args.max_queue,
                        prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
                        max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,
                        max_prompt_tokens=args.max_prompt_tokens, max_prompt_bytes=args.max_prompt_bytes,

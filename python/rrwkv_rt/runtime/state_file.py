@@ -127,8 +127,8 @@ def reduce_session(self):
     # every CPU (threads=None) stays "every CPU" on the machine that unpickles it
     threads = None if self.threads == len(os.sched_getaffinity(0)) else self.threads  # as the C++ default
     args = (os.path.abspath(info["path"]), info["header_crc32"], threads, self.prefill_chunk, state_file_bytes(self))
-    initial = self.initial_state  # a session's own initial state (initial_state=...) travels along
-    return _unpickle_session, args + ((initial,) if initial is not None else ())
+    # a session's own initial state (initial_state=...) travels along, and the fast path's flag
+    return _unpickle_session, args + (self.initial_state, self.exact)
 
 
 def copy_session(self, memo=None):
@@ -168,7 +168,7 @@ def _pickled_threads(threads) -> int | None:
 
 
 def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill_chunk: int, data: bytes,
-                      initial_state=None):
+                      initial_state=None, exact: bool = True):  # older pickles: exact sessions
     threads = _pickled_threads(threads)
     model = _model_for(path, header_crc32)
     found = model.info["header_crc32"]
@@ -176,7 +176,8 @@ def _unpickle_session(path: str, header_crc32: int, threads: int | None, prefill
         raise _core.StateMismatchError(f"a pickled Session of model {path!r} (header crc32 {header_crc32:#010x}) "
                                        f"cannot be restored: that file now holds another model (header crc32 "
                                        f"{found:#010x}); restore it where the original model file is")
-    session = _core.Session(model, threads=threads, prefill_chunk=prefill_chunk, initial_state=initial_state)
+    session = _core.Session(model, threads=threads, prefill_chunk=prefill_chunk, initial_state=initial_state,
+                            exact=exact)
     restore_state_bytes(session, data, "pickled Session")
     _MODEL_OF_SESSION[session] = model
     return session

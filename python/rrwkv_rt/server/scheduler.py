@@ -12,7 +12,9 @@ behind it overtake it (prefill goes round-robin).
 Exactness: every prompt is read in pieces cut at multiples of ``prefill_chunk`` from its start,
 each piece one ``Batch.forward`` call. ``Session.forward`` cuts a prompt the same way, so the
 logits after the prompt, and hence a greedy generation, equal ``Session.generate`` bit for bit;
-the prompt cache only stores states at those same boundaries (cache.py).
+the prompt cache only stores states at those same boundaries (cache.py). With ``exact=False``
+(``rrwkv serve --fast``) the batch runs the fast path, whose rows are independent of each other
+and of the chunking too: outputs equal ``Session(exact=False).generate``.
 
 A request with n choices is read once; at its end the row's state is copied into n - 1 more rows
 (reserved when the request was admitted) and every choice draws its first token from the same
@@ -68,12 +70,13 @@ class Scheduler:
     ``max_queue`` are waiting), ``cancel`` drops it, ``close`` stops the thread."""
 
     def __init__(self, model, tokenizer, *, capacity: int = 32, max_queue: int = 64, threads: int | None = None,
-                 prefill_chunk: int = 128, cache_bytes: int = 256 << 20, clock: Callable[[], float] = time.monotonic):
+                 prefill_chunk: int = 128, cache_bytes: int = 256 << 20, clock: Callable[[], float] = time.monotonic,
+                 exact: bool = True):
         from ..runtime import Batch
         self.model = model
         self.clock = clock  # for request deadlines (tests pass a fake one)
         self.tokenizer = tokenizer
-        self.batch = Batch(model, capacity, threads=threads, prefill_chunk=prefill_chunk)
+        self.batch = Batch(model, capacity, threads=threads, prefill_chunk=prefill_chunk, exact=exact)
         self.capacity = capacity
         self.max_queue = max_queue
         self.chunk = prefill_chunk
