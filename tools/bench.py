@@ -3,6 +3,7 @@ the official `rwkv` package, memory, and the batched engine's throughput.
 
     python tools/bench.py                          # 169M-shaped RWKV-4 and RRWKV (s=16), f32
     python tools/bench.py --dtypes f32,f16 --batch-sizes 1,2,4,8,16,32,64
+    python tools/bench.py --archs rwkv4,rwkv7 --dtypes f16,q8_0 --batch-sizes 1,8,64,256 --fast   # + exact=False
     python tools/bench.py --compare before=/path/to/other/python   # another installation, same run
     python tools/bench.py --archs rwkv4,rwkv7 --dtypes f32,f16 --blas-compare   # prefill, BLAS on / off
     python tools/bench.py --models-dir /data/benchmodels   # build the random models once, reuse them
@@ -24,8 +25,8 @@ import time
 
 import numpy as np
 
-from rrwkv_rt.bench.measure import (Worker, close_all, floor_bandwidth, floor_buffer, l3_bytes, load_line, measure,
-                                    measure_batches, memory, start_workers, warm_up)
+from rrwkv_rt.bench.measure import (FAST, Worker, close_all, fast_wanted, floor_bandwidth, floor_buffer, l3_bytes,
+                                    load_line, measure, measure_batches, memory, peak_fraction, start_workers, warm_up)
 from rrwkv_rt.bench.progress import Bar, phase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -64,7 +65,7 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
     workers = start_workers(specs)
     try:
         speed, bandwidth = measure(workers, args, threads)
-        batches = measure_batches([w for w in workers if w.kind == "ours"], args) if args.batch_sizes else {}
+        batches = measure_batches([w for w in workers if w.kind == "ours"], args, threads) if args.batch_sizes else {}
     finally:
         close_all(workers)
     phase("done")
@@ -97,8 +98,9 @@ def print_speed_table(workers: list[Worker], speed: dict, bw: dict, mem: dict, a
           f"bandwidth (median) for models larger than the L3 ({_mib(l3)}), the cache's (best round) for those that "
           f"fit in it (marked)")
     print()
+    fast = fast_wanted(args)
     print(f"  {'runtime':<22} {'decode ms/tok':>13} {'floor ms':>9} {'x floor':>8} {'prefill tok/s':>14} "
-          f"{'peak RSS':>10} {'anon':>9}")
+          + (f"{'fast prefill':>13} " if fast else "") + f"{'peak RSS':>10} {'anon':>9}")
     for w in workers:
         s = speed[w.label]
         line = f"  {w.label:<22} {s['decode_ms']:>13.2f}"
@@ -106,6 +108,9 @@ def print_speed_table(workers: list[Worker], speed: dict, bw: dict, mem: dict, a
             size = floor_buffer(w, args)
             floor_ms = 1e3 * w.info["bytes_per_token"] / bw[size]
             line += f" {floor_ms:>9.2f} {s['decode_ms'] / floor_ms:>8.2f} {s['prefill_tok_s']:>14.0f}"
+            if fast:
+                f = s.get("fast_prefill_tok_s")
+                line += f" {f:>13.0f}" if f else f" {'-':>13}"
             m = mem.get(tuple(w.label.split()[:2])) if "[" not in w.label else None
             if m:
                 line += f" {_mib(m['peak_kib'] * 1024):>10} {_mib(m['anon_kib'] * 1024):>9}"
@@ -121,8 +126,14 @@ def print_comparisons(speed: dict, keys: list, installations: list, args, thread
     for inst, _ in installations[1:]:
         for a, d in keys:
             now, then = speed[f"{a} {d}"], speed[f"{a} {d} [{inst}]"]
+            fast = now.get("fast_prefill_tok_s")
             print(f"  {a} {d}: now / {inst}: decode {now['decode_ms'] / then['decode_ms']:.3f}x the time, "
-                  f"prefill {now['prefill_tok_s'] / then['prefill_tok_s']:.3f}x the speed")
+                  f"prefill {now['prefill_tok_s'] / then['prefill_tok_s']:.3f}x the speed"
+                  + (f"; fast prefill now / prefill {inst}: {fast / then['prefill_tok_s']:.2f}x" if fast else ""))
+    for a, d in keys:
+        s = speed[f"{a} {d}"]
+        if s.get("fast_prefill_tok_s"):
+            print(f"  {a} {d}: fast / exact prefill (same installation): {s['fast_prefill_tok_s'] / s['prefill_tok_s']:.2f}x")
     for a, d in keys:
         pkg, ours = speed.get(f"pkg {a} fp32"), speed.get(f"{a} {d}")
         if pkg and ours:
@@ -148,16 +159,35 @@ def print_memory(mem: dict, args) -> None:
 
 def print_batches(workers: list[Worker], batches: dict, args, threads: int) -> None:
     print()
-    print(f"  batched decode (aggregate tokens/s; x = / batch 1), {threads} threads:")
-    labels = [w.label + sfx for w in workers if w.kind == "ours"
-              for sfx in ([""] + ([" inexact"] if args.batch_inexact else []))]
-    print("  " + f"{'batch':>5} " + " ".join(f"{lab:>22}" for lab in labels))
-    for b in args.batch_sizes:
-        cells = []
-        for lab in labels:
-            v, one = batches.get((lab, b)), batches.get((lab, args.batch_sizes[0]))
-            cells.append(f"{v:>12.0f} ({v / one:>5.1f}x)" if v and one else f"{'-':>22}")
-        print("  " + f"{b:>5} " + " ".join(f"{c:>22}" for c in cells))
+    print(f"  batched decode, aggregate tokens/s ({threads} threads; x = / batch {args.batch_sizes[0]}):")
+    fast = fast_wanted(args)
+    peaks = {k[1]: v for k, v in batches.items() if k[0] == "peak"}
+    if peaks:
+        print("  compute peaks measured in the same rounds (multiply-adds/s, median): "
+              + ", ".join(f"{i} {v / 1e9:.0f} G" for i, v in sorted(peaks.items())))
+    for w in workers:
+        if w.kind != "ours":
+            continue
+        kernels = w.info.get("fast_kernels", {})
+        used = ", ".join(f"{fam} weights: {impl} on {ins or 'no measured instruction'}"
+                         for fam, (impl, ins) in kernels.items() if w.info["macs_per_token"].get(fam))
+        macs = sum(w.info["macs_per_token"].values())
+        what = f"; fast path: {used}" if used else "; exact=False there: its own inexact mode" if kernels == {} else ""
+        print(f"\n  {w.label} ({macs / 1e6:.1f} M multiply-adds per token" + (what if fast else "") + ")")
+        print(f"  {'batch':>7} {'exact tok/s':>18}" + (f" {'fast tok/s':>18} {'fast/exact':>11} {'% of peak':>10}"
+                                                      if fast else ""))
+        one = batches.get((w.label, args.batch_sizes[0]))
+        one_fast = batches.get((w.label + FAST, args.batch_sizes[0]))
+        for b in args.batch_sizes:
+            v = batches.get((w.label, b))
+            line = f"  {b:>7} " + (f"{v:>10.0f} ({v / one:>5.1f}x)" if v and one else f"{'-':>18}")
+            if fast:
+                f = batches.get((w.label + FAST, b))
+                pct = peak_fraction(w, f, batches) if f else None
+                line += (f" {f:>10.0f} ({f / one_fast:>5.1f}x)" if f and one_fast else f" {'-':>18}")
+                line += f" {f / v:>10.2f}x" if f and v else f" {'-':>11}"
+                line += f" {100 * pct:>9.0f}%" if pct else f" {'-':>10}"
+            print(line)
 
 
 def blas_compare(args, paths: dict) -> None:
@@ -229,7 +259,9 @@ def parse_args(argv):
     p.add_argument("--batch-sizes", default="", help="e.g. 1,2,4,8,16,32,64: the batched-decode table")
     p.add_argument("--batch-steps", type=int, default=4, help="steps per batch size and round")
     p.add_argument("--batch-rounds", type=int, default=3)
-    p.add_argument("--batch-inexact", action="store_true", help="also measure Batch(exact=False) (BLAS on large batches)")
+    p.add_argument("--fast", "--batch-inexact", dest="fast", action="store_true",
+                   help="also measure the fast path (exact=False: activations rounded to bf16 / int8): prefill, "
+                   "batched decode, and the compute peaks of its instructions for a %% of peak column")
     p.add_argument("--blas-compare", action="store_true", help="instead of the usual figures: prefill tokens/s of "
                    "each model with BLAS on and off (RRWKV_BLAS=0) in two workers, --repeats interleaved rounds")
     p.add_argument("--blas-lens", default="64,512", help="prefill lengths for --blas-compare")

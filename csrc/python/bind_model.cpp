@@ -5,7 +5,9 @@
 #include "engine/state_blob.h"
 #include "kernels/cpu/bandwidth.h"
 #include "kernels/cpu/blas.h"
+#include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/peak.h"
 #include "python/bindings.h"
 
 namespace py = pybind11;
@@ -48,6 +50,22 @@ void bind_model(py::module_& m) {
         return cpu::measure_read_bandwidth(nbytes, n, repeats);
       }, py::arg("nbytes") = int64_t{512} << 20, py::arg("threads") = py::none(), py::arg("repeats") = 5,
       "Median memory read bandwidth in bytes/s, with the decode kernels on `threads` threads.");
+  m.def("compute_peak", [](const std::string& instruction, std::optional<int> threads, double seconds) {
+        const int n = threads_arg(threads);
+        py::gil_scoped_release release;
+        return cpu::measure_peak(instruction, n, seconds);
+      }, py::arg("instruction"), py::arg("threads") = py::none(), py::arg("seconds") = 0.2,
+      "Multiply-adds per second of one instruction on `threads` threads (0 if this CPU lacks it): 'fma512', "
+      "'fma256', 'dpbf16ps512', 'vpdpbusd512' or 'vpdpbusd256'.");
+  m.def("fast_kernels", [] {
+        py::dict out;
+        for (const char* family : {"bf16", "int8"}) {
+          const cpu::FastKernels* k = cpu::fast_kernels(std::string(family) == "int8" ? cpu::FastFamily::Int8
+                                                                                       : cpu::FastFamily::Bf16);
+          out[family] = py::make_tuple(k ? k->name : "", cpu::fast_instruction(family));
+        }
+        return out;
+      }, "The fast path's kernels in use: {'bf16': (implementation, instruction), 'int8': (...)}.");
   m.def("architectures", [] {
         py::list out;
         for (const Architecture* a : architectures()) out.append(py::make_tuple(a->name(), a->description()));

@@ -71,10 +71,17 @@ void to_split(DType dt, const uint8_t* src, int64_t cols, float* out) {
   }
 }
 
-int64_t act_row_bytes(DType, int64_t cols) { return fast_layout::split_row_bytes(cols); }
+int64_t act_row_bytes(DType, int64_t cols) { return fast_layout::pairs_row_bytes(cols); }
 
+// Activations as bf16 pairs in order (half the bytes of the split layout: they stream from L2 in
+// the kernel, the weights' 4-row blocks stay in L1), split into even / odd lanes in the kernel.
 void prepare(DType, const float* x, int64_t cols, uint8_t* out) {
-  to_split(DType::F32, reinterpret_cast<const uint8_t*>(x), cols, reinterpret_cast<float*>(out));
+  auto* o = reinterpret_cast<uint16_t*>(out);
+  for (int64_t c = 0; c < padded(cols); c += 16) {
+    const __mmask16 m = tail_mask(cols - c);
+    const __m512i r = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + c)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+  }
 }
 
 int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::split_row_bytes(cols); }
@@ -87,28 +94,37 @@ inline float reduce(__m512 acc) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// R weight rows (stride ws floats) x N activation rows (stride xs floats), kp = padded columns.
+// R weight rows (split, stride ws floats) x N activation rows (pairs, stride xs bf16 elements),
+// kp = padded columns. A pair (even, odd) of bf16 in a 32-bit lane gives the even element's f32
+// by a shift and the odd one's by a mask.
 template <int R, int N>
-void block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
+void block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
   __m512 acc[R][N];
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) acc[r][n] = _mm512_setzero_ps();
+  const __m512i high = _mm512_set1_epi32(static_cast<int>(0xffff0000u));
   for (int64_t c = 0; c < kp; c += kChunk) {
-    __m512 we[R], wo[R], xe[N], xo[N];
-    for (int r = 0; r < R; ++r) we[r] = _mm512_loadu_ps(w + r * ws + c), wo[r] = _mm512_loadu_ps(w + r * ws + c + 16);
-    for (int n = 0; n < N; ++n) xe[n] = _mm512_loadu_ps(x + n * xs + c), xo[n] = _mm512_loadu_ps(x + n * xs + c + 16);
-    for (int r = 0; r < R; ++r)
+    __m512 xe[N], xo[N];
+    for (int n = 0; n < N; ++n) {
+      const __m512i p = _mm512_loadu_si512(x + n * xs + c);
+      xe[n] = _mm512_castsi512_ps(_mm512_slli_epi32(p, 16));
+      xo[n] = _mm512_castsi512_ps(_mm512_and_si512(p, high));
+    }
+    for (int r = 0; r < R; ++r) {
+      const __m512 we = _mm512_loadu_ps(w + r * ws + c), wo = _mm512_loadu_ps(w + r * ws + c + 16);
       for (int n = 0; n < N; ++n) {
-        acc[r][n] = _mm512_fmadd_ps(wo[r], xo[n], acc[r][n]);
-        acc[r][n] = _mm512_fmadd_ps(we[r], xe[n], acc[r][n]);
+        acc[r][n] = _mm512_fmadd_ps(wo, xo[n], acc[r][n]);
+        acc[r][n] = _mm512_fmadd_ps(we, xe[n], acc[r][n]);
       }
+    }
   }
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) y[n * ldy + r] = reduce(acc[r][n]);
 }
 
 template <int R>
-void rows_block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t n, int64_t kp, float* y, int64_t ldy) {
+void rows_block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t n, int64_t kp, float* y,
+                int64_t ldy) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) block<R, 4>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
   switch (n - i) {
@@ -121,13 +137,13 @@ void rows_block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t 
 
 void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
           int64_t ldy, uint8_t* tile) {
-  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 4;
+  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 2;
   auto* t = reinterpret_cast<float*>(tile);
   for (int64_t r = r0; r < r1; ++r) to_split(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
   // vdpbf16ps's arithmetic: denormal inputs read as zero, denormal results flushed
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);  // FTZ | DAZ
-  const auto* x = reinterpret_cast<const float*>(xp);
+  const auto* x = reinterpret_cast<const uint16_t*>(xp);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) rows_block<4>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy);
   switch (r1 - r) {

@@ -53,8 +53,10 @@ class Worker:
             raise RuntimeError(f"benchmark worker {self.label!r} died (see its stderr above)")
         return json.loads(line)
 
-    def prefill_s(self, n: int, seed: int) -> float:
-        return self.call(op="prefill", n=n, seed=seed)["times"][0]
+    def prefill_s(self, n: int, seed: int, exact: bool = True) -> float | None:
+        """Seconds of an n-token prefill; None where this installation has no fast path."""
+        times = self.call(op="prefill", n=n, seed=seed, exact=exact)["times"]
+        return times[0] if times else None
 
     def close(self):
         try:
@@ -129,17 +131,26 @@ def warm_up(workers: list[Worker], prefill_len: int) -> None:
     bar.close()
 
 
+def fast_wanted(args) -> bool:
+    """Whether to measure the fast path (exact=False) too: --fast (alias --batch-inexact)."""
+    return bool(getattr(args, "fast", False) or getattr(args, "batch_inexact", False))
+
+
 def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
-    """Decode ms/token and prefill tokens/s per worker; read bandwidth samples per buffer size.
-    Each round: the bandwidths, a decode block of every worker, a prefill of every worker."""
+    """Decode ms/token and prefill tokens/s per worker (with the fast path wanted, also its
+    prefill: "fast_prefill_tok_s", None where an installation has none); read bandwidth samples
+    per buffer size. Each round: the bandwidths, a decode block of every worker, a prefill of
+    every worker (and its fast prefill)."""
     from rrwkv_rt import _core
     warm_up(workers, args.prefill_len)
     decode = {w.label: [] for w in workers}
     prefill = {w.label: [] for w in workers}
+    # installations before the fast path ignore the option (their prefill is exact): not asked
+    fast = {w.label: [] for w in workers if w.info.get("fast_kernels")} if fast_wanted(args) else {}
     sizes = sorted({args.bandwidth_mib << 20} | {floor_buffer(w, args) for w in workers if w.kind == "ours"})
     bandwidth = {s: [] for s in sizes}
     rounds = max(args.rounds, args.repeats)
-    bar = Bar("decode and prefill", rounds, 1 + 2 * len(workers))
+    bar = Bar("decode and prefill", rounds, 1 + 2 * len(workers) + len(fast))
     for r in range(rounds):
         bar.round(r)
         if r < args.rounds:
@@ -156,29 +167,75 @@ def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
                 prefill[w.label].append(w.prefill_s(args.prefill_len, seed=100 + r))
                 settle(w)
                 bar.update()
+                if w.label in fast:
+                    t = w.prefill_s(args.prefill_len, seed=100 + r, exact=False)
+                    if t is not None:
+                        fast[w.label].append(t)
+                    bar.update()
     bar.close()
-    return {w.label: {"decode_ms": 1e3 * float(np.median(decode[w.label])),
-                      "prefill_tok_s": args.prefill_len / float(np.median(prefill[w.label]))} for w in workers}, bandwidth
+    out = {w.label: {"decode_ms": 1e3 * float(np.median(decode[w.label])),
+                     "prefill_tok_s": args.prefill_len / float(np.median(prefill[w.label]))} for w in workers}
+    for label, times in fast.items():
+        out[label]["fast_prefill_tok_s"] = args.prefill_len / float(np.median(times)) if times else None
+    return out, bandwidth
 
 
-def measure_batches(workers: list[Worker], args) -> dict:
-    """Aggregate decode tokens/s of the batched engine per batch size (interleaved rounds); with
-    --batch-inexact also of Batch(exact=False) (BLAS on large batches)."""
+FAST = " fast"  # the label suffix of the fast path's figures
+
+
+def peak_instructions(workers: list[Worker]) -> list[str]:
+    """The instructions the workers' fast kernels run on (their compute peaks are measured)."""
+    found = set()
+    for w in workers:
+        for _, instruction in w.info.get("fast_kernels", {}).values():
+            if instruction:
+                found.add(instruction)
+    return sorted(found)
+
+
+def measure_batches(workers: list[Worker], args, threads: int | None = None) -> dict:
+    """Aggregate decode tokens/s of the batched engine per batch size, keys (label, size), in
+    interleaved rounds; with the fast path wanted also Batch(exact=False), keys (label + FAST,
+    size), and the compute peaks of its instructions, keys ("peak", instruction), multiply-adds
+    per second on `threads` threads (measured at the start of every round, median)."""
+    from rrwkv_rt import _core
     sizes = args.batch_sizes
-    modes = [True, False] if args.batch_inexact else [True]
-    times = {(w.label + ("" if e else " inexact"), b): [] for w in workers for b in sizes for e in modes}
-    bar = Bar("batched decode", args.batch_rounds, len(workers) * len(sizes) * len(modes))
+    modes = [True, False] if fast_wanted(args) else [True]
+    instructions = peak_instructions(workers) if fast_wanted(args) and hasattr(_core, "compute_peak") else []
+    times = {(w.label + ("" if e else FAST), b): [] for w in workers for b in sizes for e in modes}
+    peaks = {i: [] for i in instructions}
+    bar = Bar("batched decode", args.batch_rounds, len(workers) * len(sizes) * len(modes) + 1)
     for r in range(args.batch_rounds):
         bar.round(r)
+        for i in instructions:
+            peaks[i].append(_core.compute_peak(i, threads=threads, seconds=0.1))
+        bar.update()
         for w in workers:
             for e in modes:
                 for b in sizes:
                     t = w.call(op="batch", size=b, steps=args.batch_steps, seed=r, exact=e)["times"]
                     if t is not None:
-                        times[(w.label + ("" if e else " inexact"), b)] += t
+                        times[(w.label + ("" if e else FAST), b)] += t
                     bar.update()
     bar.close()
-    return {k: (k[1] / float(np.median(v)) if v else None) for k, v in times.items()}
+    out = {k: (k[1] / float(np.median(v)) if v else None) for k, v in times.items()}
+    out.update({("peak", i): float(np.median(v)) for i, v in peaks.items()})
+    return out
+
+
+def peak_fraction(w: Worker, tok_s: float, batches: dict) -> float | None:
+    """The fraction of the compute peak a fast batch reached: the time the model's multiply-adds
+    per token would take at the peak of the instruction each family's kernels use, times tokens/s."""
+    ideal = 0.0
+    for family, macs in w.info.get("macs_per_token", {}).items():
+        if not macs:
+            continue
+        instruction = w.info.get("fast_kernels", {}).get(family, ("", ""))[1]
+        peak = batches.get(("peak", instruction))
+        if not peak:
+            return None
+        ideal += macs / peak
+    return ideal * tok_s if ideal else None
 
 
 def memory(path: str, threads: int, prefill_len: int) -> dict:

@@ -7,7 +7,7 @@ Run by file (measure.Worker), so that another installation's interpreter runs it
 rrwkv_rt; it imports nothing of this one but what that interpreter finds.
 
 Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"},
-{"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s},
+{"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s, "exact": bool},
 {"op": "batch", "size": b, "steps": k, "seed": s, "exact": bool}, {"op": "quit"}; each answers one JSON line.
 """
 import json
@@ -16,6 +16,18 @@ import sys
 import time
 
 import numpy as np
+
+
+def macs_per_token(rrwkv_rt, path) -> dict:
+    """Multiply-adds of the matrices a decode step runs per token (every matrix but the embedding,
+    which is one row read), by the family of the fast path's kernels: "bf16" for float weights,
+    "int8" for quantized ones."""
+    f = rrwkv_rt.ModelFile(path, verify_checksums=False)
+    out = {"bf16": 0, "int8": 0}
+    for t in f.tensors:
+        if len(t["shape"]) == 2 and t["name"] != "emb.weight":
+            out["int8" if t["dtype"] in ("q8_0", "q4_1") else "bf16"] += int(np.prod(t["shape"]))
+    return out
 
 
 class Ours:
@@ -31,15 +43,27 @@ class Ours:
         self.info = {"vocab": self.vocab, "bytes_per_token": info["decode_bytes_per_token"],
                      "version": rrwkv_rt.__version__, "module": os.path.dirname(rrwkv_rt.__file__),
                      "file_size": info["file_size"],
-                     "blas": getattr(rrwkv_rt._core, "blas_info", lambda: "?")()}  # RRWKV_BLAS=0: built-in kernels
+                     "blas": getattr(rrwkv_rt._core, "blas_info", lambda: "?")(),  # RRWKV_BLAS=0: built-in kernels
+                     "macs_per_token": macs_per_token(rrwkv_rt, path),
+                     "fast_kernels": getattr(rrwkv_rt._core, "fast_kernels", lambda: {})()}
         self.batches = {}
+        self.fast_session = None
 
     def step(self, token):
         self.session.step(int(token), out=self.out)
 
-    def prefill(self, tokens):
-        self.session.reset()
-        self.session.forward(tokens)
+    def prefill(self, tokens, exact=True):
+        session = self.session
+        if not exact:
+            if self.fast_session is None:
+                try:
+                    self.fast_session = self.rrwkv_rt.Session(self.model, threads=self.threads, exact=False)
+                except TypeError:  # an installation without the fast path
+                    return False
+            session = self.fast_session
+        session.reset()
+        session.forward(tokens)
+        return True
 
     def batch_step_times(self, size, steps, rng, exact=True):
         if not hasattr(self.rrwkv_rt, "Batch"):
@@ -88,7 +112,7 @@ class Package:
         with self.torch.no_grad():
             _, self.state = self.model.forward([int(token)], self.state)
 
-    def prefill(self, tokens):
+    def prefill(self, tokens, exact=True):
         with self.torch.no_grad():
             self.model.forward(tokens.tolist(), None)
 
@@ -128,8 +152,8 @@ def main():
         elif op == "prefill":
             tokens = rng.integers(0, runner.vocab, cmd["n"])
             t0 = time.perf_counter()
-            runner.prefill(tokens)
-            reply = {"times": [time.perf_counter() - t0]}
+            ran = runner.prefill(tokens, cmd.get("exact", True))
+            reply = {"times": [time.perf_counter() - t0] if ran is not False else None}
         elif op == "batch":
             reply = {"times": runner.batch_step_times(cmd["size"], cmd["steps"], rng, cmd.get("exact", True))}
         elif op == "quit":
