@@ -4,6 +4,7 @@ batch sizes, measured in the same run.
 
     python tools/bench_server.py                       # 169M-shaped RWKV-4, f32, 2 threads, 1/8/32 clients
     python tools/bench_server.py --concurrency 1,8,32 --max-tokens 128 --dtype f16 --arch rrwkv
+    python tools/bench_server.py --dtype q8_0 --modes exact,fast   # also `serve --fast`, interleaved
 
 The model is random (tools/benchlib/models.py) with a byte-level tokenizer in its header; the
 server runs as a subprocess (`python -m rrwkv_rt serve`, prompt cache off, capacity = the
@@ -11,7 +12,8 @@ largest concurrency) and the clients are one asyncio process of httpx streams. E
 sends `--requests` requests back to back (streaming, a prompt of its own, `max_tokens` each,
 bytes >= 0x80 banned through logit_bias so that every token is a whole character and makes one
 stream chunk). Per concurrency C, `--rounds` rounds of: the raw engine (Batch.step of C rows, in
-this process, the server idle), the server phase, the raw engine again.
+this process, the server idle), the server phase, the raw engine again; with --modes exact,fast
+that for each mode in turn (`serve` and `serve --fast`, Batch(exact=True / False)), two servers.
 
 Reported: tokens/s = completion tokens / wall time of the phase (prefill of the prompts and all
 HTTP work included); TTFT = request sent -> first token received; ITL = gaps between tokens of
@@ -60,13 +62,13 @@ def prompt_of(client: int, k: int) -> str:
     return f"# client {client}, request {k}: def f{client}_{k}(x):\n"
 
 
-def raw_engine(model, prompts: list[str], steps: int, threads: int) -> dict:
+def raw_engine(model, prompts: list[str], steps: int, threads: int, exact: bool = True) -> dict:
     """The batched engine alone, one row per prompt: seconds to prefill the prompts (one
     Batch.forward each) and aggregate tokens/s of Batch.step over the rows."""
     import rrwkv_rt
     size = len(prompts)
     rng = np.random.default_rng(size)
-    b = rrwkv_rt.Batch(model, capacity=size, threads=threads)
+    b = rrwkv_rt.Batch(model, capacity=size, threads=threads, exact=exact)
     rows = [b.add() for _ in range(size)]
     t0 = time.perf_counter()
     for r, p in zip(rows, prompts):
@@ -88,12 +90,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(path: str, threads: int, capacity: int) -> tuple[subprocess.Popen, str]:
+def start_server(path: str, threads: int, capacity: int, fast: bool = False) -> tuple[subprocess.Popen, str]:
     import httpx
     port = free_port()
     cmd = [sys.executable, "-m", "rrwkv_rt", "serve", path, "--port", str(port), "--threads", str(threads),
            "--capacity", str(capacity), "--max-queue", str(4 * capacity), "--cache-mb", "0",
-           "--model-name", "bench", "--log-level", "warning"]
+           "--model-name", "bench", "--log-level", "warning"] + (["--fast"] if fast else [])
     proc = subprocess.Popen(cmd, cwd=tempfile.gettempdir())
     base = f"http://127.0.0.1:{port}"
     t0 = time.monotonic()
@@ -170,12 +172,43 @@ def pct(xs, q) -> float:
     return float(np.percentile(xs, q)) if len(xs) else float("nan")
 
 
+def one_round(model, base: str, c: int, args, exact: bool) -> dict:
+    """One round at c clients: the raw engine, the server phase, the raw engine again."""
+    prompts = [prompt_of(i, k) for k in range(args.requests) for i in range(c)][:c]
+    before = raw_engine(model, prompts, args.raw_steps, args.threads, exact)
+    m0 = scrape(base)
+    srv = asyncio.run(clients_phase(base, c, args.requests, args.max_tokens))
+    m1 = scrape(base)
+    after = raw_engine(model, prompts, args.raw_steps, args.threads, exact)
+    srv["raw"] = (before["step_tokens_s"] + after["step_tokens_s"]) / 2
+    # the same job without the server: prefill the prompts, then max_tokens steps of c rows
+    prefill_s = (before["prefill_s"] + after["prefill_s"]) / 2
+    srv["raw_job"] = c * args.max_tokens / (prefill_s + args.max_tokens * c / srv["raw"])
+    for k in ("decode", "prefill"):
+        key = f"rrwkv_{k}_seconds_total"
+        srv[k + "_share"] = (m1[key] - m0[key]) / srv["wall"]
+    srv["step_tokens_s"] = (m1["rrwkv_generated_tokens_total"] - m0["rrwkv_generated_tokens_total"]) / \
+        max(m1["rrwkv_decode_seconds_total"] - m0["rrwkv_decode_seconds_total"], 1e-9)
+    return srv
+
+
+def summary(rounds: list[dict]) -> dict:
+    med = lambda k: float(np.median([r[k] for r in rounds]))  # noqa: E731
+    return {"raw": med("raw"), "tokens_s": med("tokens_s"), "raw_job": med("raw_job"),
+            "ratio": float(np.median([r["tokens_s"] / r["raw"] for r in rounds])),
+            "ratio_job": float(np.median([r["tokens_s"] / r["raw_job"] for r in rounds])),
+            "ttft": [x for r in rounds for x in r["ttft"]], "itl": [x for r in rounds for x in r["itl"]],
+            "decode_share": med("decode_share"), "prefill_share": med("prefill_share"),
+            "step_tokens_s": med("step_tokens_s")}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
     p.add_argument("--arch", default="rwkv4", choices=["rwkv4", "rrwkv"])
-    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16"])
+    p.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "q8_0", "q4_1"])
+    p.add_argument("--modes", default="exact", help="comma-separated: exact (serve), fast (serve --fast)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--concurrency", default="1,8,32", help="comma-separated numbers of concurrent clients")
     p.add_argument("--requests", type=int, default=1, help="requests per client and round, back to back")
@@ -195,50 +228,44 @@ def main(argv=None) -> int:
         path = build_model(workdir, args.shape, args.arch, args.dtype)
         print(f"model {os.path.basename(path)} ready in {time.perf_counter() - t0:.0f} s")
         model = rrwkv_rt.Model(path)
-        proc, base = start_server(path, args.threads, max(sizes))
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        if not modes or set(modes) - {"exact", "fast"}:
+            p.error(f"--modes takes exact, fast or both, got {args.modes!r}")
+        servers = {}
         rows = []
         try:
-            asyncio.run(warm_up(base))
+            for mode in modes:
+                servers[mode] = start_server(path, args.threads, max(sizes), fast=mode == "fast")
+                asyncio.run(warm_up(servers[mode][1]))
             for c in sizes:
-                rounds = []
+                rounds = {mode: [] for mode in modes}
                 for _ in range(args.rounds):  # raw and server interleaved: the machine's load drifts
-                    prompts = [prompt_of(i, k) for k in range(args.requests) for i in range(c)][:c]
-                    before = raw_engine(model, prompts, args.raw_steps, args.threads)
-                    m0 = scrape(base)
-                    srv = asyncio.run(clients_phase(base, c, args.requests, args.max_tokens))
-                    m1 = scrape(base)
-                    after = raw_engine(model, prompts, args.raw_steps, args.threads)
-                    srv["raw"] = (before["step_tokens_s"] + after["step_tokens_s"]) / 2
-                    # the same job without the server: prefill the prompts, then max_tokens steps of c rows
-                    prefill_s = (before["prefill_s"] + after["prefill_s"]) / 2
-                    srv["raw_job"] = c * args.max_tokens / (prefill_s + args.max_tokens * c / srv["raw"])
-                    for k in ("decode", "prefill"):
-                        key = f"rrwkv_{k}_seconds_total"
-                        srv[k + "_share"] = (m1[key] - m0[key]) / srv["wall"]
-                    srv["step_tokens_s"] = (m1["rrwkv_generated_tokens_total"] - m0["rrwkv_generated_tokens_total"]) / \
-                        max(m1["rrwkv_decode_seconds_total"] - m0["rrwkv_decode_seconds_total"], 1e-9)
-                    rounds.append(srv)
-                    print(f"  {c} clients: raw {srv['raw']:.1f} tokens/s (same job {srv['raw_job']:.1f}), server {srv['tokens_s']:.1f} tokens/s "
-                          f"({srv['tokens']} tokens in {srv['wall']:.1f} s), load {os.getloadavg()[0]:.2f}", flush=True)
-                med = lambda k: float(np.median([r[k] for r in rounds]))  # noqa: E731
-                rows.append((c, {"raw": med("raw"), "tokens_s": med("tokens_s"), "raw_job": med("raw_job"),
-                                 "ratio": float(np.median([r["tokens_s"] / r["raw"] for r in rounds])),
-                                 "ratio_job": float(np.median([r["tokens_s"] / r["raw_job"] for r in rounds])),
-                                 "ttft": [x for r in rounds for x in r["ttft"]], "itl": [x for r in rounds for x in r["itl"]],
-                                 "decode_share": med("decode_share"), "prefill_share": med("prefill_share"),
-                                 "step_tokens_s": med("step_tokens_s")}))
+                    for mode in modes:
+                        rounds[mode].append(one_round(model, servers[mode][1], c, args, exact=mode == "exact"))
+                        srv = rounds[mode][-1]
+                        print(f"  {mode} {c} clients: raw {srv['raw']:.1f} tokens/s (same job {srv['raw_job']:.1f}), "
+                              f"server {srv['tokens_s']:.1f} tokens/s ({srv['tokens']} tokens in {srv['wall']:.1f} s), "
+                              f"load {os.getloadavg()[0]:.2f}", flush=True)
+                for mode in modes:
+                    rows.append((mode, c, summary(rounds[mode])))
         finally:
-            proc.terminate()
-            proc.wait(30)
+            for proc, _ in servers.values():
+                proc.terminate()
+                proc.wait(30)
     print(f"\n{args.shape} {args.arch} {args.dtype}, {args.threads} threads, {args.rounds} rounds of {args.requests} "
           f"request(s) per client, {args.max_tokens} tokens each (streamed):")
-    print(f"{'clients':>7} {'raw tok/s':>10} {'raw job':>8} {'server tok/s':>13} {'ratio':>6} {'/job':>5} {'TTFT p50':>9} {'TTFT p99':>9} "
-          f"{'ITL p50':>8} {'ITL p99':>8} {'decode':>7} {'prefill':>7} {'step tok/s':>10}")
-    for c, s in rows:
-        print(f"{c:>7} {s['raw']:>10.1f} {s['raw_job']:>8.1f} {s['tokens_s']:>13.1f} {s['ratio']:>6.0%} {s['ratio_job']:>5.0%} "
-              f"{pct(s['ttft'], 50) * 1e3:>7.0f}ms {pct(s['ttft'], 99) * 1e3:>7.0f}ms "
+    print(f"{'mode':>5} {'clients':>7} {'raw tok/s':>10} {'raw job':>8} {'server tok/s':>13} {'ratio':>6} {'/job':>5} "
+          f"{'TTFT p50':>9} {'TTFT p99':>9} {'ITL p50':>8} {'ITL p99':>8} {'decode':>7} {'prefill':>7} {'step tok/s':>10}")
+    for mode, c, s in rows:
+        print(f"{mode:>5} {c:>7} {s['raw']:>10.1f} {s['raw_job']:>8.1f} {s['tokens_s']:>13.1f} {s['ratio']:>6.0%} "
+              f"{s['ratio_job']:>5.0%} {pct(s['ttft'], 50) * 1e3:>7.0f}ms {pct(s['ttft'], 99) * 1e3:>7.0f}ms "
               f"{pct(s['itl'], 50) * 1e3:>6.0f}ms {pct(s['itl'], 99) * 1e3:>6.0f}ms {s['decode_share']:>7.0%} "
               f"{s['prefill_share']:>7.0%} {s['step_tokens_s']:>10.1f}")
+    if len(modes) == 2:
+        for c in sizes:
+            e, f = (next(s for m, cc, s in rows if m == mode and cc == c) for mode in ("exact", "fast"))
+            print(f"  {c} clients: server tokens/s fast / exact {f['tokens_s'] / e['tokens_s']:.2f}x, "
+                  f"raw Batch.step fast / exact {f['raw'] / e['raw']:.2f}x")
     print("(medians over rounds; raw: Batch.step alone, measured before and after each server phase; raw job: the\n"
           " same job on the engine alone (prefill of the same prompts, then the steps); ratio, /job: medians of the\n"
           " rounds' server/raw and server/raw job; decode / prefill: share of the server phase's wall time in Batch.step / prefill;\n"
