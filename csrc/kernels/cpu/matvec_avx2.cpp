@@ -137,23 +137,24 @@ inline void block_values(const uint8_t* qv, int64_t b, __m256* w) {
     const uint8_t* q = qv + 32 * b;
     for (int j = 0; j < 4; ++j)
       w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8 * j))));
-  } else {  // byte j: element j in the low nibble, j + 16 in the high one
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b));
-    const __m128i mask = _mm_set1_epi8(0x0f);
-    const __m128i low = _mm_and_si128(bytes, mask), high = _mm_and_si128(_mm_srli_epi16(bytes, 4), mask);
-    w[0] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(low));
-    w[1] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(low, 8)));
-    w[2] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(high));
-    w[3] = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(high, 8)));
+  } else {  // byte j: element j in the low nibble, j + 16 in the high one; widened whole, then split
+    const uint8_t* q = qv + 16 * b;
+    const __m256i a = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q)));
+    const __m256i c = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q + 8)));
+    const __m256i mask = _mm256_set1_epi32(0x0f);
+    w[0] = _mm256_cvtepi32_ps(_mm256_and_si256(a, mask));
+    w[1] = _mm256_cvtepi32_ps(_mm256_and_si256(c, mask));
+    w[2] = _mm256_cvtepi32_ps(_mm256_srli_epi32(a, 4));
+    w[3] = _mm256_cvtepi32_ps(_mm256_srli_epi32(c, 4));
   }
 }
 
 // acc += d[b] * (block b of the row . block b of x), for each vector.
 template <DType D, int NV>
-inline void block_step(const uint8_t* qv, const uint16_t* d, int64_t b, const float* const* x, __m256* acc) {
+inline void block_step(const uint8_t* qv, const float* d, int64_t b, const float* const* x, __m256* acc) {
   __m256 w[4];
   block_values<D>(qv, b, w);
-  const __m256 scale = _mm256_set1_ps(_cvtsh_ss(d[b]));
+  const __m256 scale = _mm256_set1_ps(d[b]);  // a broadcast from memory (matvec_avx512.cpp)
   for (int n = 0; n < NV; ++n) {
     const float* xp = x[n] + 32 * b;
     __m256 dot = _mm256_mul_ps(w[0], _mm256_loadu_ps(xp));
@@ -169,15 +170,20 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
   const auto* d = reinterpret_cast<const uint16_t*>(row);
   const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
   constexpr int64_t kBlockBytes = D == DType::Q8_0 ? 32 : 16;
+  alignas(32) float scale[kMaxBlockSums];  // the row's scales as f32 (matvec_avx512.cpp)
+  int64_t s = 0;
+  for (; s + 8 <= nb; s += 8)
+    _mm256_store_ps(scale + s, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(d + s))));
+  for (; s < nb; ++s) scale[s] = _cvtsh_ss(d[s]);
   __m256 even[NV], odd[NV];  // two independent FMA chains (named arrays: see matvec_avx512.cpp)
   for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
     _mm_prefetch(reinterpret_cast<const char*>(qv + kBlockBytes * b + kPrefetchBytes), _MM_HINT_T0);
-    block_step<D, NV>(qv, d, b, x, even);
-    block_step<D, NV>(qv, d, b + 1, x, odd);
+    block_step<D, NV>(qv, scale, b, x, even);
+    block_step<D, NV>(qv, scale, b + 1, x, odd);
   }
-  if (b < nb) block_step<D, NV>(qv, d, b, x, even);
+  if (b < nb) block_step<D, NV>(qv, scale, b, x, even);
   for (int n = 0; n < NV; ++n) {
     float sum = hsum(_mm256_add_ps(even[n], odd[n]));
     if constexpr (D == DType::Q4_1) {  // the offsets' part, 8 blocks at a time
