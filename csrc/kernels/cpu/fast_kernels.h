@@ -50,7 +50,7 @@ const FastKernels* fast_kernels_for(DType weights);
 
 // One implementation by name; nullptr where this CPU or build cannot run it.
 //   bf16: "scalar", "avx2", "avx512" (FMA emulation), "avx512bf16" (vdpbf16ps)
-//   int8: "scalar", "avx2" (vpmaddubsw), "avxvnni", "avx512vnni"
+//   int8: "scalar", "avx2" (vpmaddubsw), "avxvnni", "avx512vnni", "amx" (tdpbssd / tdpbsud)
 const FastKernels* fast_kernels_named(FastFamily family, const std::string& name);
 std::vector<std::string> fast_kernel_names(FastFamily family);  // every name, supported here or not
 
@@ -64,5 +64,10 @@ const FastKernels* fast_int8_scalar();
 const FastKernels* fast_int8_avx2();
 const FastKernels* fast_int8_avxvnni();
 const FastKernels* fast_int8_avx512vnni();
+const FastKernels* fast_int8_amx();
+// Whether the OS let this process use the AMX registers (asked once; Linux only).
+bool amx_permitted();
+// The AMX peak loop of peak.h (4 x iters tdpbssd on full tiles); only where fast_int8_amx runs.
+float amx_dpbssd_loop(int64_t iters);
 
 }  // namespace rrwkv::cpu

@@ -87,7 +87,7 @@ __attribute__((target("avx2,avxvnni"))) float dpbusd256(int64_t iters) {
 
 struct Instruction {
   const char* name;
-  double macs_per_op;  // per instruction: lanes x multiply-adds per lane
+  double macs_per_iter;  // multiply-adds per iteration of the loop
   bool (*available)();
   float (*loop)(int64_t iters);
 };
@@ -96,17 +96,19 @@ bool has(FastFamily f, const char* name) { return fast_kernels_named(f, name) !=
 
 const Instruction kInstructions[] = {
 #if defined(RRWKV_X86_KERNELS)
-    {"fma512", 16, [] { return isa_supported("avx512"); }, &fma512},
-    {"fma256", 8, [] { return isa_supported("avx2"); }, &fma256},
-    {"dpbf16ps512", 32, [] { return has(FastFamily::Bf16, "avx512bf16"); }, &dpbf16},
-    {"vpdpbusd512", 64, [] { return has(FastFamily::Int8, "avx512vnni"); }, &dpbusd512},
-    {"vpdpbusd256", 32, [] { return has(FastFamily::Int8, "avxvnni"); }, &dpbusd256},
+    {"fma512", 16 * kChains, [] { return isa_supported("avx512"); }, &fma512},
+    {"fma256", 8 * kChains, [] { return isa_supported("avx2"); }, &fma256},
+    {"dpbf16ps512", 32 * kChains, [] { return has(FastFamily::Bf16, "avx512bf16"); }, &dpbf16},
+    {"vpdpbusd512", 64 * kChains, [] { return has(FastFamily::Int8, "avx512vnni"); }, &dpbusd512},
+    {"vpdpbusd256", 32 * kChains, [] { return has(FastFamily::Int8, "avxvnni"); }, &dpbusd256},
+    {"tdpbssd", 4 * 16 * 16 * 64, [] { return has(FastFamily::Int8, "amx"); }, &amx_dpbssd_loop},
 #else
-    {"fma512", 16, [] { return false; }, nullptr},
-    {"fma256", 8, [] { return false; }, nullptr},
-    {"dpbf16ps512", 32, [] { return false; }, nullptr},
-    {"vpdpbusd512", 64, [] { return false; }, nullptr},
-    {"vpdpbusd256", 32, [] { return false; }, nullptr},
+    {"fma512", 16 * kChains, [] { return false; }, nullptr},
+    {"fma256", 8 * kChains, [] { return false; }, nullptr},
+    {"dpbf16ps512", 32 * kChains, [] { return false; }, nullptr},
+    {"vpdpbusd512", 64 * kChains, [] { return false; }, nullptr},
+    {"vpdpbusd256", 32 * kChains, [] { return false; }, nullptr},
+    {"tdpbssd", 4 * 16 * 16 * 64, [] { return false; }, nullptr},
 #endif
 };
 
@@ -139,16 +141,17 @@ double measure_peak(const std::string& name, int threads, double seconds) {
     const auto t0 = std::chrono::steady_clock::now();
     pool.run(pool.size(), [&](int64_t, int) { sink.store(ins.loop(iters)); });
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    return static_cast<double>(pool.size()) * static_cast<double>(iters) * kChains * ins.macs_per_op / dt;
+    return static_cast<double>(pool.size()) * static_cast<double>(iters) * ins.macs_per_iter / dt;
   }
   throw InvalidArgument("unknown instruction '" + name + "'; expected one of fma512, fma256, dpbf16ps512, "
-                        "vpdpbusd512, vpdpbusd256");
+                        "vpdpbusd512, vpdpbusd256, tdpbssd");
 }
 
 std::string fast_instruction(const std::string& family) {
   const FastKernels* k = fast_kernels(family == "int8" ? FastFamily::Int8 : FastFamily::Bf16);
   const std::string n = k ? k->name : "";
-  if (family == "int8") return n == "avx512vnni" ? "vpdpbusd512" : n == "avxvnni" ? "vpdpbusd256" : "";
+  if (family == "int8")
+    return n == "amx" ? "tdpbssd" : n == "avx512vnni" ? "vpdpbusd512" : n == "avxvnni" ? "vpdpbusd256" : "";
   return n == "avx512" ? "fma512" : n == "avx512bf16" ? "dpbf16ps512" : n == "avx2" ? "fma256" : "";
 }
 
