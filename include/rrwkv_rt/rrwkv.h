@@ -209,7 +209,7 @@ typedef struct rrwkv_batch_params {
                         gives alone; false: the fast path: activations rounded to bf16 (int8 per block
                         of 32 for quantized weights) for the CPU's dot-product instructions, several
                         times the throughput on large batches and prompts, each row still computed
-                        independently of the others (docs/QUANTIZATION.md) */
+                        independently of the others (docs/FAST_PATH.md) */
 } rrwkv_batch_params;
 
 RRWKV_API rrwkv_batch_params rrwkv_batch_default_params(void);

@@ -186,20 +186,23 @@ TEST_P(FastKernelsOn, ARowGivesTheSameNumbersAloneAsInAnyBatch) {
   }
 }
 
-TEST_P(FastKernelsOn, Int8RowsArePreparedAlike) {
-  const FastKernels* k = kernels();
-  if (!k) GTEST_SKIP() << GetParam().second << " is not supported on this CPU";
-  if (GetParam().first != FastFamily::Int8) GTEST_SKIP() << "bf16 implementations have layouts of their own";
-  for (DType dt : dtypes(FastFamily::Int8)) {
-    const int64_t cols = 320, n = 4;
-    std::vector<float> x = activations(n, cols, 3);
-    x[40] = std::numeric_limits<float>::infinity();  // block 1 of row 0: not finite -> q = 0
-    Prepared a(*k, dt, x, n, cols), b(scalar(), dt, x, n, cols);
-    const rrwkv::cpu::fast_layout::Int8Row L(cols);
-    for (int64_t i = 0; i < n; ++i)
-      for (int64_t at = 0; at < L.aux + 4 * L.nb; ++at)
-        if (at < cols || at >= L.dx)
-          ASSERT_EQ(a.data()[i * a.stride + at], b.data()[i * b.stride + at]) << k->name << " row " << i << " byte " << at;
+// The int8 implementations share one prepared layout (fast_layout.h): byte for byte the same.
+TEST(FastKernels, Int8RowsArePreparedAlikeByEveryImplementation) {
+  const FastKernels& scalar = *rrwkv::cpu::fast_kernels_named(FastFamily::Int8, "scalar");
+  for (const std::string& name : rrwkv::cpu::fast_kernel_names(FastFamily::Int8)) {
+    const FastKernels* k = rrwkv::cpu::fast_kernels_named(FastFamily::Int8, name);
+    if (!k) continue;  // not on this CPU: EqualTheScalarImplementationBitForBit says so by skipping
+    for (DType dt : dtypes(FastFamily::Int8)) {
+      const int64_t cols = 320, n = 4;
+      std::vector<float> x = activations(n, cols, 3);
+      x[40] = std::numeric_limits<float>::infinity();  // block 1 of row 0: not finite -> q = 0
+      Prepared a(*k, dt, x, n, cols), b(scalar, dt, x, n, cols);
+      const rrwkv::cpu::fast_layout::Int8Row L(cols);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t at = 0; at < L.aux + 4 * L.nb; ++at)
+          if (at < cols || at >= L.dx)
+            ASSERT_EQ(a.data()[i * a.stride + at], b.data()[i * b.stride + at]) << name << " row " << i << " byte " << at;
+    }
   }
 }
 

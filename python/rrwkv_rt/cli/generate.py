@@ -46,7 +46,7 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
                         "/reset returns to it")
     p.add_argument("--fast", action="store_true",
                    help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
-                   "CPU's dot-product instructions: faster prompts (docs/QUANTIZATION.md)")
+                   "CPU's dot-product instructions: faster prompts (docs/FAST_PATH.md)")
 
 
 def add_parsers(sub) -> None:

@@ -22,7 +22,7 @@ def add_parser(sub) -> None:
     p.add_argument("--fast", action="store_true",
                    help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
                         "CPU's dot-product instructions: more throughput; outputs equal "
-                        "Session(exact=False).generate (docs/QUANTIZATION.md)")
+                        "Session(exact=False).generate (docs/FAST_PATH.md)")
     p.add_argument("--capacity", type=int, default=32, metavar="N", help="most concurrent sequences (default 32)")
     p.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="most requests waiting for a row; more get 503 with Retry-After (default 64)")
