@@ -27,8 +27,9 @@ struct EngineOptions {
   // true: f32 activations throughout; decode steps compute every row exactly as a Session would
   // alone (bit for bit). false: the fast path: every projection rounds its activations (to bf16
   // for float weights, int8 per block of 32 for quantized ones) for the CPU's dot-product
-  // instructions (kernels/cpu/fast_kernels.h): much more throughput on batches and prefill,
-  // results within that rounding of the exact ones; each row still independent of the others.
+  // instructions (kernels/cpu/fast_kernels.h, docs/FAST_PATH.md): more throughput on large
+  // batches and (quantized weights) prefill, results within that rounding of the exact ones;
+  // each row still independent of the others.
   bool exact = true;
 };
 

@@ -37,8 +37,8 @@ void bind_batch(py::module_& m) {
            "model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: "
            "f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path "
            "(activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: "
-           "several times the throughput on large batches and prefill; each row bit for bit what "
-           "Session(exact=False) gives alone).")
+           "more throughput on large batches and, for quantized weights, prompts; each row bit for bit what "
+           "Session(exact=False) gives alone; docs/FAST_PATH.md).")
       .def_property_readonly("capacity", &Engine::capacity)
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("prefill_chunk", &Engine::prefill_chunk)

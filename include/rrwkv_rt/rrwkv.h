@@ -207,8 +207,8 @@ typedef struct rrwkv_batch_params {
   int32_t n_threads; /* 0 (default) = every CPU this process may use */
   bool exact;        /* true (default): f32 activations, every row of a step bit for bit what a session
                         gives alone; false: the fast path: activations rounded to bf16 (int8 per block
-                        of 32 for quantized weights) for the CPU's dot-product instructions, several
-                        times the throughput on large batches and prompts, each row still computed
+                        of 32 for quantized weights) for the CPU's dot-product instructions: more
+                        throughput on large batches (and prompts, quantized weights), each row computed
                         independently of the others (docs/FAST_PATH.md) */
 } rrwkv_batch_params;
 
