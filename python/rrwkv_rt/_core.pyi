@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
+__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'compute_peak', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'fast_kernels', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
 class FormatError(ValueError):
     pass
 class StateMismatchError(ValueError):
@@ -162,9 +162,9 @@ class Session:
     def chat(self, messages: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...
     @property
     def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
-    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None) -> None:
+    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None, exact: bool = True) -> None:
         """
-        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's).
+        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the numbers of Batch(exact=False)).
         """
     def __repr__(self) -> str:
         ...
@@ -193,6 +193,9 @@ class Session:
         Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given.
         """
     @property
+    def exact(self) -> bool:
+        ...
+    @property
     def initial_state(self) -> typing.Any:
         """
         The floats of the state reset() returns to, in the state's layout (None: the model's own).
@@ -217,7 +220,7 @@ class Batch:
     """
     def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, exact: bool = True) -> None:
         """
-        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: every row of a step bit for bit what Session.step gives alone (False lets large batches use BLAS: more throughput, results within float rounding).
+        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path (activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: more throughput on large batches and, for quantized weights, prompts; each row bit for bit what Session(exact=False) gives alone; docs/FAST_PATH.md).
         """
     def __len__(self) -> int:
         ...
@@ -352,6 +355,10 @@ def check_config(config: dict) -> None:
     """
     ValueError naming the first value outside the format's limits (docs/FORMAT.md).
     """
+def compute_peak(instruction: str, threads: typing.SupportsInt | typing.SupportsIndex | None = None, seconds: typing.SupportsFloat | typing.SupportsIndex = 0.2) -> float:
+    """
+    Multiply-adds per second of one instruction on `threads` threads (0 if this CPU lacks it): 'fma512', 'fma256', 'dpbf16ps512', 'vpdpbusd512' or 'vpdpbusd256'.
+    """
 def config_fields(arch: str) -> list:
     """
     (key, type, optional) of every header field a file of this architecture stores ('arch' aside); an optional field is absent when 0.
@@ -379,6 +386,10 @@ def cuda_status() -> str:
 def cuda_synchronize(stream: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
     """
     Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; needed where the caller reads device memory directly (the emulated device's is host memory).
+    """
+def fast_kernels() -> dict:
+    """
+    The fast path's kernels in use: {'bf16': (implementation, instruction), 'int8': (...)}.
     """
 def gpu_emulated() -> bool:
     """
