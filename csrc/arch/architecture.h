@@ -5,7 +5,8 @@
 //
 // Data flow: ModelFile (validated bytes) -> Architecture::bind (weights on a device) ->
 // BoundWeights::make_runner (scratch for one engine) -> Runner::run (a ragged batch, through
-// the ops of ops/, which dispatch to the device's kernels).
+// the ops of ops/, which dispatch to the device's kernels). What the architectures share (the
+// binder, the weights and runner bases, the outer tensors) is in arch/base/.
 #pragma once
 
 #include <cstdint>
@@ -16,17 +17,19 @@
 #include "core/device.h"
 #include "format/config.h"
 #include "ops/context.h"
+#include "ops/ragged.h"
 
 namespace rrwkv {
 
 class ModelFile;
 
 // A tensor a model file must hold. Vectors (per-channel parameters) are always f32; matrices
-// may have any storable dtype.
+// may have any storable dtype. A per-token table (the embedding) is read one row per token.
 struct TensorSpec {
   std::string name;
   std::vector<uint64_t> shape;
   bool is_matrix;
+  bool per_token = false;
 };
 
 // The recurrent state of one sequence: per layer, `fields` in order, each `size` floats with an
@@ -53,11 +56,9 @@ struct StateSchema {
 // [start[i], start[i+1]) of `tokens` (at least one). The runner updates every row's state;
 // the engine advances the positions.
 struct RaggedBatch {
-  int64_t n_rows = 0;
-  const int64_t* start = nullptr;  // n_rows + 1 offsets, start[0] = 0
+  ops::RaggedRows rows;
   const int64_t* tokens = nullptr;
-  float* const* state = nullptr;   // each row's state (the schema's layout, on the device)
-  const int64_t* pos = nullptr;    // each row's position before its first token in this call
+  const int64_t* pos = nullptr;  // each row's position before its first token in this call
   // Logits (vocab_size floats per row, row stride ld_logits), if `logits` is set: with
   // all_logits one row per token, in token order; otherwise one per batch row for its last
   // token, for the first n_logit_rows rows (the engine puts the rows that want them first).
@@ -70,8 +71,9 @@ struct RaggedBatch {
   float* hidden = nullptr;
   int64_t ld_hidden = 0;
 
-  int64_t n_tokens() const { return start[n_rows]; }
-  int64_t len(int64_t i) const { return start[i + 1] - start[i]; }
+  int64_t n_rows() const { return rows.n_rows; }
+  int64_t n_tokens() const { return rows.n_tokens(); }
+  int64_t len(int64_t i) const { return rows.len(i); }
 };
 
 // One engine's compute for one architecture: its scratch, sized once for at most `max_tokens`
@@ -87,8 +89,6 @@ class BoundWeights {
  public:
   virtual ~BoundWeights() = default;
   virtual std::unique_ptr<Runner> make_runner(int64_t max_tokens, int64_t max_rows) const = 0;
-  // Bytes of weights one decode step of one sequence reads (the bandwidth floor's numerator).
-  virtual uint64_t decode_bytes_per_token() const = 0;
 };
 
 class Architecture {
@@ -102,8 +102,10 @@ class Architecture {
   virtual std::string check_config(const ModelConfig& cfg) const = 0;
   virtual std::vector<TensorSpec> layout(const ModelConfig& cfg) const = 0;
   virtual StateSchema state_schema(const ModelConfig& cfg) const = 0;
-  // Throws InvalidArgument if `device` is not supported by this build.
-  virtual std::unique_ptr<const BoundWeights> bind(const ModelFile& file, const Device& device) const = 0;
+  // The weights of a file checked against this architecture (arch/base/model_check.h) with its
+  // config; throws InvalidArgument if `device` is not supported by this build.
+  virtual std::unique_ptr<const BoundWeights> bind(const ModelFile& file, const ModelConfig& config,
+                                                   const Device& device) const = 0;
 };
 
 // The architecture of a header's `arch`, or nullptr.

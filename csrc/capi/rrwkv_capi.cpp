@@ -192,7 +192,7 @@ rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params
     h->model = rrwkv::Model::open(path, opts);
     h->dtypes = h->model->matrix_dtypes();
     try {  // a bad tokenizer fails only the tokenizer calls: the model is usable without it
-      h->tokenizer = rrwkv::Tokenizer::from_model(h->model->file());
+      h->tokenizer = rrwkv::Tokenizer::from_model(h->model->file(), h->model->config().vocab_size);
       if (!h->tokenizer)
         h->tokenizer_error = "model file '" + std::string(path) +
                              "' carries no tokenizer (no header field tokenizer.kind); tokenize with another "

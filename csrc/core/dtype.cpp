@@ -52,18 +52,18 @@ std::string storable_dtype_names() {
   return s;
 }
 
+const std::vector<DTypeAlias>& dtype_aliases() {
+  static const std::vector<DTypeAlias> aliases = {
+      {"float32", DType::F32},  {"fp32", DType::F32},    {"float16", DType::F16}, {"fp16", DType::F16},
+      {"bfloat16", DType::BF16}, {"float64", DType::F64}, {"fp64", DType::F64},    {"int8", DType::Q8_0},
+      {"q8", DType::Q8_0},      {"q4", DType::Q4_1},     {"int4", DType::Q4_1}};
+  return aliases;
+}
+
 DType parse_dtype(const std::string& name) {
-  struct Alias {
-    const char* name;
-    DType type;
-  };
-  static const Alias kAliases[] = {{"float32", DType::F32}, {"fp32", DType::F32}, {"float16", DType::F16},
-                                   {"fp16", DType::F16},    {"bfloat16", DType::BF16}, {"float64", DType::F64},
-                                   {"fp64", DType::F64},    {"int8", DType::Q8_0},     {"q8", DType::Q8_0},
-                                   {"q4", DType::Q4_1},     {"int4", DType::Q4_1}};
   for (const DTypeTraits& t : kTraits)
     if (name == t.name) return t.type;
-  for (const Alias& a : kAliases)
+  for (const DTypeAlias& a : dtype_aliases())
     if (name == a.name) return a.type;
   std::string all;
   for (const DTypeTraits& t : kTraits) all += (all.empty() ? "" : ", ") + std::string(t.name);

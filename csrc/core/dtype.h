@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace rrwkv {
 
@@ -35,8 +36,14 @@ const DTypeTraits& traits(DType t);
 inline const char* dtype_name(DType t) { return traits(t).name; }
 // "f32, f16, bf16": the storable types, for messages.
 std::string storable_dtype_names();
-// Parses a name ("f32", "float32", "fp16", ...); throws InvalidArgument naming the choices.
+// Parses a name ("f32", or an alias: "float32", "fp16", ...); throws InvalidArgument naming the choices.
 DType parse_dtype(const std::string& name);
+// The other names parse_dtype accepts, and the type each means (Python's io/dtypes.py reads them).
+struct DTypeAlias {
+  const char* name;
+  DType type;
+};
+const std::vector<DTypeAlias>& dtype_aliases();
 
 // For a quantized type: whether every scale (and offset) of `rows` rows of `cols` elements is
 // finite; *bad_row gets the first row that is not. Plain types: always true.

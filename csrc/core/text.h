@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -19,5 +20,11 @@ size_t utf8_invalid_offset(std::string_view s);
 // 's' for a message: valid printable UTF-8 as is; control bytes, DEL and bytes of invalid UTF-8
 // as \xhh, a backslash doubled; at most `max_bytes` of s are shown, then "...".
 std::string quoted(std::string_view s, size_t max_bytes = 200);
+
+// Appends code point cp (at most U+10FFFF) encoded as UTF-8.
+void append_utf8(std::string& out, uint32_t cp);
+
+// "0x0123abcd": a checksum for a message.
+std::string hex32(uint32_t v);
 
 }  // namespace rrwkv

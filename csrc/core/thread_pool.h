@@ -3,7 +3,7 @@
 // between regions (a decode step runs ~50 regions back to back), then sleep on a condition
 // variable. A region never waits for a worker that is not running (more threads than cores):
 // whoever is running claims the remaining tasks. One pool serves one caller at a time (the
-// Session that owns it serialises its calls).
+// Engine that owns it serialises its calls; a Session is an engine of one row).
 #pragma once
 
 #include <atomic>

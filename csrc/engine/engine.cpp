@@ -257,10 +257,8 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
       start_[static_cast<size_t>(j + 1)] = nt;
     }
     RaggedBatch b;
-    b.n_rows = n_pieces;
-    b.start = start_.data();
+    b.rows = {n_pieces, start_.data(), piece_state_.data()};
     b.tokens = piece_tokens_.data();
-    b.state = piece_state_.data();
     b.pos = piece_pos_.data();
     const bool scatter = logits && !all_logits && n_finish > 0 && !in_order;
     if (logits && all_logits) {  // one row (forward): each piece's logits go straight out

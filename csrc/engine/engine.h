@@ -4,7 +4,8 @@
 // one row.
 //
 // Thread-safety: an Engine serialises its own calls (one mutex); run several engines for
-// parallel batches. Nothing is allocated per call but the returned state blobs.
+// parallel batches. Nothing is allocated per call but the returned state blobs and copy_row's
+// copy of one row's state (it locks the two engines one after the other).
 #pragma once
 
 #include <cstdint>

@@ -11,8 +11,14 @@ std::shared_ptr<const Model> Model::open(const std::string& path, const OpenOpti
 
 Model::Model(std::shared_ptr<const ModelFile> file)
     : file_(std::move(file)),
-      schema_(file_->architecture().state_schema(file_->config())),
+      checked_(check_model(*file_)),
+      schema_(arch().state_schema(config())),
       baked_(read_baked_initial_state(*file_, schema_)) {
+  // one decode step reads every tensor of the layout once, but one row of a per-token table
+  for (const TensorSpec& spec : arch().layout(config())) {
+    const TensorInfo& t = file_->tensor(spec.name);
+    decode_bytes_ += spec.per_token ? t.nbytes / t.shape[0] : t.nbytes;
+  }
   weights(Device::cpu());  // binds (and so checks) the CPU weights now
 }
 
@@ -24,7 +30,7 @@ void Model::init_state(float* state) const {
 const BoundWeights& Model::weights(const Device& device) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = weights_.find(device);
-  if (it == weights_.end()) it = weights_.emplace(device, arch().bind(*file_, device)).first;
+  if (it == weights_.end()) it = weights_.emplace(device, arch().bind(*file_, config(), device)).first;
   return *it->second;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "arch/architecture.h"
+#include "arch/base/model_check.h"
 #include "engine/initial_state.h"
 #include "format/model_file.h"
 
@@ -18,12 +19,14 @@ namespace rrwkv {
 
 class Model {
  public:
+  // The file checked as a model of a registered architecture (arch/base/model_check.h): throws
+  // FileNotFound or FormatError, and InvalidArgument if the CPU weights cannot be bound.
   static std::shared_ptr<const Model> open(const std::string& path, const OpenOptions& opts = {});
   explicit Model(std::shared_ptr<const ModelFile> file);
 
   const ModelFile& file() const { return *file_; }
-  const ModelConfig& config() const { return file_->config(); }
-  const Architecture& arch() const { return file_->architecture(); }
+  const ModelConfig& config() const { return checked_.config; }
+  const Architecture& arch() const { return *checked_.arch; }
   const StateSchema& state_schema() const { return schema_; }
   // The state rows start from and reset() returns to: the one the file bakes in
   // (engine/initial_state.h), else the schema's.
@@ -34,14 +37,16 @@ class Model {
   // The weights on `device`, bound on first use and kept for the model's lifetime.
   const BoundWeights& weights(const Device& device) const;
   // Bytes one decode step of one sequence reads (every weight once, one embedding row).
-  uint64_t decode_bytes_per_token() const { return weights(Device::cpu()).decode_bytes_per_token(); }
+  uint64_t decode_bytes_per_token() const { return decode_bytes_; }
   // The storage types of the weight matrices, e.g. "f16" or "f32+f16" (the format allows a mix).
   std::string matrix_dtypes() const;
 
  private:
   std::shared_ptr<const ModelFile> file_;
+  CheckedModel checked_;
   StateSchema schema_;
   InitialState baked_;
+  uint64_t decode_bytes_ = 0;
   mutable std::mutex mu_;
   mutable std::map<Device, std::unique_ptr<const BoundWeights>> weights_;
 };

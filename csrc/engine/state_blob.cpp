@@ -1,11 +1,11 @@
 #include "engine/state_blob.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 
 #include "core/crc32.h"
 #include "core/errors.h"
+#include "core/text.h"
 
 namespace rrwkv {
 namespace {
@@ -19,7 +19,7 @@ namespace {
 //   96 f32 state, the architecture's schema ([layer][field][element])
 // Version 1 (rrwkv_rt 0.1) had one fixed RWKV-4 layout and no header checksum.
 constexpr char kStateMagic[8] = {'R', 'R', 'W', 'K', 'V', 'S', 'T', '\n'};
-constexpr size_t kHeaderBytes = 96, kArchBytes = 16, kHeaderCrcAt = 92;
+constexpr size_t kHeaderBytes = kStateHeaderBytes, kArchBytes = 16, kHeaderCrcAt = kStateHeaderCrcAt;
 
 template <class T>
 void put(std::string& s, size_t at, T v) {
@@ -31,12 +31,6 @@ T get(const uint8_t* p, size_t at) {
   T v;
   std::memcpy(&v, p + at, sizeof v);
   return v;
-}
-
-std::string hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
 }
 
 struct Identity {
@@ -82,7 +76,7 @@ std::string serialize_state(const Model& model, const float* state, int64_t pos)
   std::memcpy(&s[24], id.arch.data(), std::min(id.arch.size(), kArchBytes - 1));
   put<uint64_t>(s, 40, id.n_layer);
   put<uint64_t>(s, 48, id.n_embd);
-  put<uint64_t>(s, 56, id.floats);
+  put<uint64_t>(s, kStateFloatsAt, id.floats);
   put<int64_t>(s, 64, pos);
   put<uint64_t>(s, 72, id.s);
   std::memcpy(&s[kHeaderBytes], state, data_bytes);
@@ -115,7 +109,11 @@ int64_t deserialize_state(const Model& model, const void* data, size_t size, flo
   std::memcpy(arch, p + 24, kArchBytes);
   for (size_t i = std::strlen(arch); i < kArchBytes; ++i) clean = clean && arch[i] == 0;
   if (!clean) corrupt("has non-zero reserved bytes (flags, padding) in its header");
-  const Identity theirs{arch, get<uint64_t>(p, 40), get<uint64_t>(p, 48), get<uint64_t>(p, 56), get<uint64_t>(p, 72),
+  const Identity theirs{arch,
+                        get<uint64_t>(p, 40),
+                        get<uint64_t>(p, 48),
+                        get<uint64_t>(p, kStateFloatsAt),
+                        get<uint64_t>(p, 72),
                         get<uint32_t>(p, 16)};
   const Identity mine = identity_of(model);
   if (!theirs.same_shape(mine) || theirs.model_crc != mine.model_crc)

@@ -12,6 +12,10 @@
 namespace rrwkv {
 
 constexpr uint32_t kStateBlobVersion = 2;
+// Where a blob's header keeps what a reader of state files needs (python/rrwkv_rt/runtime/
+// state_file.py reads these through the bindings): its size, the u64 count of state floats and
+// the u32 CRC-32 of the header bytes before it.
+constexpr size_t kStateHeaderBytes = 96, kStateFloatsAt = 56, kStateHeaderCrcAt = 92;
 // Positions stay below this so that pos + tokens never overflows.
 constexpr int64_t kMaxPosition = int64_t{1} << 62;
 

@@ -40,6 +40,11 @@ struct ConfigField {
   bool optional = false;
 };
 
+// Every field of ModelConfig but `arch`, each with its type and limits: the one place they are
+// defined (Python's ModelConfig reads them through the bindings: config_fields, CONFIG_DEFAULTS).
+const std::vector<ConfigField>& config_field_table();
+// The fields named, from the table (InvalidArgument for a key it does not have).
+std::vector<ConfigField> config_fields_named(const std::vector<const char*>& keys);
 // n_layer, n_embd, ffn_dim, vocab_size, layer_norm_eps: every architecture has them.
 const std::vector<ConfigField>& common_config_fields();
 

@@ -6,7 +6,6 @@
 
 #include "core/crc32.h"
 #include "core/errors.h"
-#include "arch/architecture.h"
 #include "core/text.h"
 #include "format/byte_reader.h"
 #include "format/mapped_file.h"
@@ -14,21 +13,7 @@
 namespace rrwkv {
 namespace {
 
-const char* kReexport = "re-export the model with `python -m rrwkv_rt export`";
-
-std::string shape_str(const std::vector<uint64_t>& shape) {
-  std::ostringstream s;
-  s << "(";
-  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
-  s << (shape.size() == 1 ? ",)" : ")");
-  return s.str();
-}
-
-std::string hex32(uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%08x", v);
-  return buf;
-}
+const char* const kReexport = kReexportHint;
 
 // a * b, or false on overflow
 bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
@@ -38,6 +23,14 @@ bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
 }
 
 }  // namespace
+
+std::string shape_str(const std::vector<uint64_t>& shape) {
+  std::ostringstream s;
+  s << "(";
+  for (size_t i = 0; i < shape.size(); ++i) s << (i ? ", " : "") << shape[i];
+  s << (shape.size() == 1 ? ",)" : ")");
+  return s.str();
+}
 
 uint64_t TensorInfo::numel() const {
   uint64_t n = 1;
@@ -65,8 +58,6 @@ std::shared_ptr<const ModelFile> ModelFile::from_source(std::unique_ptr<ByteSour
   f->parse_header();
   f->validate_tensor_bounds();
   if (opts.verify_checksums) f->verify_tensor_checksums();
-  f->read_config();
-  f->check_layout();
   return f;
 }
 
@@ -231,85 +222,6 @@ void ModelFile::verify_tensor_checksums() const {
       throw FormatError(where() + ": tensor " + quoted(t.name) + " (" + dtype_name(t.dtype) + ") has a scale that is " +
                         "not finite in row " + std::to_string(bad) + "; the file was written wrongly — " + kReexport);
   }
-}
-
-void ModelFile::read_config() {
-  auto field = [&](const std::string& key) -> const FieldValue& {
-    auto it = fields_.find(key);
-    if (it == fields_.end()) throw FormatError(where() + ": the header has no '" + key + "' field; " + kReexport);
-    return it->second;
-  };
-  auto wrong_type = [&](const std::string& key, const char* type_name) {
-    return FormatError(where() + ": header field '" + key + "' should be of type " + type_name + "; " + kReexport);
-  };
-  const FieldValue& arch = field("arch");
-  if (!std::holds_alternative<std::string>(arch)) throw wrong_type("arch", "str");
-  config_.arch = std::get<std::string>(arch);
-  arch_ = find_architecture(config_.arch);
-  if (!arch_)
-    throw FormatError(where() + ": header field 'arch' is " + quoted(config_.arch) + ", expected one of " +
-                      architecture_names() + "; the file is corrupt or from a newer version of rrwkv_rt — " +
-                      "upgrade rrwkv_rt or re-export the model");
-  std::vector<ConfigField> keys = common_config_fields();
-  for (const ConfigField& f : arch_->config_fields()) keys.push_back(f);
-  for (const ConfigField& f : keys) {
-    if (f.optional && fields_.find(f.key) == fields_.end()) continue;  // absent: the default
-    const FieldValue& v = field(f.key);
-    switch (f.kind) {
-      case ConfigField::Kind::U64: {
-        if (!std::holds_alternative<uint64_t>(v)) throw wrong_type(f.key, "u64");
-        const uint64_t x = std::get<uint64_t>(v);
-        if (x < f.lo || x > f.hi)
-          throw FormatError(where() + ": header field '" + f.key + "' is " + std::to_string(x) + ", expected " +
-                            std::to_string(f.lo) + ".." + std::to_string(f.hi) + "; " + kReexport);
-        config_.*f.u64 = x;
-        break;
-      }
-      case ConfigField::Kind::F64:
-        if (!std::holds_alternative<double>(v)) throw wrong_type(f.key, "f64");
-        config_.*f.f64 = std::get<double>(v);
-        break;
-      case ConfigField::Kind::Str:
-        if (!std::holds_alternative<std::string>(v)) throw wrong_type(f.key, "str");
-        config_.*f.str = std::get<std::string>(v);
-        break;
-    }
-  }
-  if (!(config_.layer_norm_eps > 0 && config_.layer_norm_eps < 1))
-    throw FormatError(where() + ": header field 'layer_norm_eps' is " + std::to_string(config_.layer_norm_eps) +
-                      ", expected a value in (0, 1); " + kReexport);
-  const std::string problem = arch_->check_config(config_);
-  if (!problem.empty()) throw FormatError(where() + ": " + problem + "; " + kReexport);
-}
-
-void ModelFile::check_layout() const {
-  // A small header may claim 65536 layers: say so before building a million-entry layout (every
-  // layer of every architecture has tensors of its own).
-  if (config_.n_layer > tensors_.size())
-    throw FormatError(where() + " does not match its header (" + config_.arch + ", n_layer=" +
-                      std::to_string(config_.n_layer) + "): that many layers need more tensors than the " +
-                      std::to_string(tensors_.size()) + " the file has; " + kReexport);
-  std::string problems;
-  int count = 0;
-  for (const TensorSpec& spec : arch_->layout(config_)) {
-    const TensorInfo* t = find(spec.name);
-    std::string p;
-    if (!t)
-      p = "missing tensor " + quoted(spec.name) + " (expected shape " + shape_str(spec.shape) + ")";
-    else if (t->shape != spec.shape)
-      p = "tensor " + quoted(spec.name) + " has shape " + shape_str(t->shape) + ", expected " + shape_str(spec.shape);
-    else if (!spec.is_matrix && t->dtype != DType::F32)
-      p = "tensor " + quoted(spec.name) + " has dtype " + dtype_name(t->dtype) + ", expected f32 (vectors are always f32)";
-    if (!p.empty()) {
-      ++count;
-      if (count <= 20) problems += "\n  " + p;
-    }
-  }
-  if (count > 20) problems += "\n  ... and " + std::to_string(count - 20) + " more";
-  if (count)
-    throw FormatError(where() + " does not match its header (" + config_.arch + ", n_layer=" +
-                      std::to_string(config_.n_layer) + ", n_embd=" + std::to_string(config_.n_embd) + "): " +
-                      std::to_string(count) + " problem(s):" + problems + "\n" + kReexport);
 }
 
 const TensorInfo* ModelFile::find(const std::string& name) const {

@@ -1,5 +1,7 @@
 // The .rrwkv model file (docs/FORMAT.md): a fully validated, immutable view of its bytes (a
-// mapping of the file, a copy in memory or a caller's buffer: byte_source.h).
+// mapping of the file, a copy in memory or a caller's buffer: byte_source.h). The reader checks
+// that the bytes are a well-formed file; whether they are a model this build runs (its config
+// and tensor layout) is checked above it, by the architecture (arch/base/model_check.h).
 // Thread-safety: a ModelFile is never modified after open(), so any number of threads and
 // sessions may read it at once.
 #pragma once
@@ -13,16 +15,16 @@
 
 #include "core/dtype.h"
 #include "format/byte_source.h"
-#include "format/config.h"
 
 namespace rrwkv {
-
-class Architecture;
 
 constexpr char kMagic[8] = {'R', 'R', 'W', 'K', 'V', '\0', '\r', '\n'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr uint64_t kPreambleSize = 64;
 constexpr uint64_t kAlignment = 64;
+
+// What every message about a bad file ends with.
+constexpr const char* kReexportHint = "re-export the model with `python -m rrwkv_rt export`";
 
 // Header field type codes.
 enum class FieldType : uint8_t { U64 = 1, I64 = 2, F64 = 3, Str = 4, Bytes = 5 };
@@ -46,6 +48,9 @@ struct TensorInfo {
   uint64_t numel() const;
 };
 
+// "(3, 4)", "(5,)": a shape for messages.
+std::string shape_str(const std::vector<uint64_t>& shape);
+
 struct OpenOptions {
   bool verify_checksums = true;  // CRC every tensor before use (about 1 GB/s)
   // Read the file into memory instead of mapping it: costs its size in RAM, but a file that is
@@ -56,8 +61,8 @@ struct OpenOptions {
 
 class ModelFile {
  public:
-  // Validates magic, version, sizes, header checksum, every tensor's bounds, alignment and size,
-  // the tensor checksums and the architecture's tensor layout. Throws FileNotFound or FormatError.
+  // Validates magic, version, sizes, header checksum, every tensor's bounds, alignment and size
+  // and the tensor checksums. Throws FileNotFound or FormatError.
   static std::shared_ptr<const ModelFile> open(const std::string& path, const OpenOptions& opts = {});
   // The same checks on bytes from anywhere; `source` names them in messages ("<memory>").
   static std::shared_ptr<const ModelFile> from_source(std::unique_ptr<ByteSource> source,
@@ -70,13 +75,12 @@ class ModelFile {
   uint64_t file_size() const { return bytes_->size(); }
   uint32_t version() const { return version_; }
   uint32_t header_crc32() const { return header_crc_; }  // identifies the model's contents
-  const ModelConfig& config() const { return config_; }
-  const Architecture& architecture() const { return *arch_; }  // from the registry (arch/)
   const std::map<std::string, FieldValue>& fields() const { return fields_; }
   const std::vector<TensorInfo>& tensors() const { return tensors_; }
 
   const TensorInfo* find(const std::string& name) const;
   const TensorInfo& tensor(const std::string& name) const;  // throws FormatError if absent
+  std::string where() const;  // "model file 'PATH'": how messages name this file
 
  private:
   explicit ModelFile(std::unique_ptr<ByteSource> bytes) : bytes_(std::move(bytes)) {}
@@ -84,9 +88,6 @@ class ModelFile {
   void parse_header();
   void validate_tensor_bounds();
   void verify_tensor_checksums() const;
-  void read_config();
-  void check_layout() const;
-  std::string where() const;  // "model file 'PATH'" for messages
 
   std::unique_ptr<ByteSource> bytes_;
   uint32_t version_ = 0;
@@ -96,8 +97,6 @@ class ModelFile {
   std::map<std::string, FieldValue> fields_;
   std::vector<TensorInfo> tensors_;
   std::map<std::string, size_t> index_;
-  ModelConfig config_;
-  const Architecture* arch_ = nullptr;
 };
 
 }  // namespace rrwkv

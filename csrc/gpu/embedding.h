@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "core/matrix.h"
 
 namespace rrwkv::gpu {
 

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "core/matrix.h"
 #include "gpu/elementwise.h"
 
 namespace rrwkv::gpu {

@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "core/matrix.h"
 #include "ops/context.h"
 
 namespace rrwkv::ops {

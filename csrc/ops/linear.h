@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <initializer_list>
 
-#include "core/tensor.h"
+#include "core/matrix.h"
 #include "ops/context.h"
 
 namespace rrwkv::ops {

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "ops/context.h"
+#include "ops/ragged.h"
 
 namespace rrwkv::ops::detail {
 
@@ -32,6 +33,17 @@ void for_row_blocks(ExecContext& ctx, int64_t n, int64_t width, int64_t work, in
   ctx.pool->run(n * per_row, [&](int64_t task, int) {
     const int64_t i = task / per_row, c0 = task % per_row * block;
     fn(i, c0, std::min(width, c0 + block));
+  });
+}
+
+// fn(i, h, state) for every (row i, head h) of a matrix-state recurrence, `state` pointing at the
+// row's S x S state of head h; fn walks the row's tokens in order.
+template <class F>
+void for_row_heads(ExecContext& ctx, const HeadBatch& b, F&& fn) {
+  const int64_t S = b.head_size, H = b.C / S, n = b.rows.n_rows;
+  for_rows(ctx, n * H, (b.rows.n_tokens() / std::max<int64_t>(1, n)) * S * S, [&](int64_t task) {
+    const int64_t i = task / H, h = task % H;
+    fn(i, h, b.rows.state[i] + b.field + h * S * S);
   });
 }
 

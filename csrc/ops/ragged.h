@@ -1,5 +1,6 @@
-// The rows of a ragged batch as the ops that walk tokens in order see them: row i has the token
-// rows [start[i], start[i+1]) and its own state (a pointer into the engine's state of that row).
+// The rows of a ragged batch, as every op that walks tokens in order sees them: row i has the
+// token rows [start[i], start[i+1]) and its own state (a pointer into the engine's state of that
+// row). RaggedBatch (arch/architecture.h) is one call: these rows plus tokens, positions, logits.
 #pragma once
 
 #include <cstdint>
@@ -8,9 +9,31 @@ namespace rrwkv::ops {
 
 struct RaggedRows {
   int64_t n_rows = 0;
-  const int64_t* start = nullptr;  // n_rows + 1 token offsets
-  float* const* state = nullptr;   // each row's state
+  const int64_t* start = nullptr;  // n_rows + 1 token offsets, start[0] = 0
+  float* const* state = nullptr;   // each row's state (the architecture's schema, on the device)
   int64_t n_tokens() const { return start[n_rows]; }
+  int64_t len(int64_t i) const { return start[i + 1] - start[i]; }
+};
+
+// RRWKV's mediums in a ragged batch (arch/rwkv4/mediums.h builds them): row i's mediums are
+// [med_start[i], med_start[i+1]), and medium j folds in right after the row's local token
+// fold_at[j]. s == 0: no mediums (RWKV-4).
+struct MediumRows {
+  int64_t s = 0;                       // medium interval
+  const int64_t* med_start = nullptr;  // n_rows + 1 offsets
+  const int64_t* fold_at = nullptr;    // local token index per medium
+};
+
+// The operands every matrix-state recurrence (wkv5, wkv7) has: its rows, C channels in heads of
+// head_size, and where in a row's state its C / head_size states of head_size^2 floats lie.
+struct HeadBatch {
+  RaggedRows rows;
+  int64_t C = 0, head_size = 0;
+  int64_t field = -1;
+  bool valid() const {
+    return C > 0 && head_size > 0 && C % head_size == 0 && field >= 0 && rows.n_rows >= 0 && rows.start &&
+           rows.state;
+  }
 };
 
 }  // namespace rrwkv::ops

@@ -6,11 +6,11 @@ namespace rrwkv::ops {
 
 void wkv4(ExecContext& ctx, const Wkv4Batch& b) {
   const bool medium = b.wm != nullptr;
-  bool ok = b.C > 0 && b.n_rows >= 0 && b.start && b.w && b.u && b.k && b.v && b.state && b.out &&
+  bool ok = b.C > 0 && b.rows.n_rows >= 0 && b.rows.start && b.w && b.u && b.k && b.v && b.rows.state && b.out &&
             medium == (b.bm != nullptr);
   for (int f = 0; f < 3; ++f) ok = ok && b.field[f] >= 0;
   if (medium) {
-    ok = ok && b.med_start && b.fold_at && b.km && b.vm;
+    ok = ok && b.mediums.med_start && b.mediums.fold_at && b.km && b.vm;
     for (int f = 3; f < 6; ++f) ok = ok && b.field[f] >= 0;
   }
   if (!ok) throw InvalidArgument("wkv4: incomplete operands (a null buffer or a missing state field)");

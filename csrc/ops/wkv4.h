@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "ops/context.h"
+#include "ops/ragged.h"
 
 namespace rrwkv::ops {
 
@@ -14,17 +15,13 @@ struct Wkv4Batch {
   int64_t C = 0;
   const float *w = nullptr, *u = nullptr;    // (C) decay rate exp(time_decay), time_first
   const float *wm = nullptr, *bm = nullptr;  // (C) exp(time_decay_m), time_first_m; null: RWKV-4
-  int64_t n_rows = 0;
-  const int64_t* start = nullptr;            // n_rows + 1 token offsets
+  RaggedRows rows;
   const float *k = nullptr, *v = nullptr;    // token rows, C floats each
-  // RRWKV: the mediums of row i are medium rows [med_start[i], med_start[i+1]) of km, vm, and
-  // medium j folds in right after the row's local token fold_at[j].
-  const int64_t* med_start = nullptr;
-  const int64_t* fold_at = nullptr;
+  // RRWKV: the mediums of row i are rows [med_start[i], med_start[i+1]) of km, vm (MediumRows).
+  MediumRows mediums;
   const float *km = nullptr, *vm = nullptr;
-  // The state of row i: fields aa, bb, pp, ma, mb, mp at state[i] + field[f] (C floats each);
-  // field[f] < 0 for the medium fields of RWKV-4.
-  float* const* state = nullptr;
+  // The state of row i: fields aa, bb, pp, ma, mb, mp at rows.state[i] + field[f] (C floats
+  // each); field[f] < 0 for the medium fields of RWKV-4.
   int64_t field[6] = {-1, -1, -1, -1, -1, -1};
   const float* r = nullptr;  // if set, out = r ⊙ wkv (token rows)
   float* out = nullptr;      // token rows

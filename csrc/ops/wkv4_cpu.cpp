@@ -1,6 +1,6 @@
-// The recurrence on the CPU: one task per (batch row, block of channels), each the training
-// kernel's own scan (kernels/wkv: scan_rows_f32) over the row's tokens, so inference and training
-// run the same per-step code.
+// The recurrence on the CPU: one task per (batch row, block of channels), each the WKV kernels'
+// scan (kernels/wkv/wkv.h: scan_rows_f32) over the row's tokens; the training entry points of
+// kernels/wkv run the same per-step code (wkv_step.h).
 #include "kernels/wkv/wkv.h"
 #include "ops/parallel.h"
 #include "ops/wkv4.h"
@@ -14,10 +14,12 @@ constexpr int64_t kChannelBlock = 32;
 
 void wkv4_cpu(ExecContext& ctx, const Wkv4Batch& b) {
   const int64_t C = b.C;
-  for_row_blocks(ctx, b.n_rows, C, b.start[b.n_rows] * C, kChannelBlock, [&](int64_t i, int64_t c0, int64_t c1) {
-    const int64_t t0 = b.start[i], T = b.start[i + 1] - t0;
+  const RaggedRows& rows = b.rows;
+  const MediumRows& med = b.mediums;
+  for_row_blocks(ctx, rows.n_rows, C, rows.n_tokens() * C, kChannelBlock, [&](int64_t i, int64_t c0, int64_t c1) {
+    const int64_t t0 = rows.start[i], T = rows.len(i);
     if (T == 0) return;
-    const int64_t m0 = b.wm ? b.med_start[i] : 0, J = b.wm ? b.med_start[i + 1] - m0 : 0;
+    const int64_t m0 = b.wm ? med.med_start[i] : 0, J = b.wm ? med.med_start[i + 1] - m0 : 0;
     wkv::RowScan scan{};
     scan.w = b.w;
     scan.u = b.u;
@@ -27,11 +29,11 @@ void wkv4_cpu(ExecContext& ctx, const Wkv4Batch& b) {
     scan.v = b.v + t0 * C;
     scan.km = b.km ? b.km + m0 * C : nullptr;
     scan.vm = b.vm ? b.vm + m0 * C : nullptr;
-    scan.fold_at = b.fold_at ? b.fold_at + m0 : nullptr;
+    scan.fold_at = med.fold_at ? med.fold_at + m0 : nullptr;
     scan.n_fold = J;
     scan.ld = C;
     scan.T = T;
-    for (int f = 0; f < wkv::kStateFields; ++f) scan.state[f] = b.field[f] >= 0 ? b.state[i] + b.field[f] : nullptr;
+    for (int f = 0; f < wkv::kStateFields; ++f) scan.state[f] = b.field[f] >= 0 ? rows.state[i] + b.field[f] : nullptr;
     scan.out = b.out + t0 * C;
     scan.ldo = C;
     wkv::scan_rows_f32(scan, c0, c1);

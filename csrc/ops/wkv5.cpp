@@ -5,8 +5,7 @@
 namespace rrwkv::ops {
 
 void wkv5(ExecContext& ctx, const Wkv5Batch& b) {
-  const bool ok = b.C > 0 && b.head_size > 0 && b.C % b.head_size == 0 && b.field >= 0 && b.rows.start &&
-                  b.rows.state && b.r && b.k && b.v && b.w && b.u && b.y && (b.ldw == 0 || b.ldw >= b.C);
+  const bool ok = b.valid() && b.r && b.k && b.v && b.w && b.u && b.y && (b.ldw == 0 || b.ldw >= b.C);
   if (!ok) throw InvalidArgument("wkv5: incomplete or inconsistent operands");
   RRWKV_DISPATCH("wkv5", ctx.device, detail::wkv5_cpu(ctx, b), throw_backend_unavailable("wkv5", ctx.device));
 }

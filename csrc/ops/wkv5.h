@@ -12,15 +12,12 @@
 
 namespace rrwkv::ops {
 
-struct Wkv5Batch {
-  RaggedRows rows;
-  int64_t C = 0, head_size = 0;
-  int64_t field = -1;                       // the states (C / S heads of S x S) in a row state
+struct Wkv5Batch : HeadBatch {
   const float *r = nullptr, *k = nullptr, *v = nullptr;  // token rows of C
-  const float* w = nullptr;                 // decay rows of C, row stride ldw (0: the same for all)
+  const float* w = nullptr;  // decay rows of C, row stride ldw (0: the same for all)
   int64_t ldw = 0;
-  const float* u = nullptr;                 // (C) bonus of the current token
-  float* y = nullptr;                       // token rows of C
+  const float* u = nullptr;  // (C) bonus of the current token
+  float* y = nullptr;        // token rows of C
 };
 
 void wkv5(ExecContext& ctx, const Wkv5Batch& b);

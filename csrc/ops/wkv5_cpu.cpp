@@ -30,11 +30,9 @@ RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __r
 }  // namespace
 
 void wkv5_cpu(ExecContext& ctx, const Wkv5Batch& b) {
-  const int64_t C = b.C, S = b.head_size, H = C / S;
-  const int64_t N = b.rows.n_tokens();
-  for_rows(ctx, b.rows.n_rows * H, (N / std::max<int64_t>(1, b.rows.n_rows)) * S * S, [&](int64_t task) {
-    const int64_t i = task / H, h = task % H, o = h * S;
-    float* state = b.rows.state[i] + b.field + h * S * S;
+  const int64_t C = b.C, S = b.head_size;
+  for_row_heads(ctx, b, [&](int64_t i, int64_t h, float* state) {
+    const int64_t o = h * S;
     for (int64_t t = b.rows.start[i]; t < b.rows.start[i + 1]; ++t)
       head_step(S, state, b.r + t * C + o, b.k + t * C + o, b.v + t * C + o, b.w + t * b.ldw + o, b.u + o,
                 b.y + t * C + o);

@@ -12,10 +12,7 @@
 
 namespace rrwkv::ops {
 
-struct Wkv7Batch {
-  RaggedRows rows;
-  int64_t C = 0, head_size = 0;
-  int64_t field = -1;  // the states (C / S heads of S x S) in a row state
+struct Wkv7Batch : HeadBatch {
   // token rows of C: receptance, decay in (0, 1), key, value, unit removal key per head, rate
   const float *r = nullptr, *w = nullptr, *k = nullptr, *v = nullptr, *kappa = nullptr, *a = nullptr;
   float* y = nullptr;  // token rows of C

@@ -38,11 +38,9 @@ RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __r
 }  // namespace
 
 void wkv7_cpu(ExecContext& ctx, const Wkv7Batch& b) {
-  const int64_t C = b.C, S = b.head_size, H = C / S;
-  const int64_t N = b.rows.n_tokens();
-  for_rows(ctx, b.rows.n_rows * H, (N / std::max<int64_t>(1, b.rows.n_rows)) * S * S, [&](int64_t task) {
-    const int64_t i = task / H, h = task % H, o = h * S;
-    float* state = b.rows.state[i] + b.field + h * S * S;
+  const int64_t C = b.C, S = b.head_size;
+  for_row_heads(ctx, b, [&](int64_t i, int64_t h, float* state) {
+    const int64_t o = h * S;
     for (int64_t t = b.rows.start[i]; t < b.rows.start[i + 1]; ++t) {
       const int64_t at = t * C + o;
       head_step(S, state, b.r + at, b.w + at, b.k + at, b.v + at, b.kappa + at, b.a + at, b.y + at);

@@ -7,6 +7,7 @@
 #include "core/device.h"
 #include "core/errors.h"
 #include "arch/architecture.h"
+#include "arch/base/model_check.h"
 #include "core/text.h"
 #include "format/model_file.h"
 #include "python/bindings.h"
@@ -24,9 +25,7 @@ ModelConfig config_from_dict(const py::dict& d) {
   c.arch = d["arch"].cast<std::string>();
   const Architecture* a = find_architecture(c.arch);
   if (!a) throw InvalidArgument("unknown arch " + quoted(c.arch) + "; expected one of " + architecture_names());
-  std::vector<ConfigField> keys = common_config_fields();
-  for (const ConfigField& f : a->config_fields()) keys.push_back(f);
-  for (const ConfigField& f : keys) {
+  for (const ConfigField& f : config_fields_of(*a)) {
     if (!d.contains(f.key)) {
       if (f.optional) continue;  // absent: the default
       throw InvalidArgument(std::string("config has no '") + f.key + "'");
@@ -51,10 +50,7 @@ ModelConfig config_from_dict(const py::dict& d) {
                              : f.kind == ConfigField::Kind::F64 ? "a float" : "a str"));
     }
   }
-  if (!(c.layer_norm_eps > 0 && c.layer_norm_eps < 1))
-    throw InvalidArgument("header field 'layer_norm_eps' is " + std::to_string(c.layer_norm_eps) +
-                          ", expected a value in (0, 1)");
-  const std::string problem = a->check_config(c);
+  const std::string problem = config_problem(*a, c);
   if (!problem.empty()) throw InvalidArgument(problem);
   return c;
 }
@@ -91,6 +87,14 @@ py::array tensor_view(const std::shared_ptr<const ModelFile>& file, const Tensor
 
 }  // namespace
 
+FileHandle open_checked_file(std::function<std::shared_ptr<const ModelFile>()> open) {
+  py::gil_scoped_release release;
+  auto checked = std::make_shared<CheckedFile>();
+  checked->file = open();
+  checked->model = check_model(*checked->file);
+  return FileHandle(std::move(checked), "ModelFile");
+}
+
 std::string path_arg(const py::handle& path) {
   const std::string p = py::bytes(py::module_::import("os").attr("fsencode")(path));
   if (p.find('\0') != std::string::npos)
@@ -102,20 +106,27 @@ py::object path_to_python(const std::string& path) {
   return py::module_::import("os").attr("fsdecode")(py::bytes(path));
 }
 
-py::dict config_to_dict(const ModelConfig& c) {
-  py::dict d;
-  d["arch"] = c.arch;
-  std::vector<ConfigField> keys = common_config_fields();
-  if (const Architecture* a = find_architecture(c.arch))
-    for (const ConfigField& f : a->config_fields()) keys.push_back(f);
+namespace {
+
+// `skip_zero_optional`: as the writer, which omits an optional field that is 0.
+void put_fields(py::dict& d, const ModelConfig& c, const std::vector<ConfigField>& keys, bool skip_zero_optional) {
   for (const ConfigField& f : keys) {
-    if (f.optional && f.kind == ConfigField::Kind::U64 && c.*f.u64 == 0) continue;  // as the writer omits it
+    if (skip_zero_optional && f.optional && f.kind == ConfigField::Kind::U64 && c.*f.u64 == 0) continue;
     switch (f.kind) {
       case ConfigField::Kind::U64: d[f.key] = c.*f.u64; break;
       case ConfigField::Kind::F64: d[f.key] = c.*f.f64; break;
       case ConfigField::Kind::Str: d[f.key] = c.*f.str; break;
     }
   }
+}
+
+}  // namespace
+
+py::dict config_to_dict(const ModelConfig& c) {
+  py::dict d;
+  d["arch"] = c.arch;
+  const Architecture* a = find_architecture(c.arch);
+  put_fields(d, c, a ? config_fields_of(*a) : common_config_fields(), true);
   return d;
 }
 
@@ -136,6 +147,12 @@ void bind_format(py::module_& m) {
     if (const DTypeTraits* t = find_dtype(static_cast<uint8_t>(code)); t && t->storable)
       dtypes[t->name] = py::make_tuple(code, t->block_elems, t->block_bytes);
   m.attr("DTYPES") = dtypes;
+  py::dict defaults;  // every config field's default (format/config.h): Python's ModelConfig uses them
+  put_fields(defaults, ModelConfig{}, config_field_table(), false);
+  m.attr("CONFIG_DEFAULTS") = defaults;
+  py::dict aliases;  // alias -> name, e.g. "fp16" -> "f16" (io/dtypes.py keeps the storable ones)
+  for (const DTypeAlias& a : dtype_aliases()) aliases[a.name] = dtype_name(a.type);
+  m.attr("DTYPE_ALIASES") = aliases;
 
   m.def("cuda_compiled", &cuda_compiled, "Whether this build contains the CUDA kernels.");
   m.def("cuda_device_count", &cuda_device_count, "Usable CUDA devices (0 without a GPU or driver).");
@@ -163,9 +180,7 @@ void bind_format(py::module_& m) {
         const Architecture* a = find_architecture(arch);
         if (!a) throw InvalidArgument("unknown arch '" + arch + "'; expected one of " + architecture_names());
         py::list out;
-        std::vector<ConfigField> keys = common_config_fields();
-        for (const ConfigField& f : a->config_fields()) keys.push_back(f);
-        for (const ConfigField& f : keys)
+        for (const ConfigField& f : config_fields_of(*a))
           out.append(py::make_tuple(f.key, f.kind == ConfigField::Kind::U64 ? "u64"
                                            : f.kind == ConfigField::Kind::F64 ? "f64" : "str", f.optional));
         return out;
@@ -181,8 +196,7 @@ void bind_format(py::module_& m) {
              opts.verify_checksums = verify_checksums;
              opts.read_into_memory = read_into_memory;
              const std::string p = path_arg(path);
-             py::gil_scoped_release release;
-             return FileHandle(std::const_pointer_cast<ModelFile>(ModelFile::open(p, opts)), "ModelFile");
+             return open_checked_file([&] { return ModelFile::open(p, opts); });
            }), py::arg("path"), py::arg("verify_checksums") = true, py::arg("read_into_memory") = false,
            "read_into_memory: copy the file into memory instead of mapping it, so that later changes to the "
            "file on disk cannot affect (or crash) this process.")
@@ -190,24 +204,22 @@ void bind_format(py::module_& m) {
              OpenOptions opts;
              opts.verify_checksums = verify_checksums;
              auto bytes = std::make_unique<OwnedBytes>(std::string(data), "<memory>");
-             py::gil_scoped_release release;
-             return FileHandle(std::const_pointer_cast<ModelFile>(ModelFile::from_source(std::move(bytes), opts)),
-                               "ModelFile");
+             return open_checked_file([&] { return ModelFile::from_source(std::move(bytes), opts); });
            }, py::arg("data"), py::arg("verify_checksums") = true,
            "Validate a whole .rrwkv file held in memory (copied); path is '<memory>'.")
-      .def_property_readonly("path", [](const FileHandle& h) { return path_to_python(h.shared()->path()); })
-      .def_property_readonly("version", [](const FileHandle& h) { return h.shared()->version(); })
-      .def_property_readonly("file_size", [](const FileHandle& h) { return h.shared()->file_size(); })
-      .def_property_readonly("header_crc32", [](const FileHandle& h) { return h.shared()->header_crc32(); })
-      .def_property_readonly("config", [](const FileHandle& h) { return config_to_dict(h.shared()->config()); })
+      .def_property_readonly("path", [](const FileHandle& h) { return path_to_python(h.shared()->file->path()); })
+      .def_property_readonly("version", [](const FileHandle& h) { return h.shared()->file->version(); })
+      .def_property_readonly("file_size", [](const FileHandle& h) { return h.shared()->file->file_size(); })
+      .def_property_readonly("header_crc32", [](const FileHandle& h) { return h.shared()->file->header_crc32(); })
+      .def_property_readonly("config", [](const FileHandle& h) { return config_to_dict(h.shared()->model.config); })
       .def_property_readonly("fields", [](const FileHandle& h) {
-        const std::shared_ptr<ModelFile> f = h.shared();
+        const std::shared_ptr<const ModelFile> f = h.shared()->file;
         py::dict d;
         for (const auto& [k, v] : f->fields()) d[py::str(k)] = field_to_python(v);
         return d;
       })
       .def_property_readonly("tensors", [](const FileHandle& h) {
-        const std::shared_ptr<ModelFile> f = h.shared();
+        const std::shared_ptr<const ModelFile> f = h.shared()->file;
         py::list out;
         for (const TensorInfo& t : f->tensors()) {
           py::dict d;
@@ -222,13 +234,14 @@ void bind_format(py::module_& m) {
         return out;
       })
       .def("tensor", [](const FileHandle& h, const std::string& name) {
-        const std::shared_ptr<ModelFile> f = h.shared();
+        const std::shared_ptr<const ModelFile> f = h.shared()->file;
         return tensor_view(f, f->tensor(name));
       }, py::arg("name"), "Zero-copy read-only numpy view (bf16 as raw uint16 bits, q8_0/q4_1 as raw uint8 rows).")
       .def("__repr__", [](const FileHandle& h) -> std::string {
         if (h.closed()) return "<rrwkv_rt.ModelFile (closed)>";
-        const std::shared_ptr<ModelFile> f = h.shared();
-        const ModelConfig& c = f->config();
+        const std::shared_ptr<const CheckedFile> checked = h.shared();
+        const ModelFile* f = checked->file.get();
+        const ModelConfig& c = checked->model.config;
         return "<rrwkv_rt.ModelFile " + c.arch + " n_layer=" + std::to_string(c.n_layer) + " n_embd=" +
                std::to_string(c.n_embd) + " vocab=" + std::to_string(c.vocab_size) + " version=" +
                std::to_string(f->version()) + " " + std::to_string(f->tensors().size()) + " tensors " +

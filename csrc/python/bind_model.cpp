@@ -35,6 +35,11 @@ py::dict model_info(const Model& m) {
 }  // namespace
 
 void bind_model(py::module_& m) {
+  py::dict blob;  // what runtime/state_file.py reads of a state blob's header (engine/state_blob.h)
+  blob["header_bytes"] = kStateHeaderBytes;
+  blob["floats_at"] = kStateFloatsAt;
+  blob["header_crc_at"] = kStateHeaderCrcAt;
+  m.attr("STATE_BLOB_LAYOUT") = blob;
   m.def("_configure_blas", &cpu::blas_configure_from_env, py::arg("fallback"),
         "Library for the matrix products: $RRWKV_BLAS if set, else `fallback` (loaded on first use; '' = none).");
   m.def("blas_info", [] {

@@ -1,6 +1,6 @@
 // Bindings of the sampler: conversions only. Python names follow the familiar generate() ones
 // (presence_penalty = alpha_presence, frequency_penalty = alpha_frequency, penalty_decay =
-// alpha_decay); the generation loop is python/rrwkv_rt/generate.py.
+// alpha_decay); the generation loop is python/rrwkv_rt/runtime/generate.py.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -89,8 +89,8 @@ const float* logits_ptr(const Logits& logits, const Sampler& s) {
   return logits.data();
 }
 
-py::dict params_dict(const Sampler& s) {
-  const SamplerParams& p = s.params();
+// The numeric parameters under their Python names.
+py::dict numeric_params(const SamplerParams& p) {
   py::dict d;
   d["temperature"] = p.temperature;
   d["top_p"] = p.top_p;
@@ -100,6 +100,12 @@ py::dict params_dict(const Sampler& s) {
   d["frequency_penalty"] = p.alpha_frequency;
   d["penalty_decay"] = p.alpha_decay;
   d["repetition_penalty"] = p.repetition_penalty;
+  return d;
+}
+
+py::dict params_dict(const Sampler& s) {
+  const SamplerParams& p = s.params();
+  py::dict d = numeric_params(p);
   d["banned_tokens"] = p.banned_tokens;
   d["stop_tokens"] = p.stop_tokens;
   py::dict bias;
@@ -115,6 +121,8 @@ py::dict params_dict(const Sampler& s) {
 }  // namespace
 
 void bind_sampler(py::module_& m) {
+  const SamplerParams defaults;  // the one place they are set (sampling/sampler.h)
+  m.attr("SAMPLING_DEFAULTS") = numeric_params(defaults);
   py::class_<Sampler>(m, "Sampler",
       "Token sampler with the rwkv package's semantics: bans, presence/frequency penalties with decay, then "
       "top-p / top-k / min-p at temperature 1, then the temperature. Not thread-safe: one per sequence.")
@@ -149,9 +157,11 @@ void bind_sampler(py::module_& m) {
              }
              return std::make_unique<Sampler>(static_cast<size_t>(vocab_size), std::move(p));
            }),
-           py::arg("vocab_size"), py::kw_only(), py::arg("temperature") = 1.0, py::arg("top_p") = 0.85,
-           py::arg("top_k") = 0, py::arg("min_p") = 0.0, py::arg("presence_penalty") = 0.0,
-           py::arg("frequency_penalty") = 0.0, py::arg("penalty_decay") = 0.996, py::arg("repetition_penalty") = 1.0,
+           py::arg("vocab_size"), py::kw_only(), py::arg("temperature") = defaults.temperature,
+           py::arg("top_p") = defaults.top_p, py::arg("top_k") = defaults.top_k, py::arg("min_p") = defaults.min_p,
+           py::arg("presence_penalty") = defaults.alpha_presence,
+           py::arg("frequency_penalty") = defaults.alpha_frequency, py::arg("penalty_decay") = defaults.alpha_decay,
+           py::arg("repetition_penalty") = defaults.repetition_penalty,
            py::arg("banned_tokens") = py::none(), py::arg("stop_tokens") = py::none(),
            py::arg("occurrence_weights") = py::none(), py::arg("seed") = py::none(), py::arg("tokenizer") = py::none(),
            py::arg("logit_bias") = py::none(),

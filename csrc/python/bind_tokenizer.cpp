@@ -87,9 +87,9 @@ void bind_tokenizer(py::module_& m) {
                   "Build from a .rrwkv header's tokenizer.kind and tokenizer.vocab; `source` describes the "
                   "vocabulary in error messages.")
       .def_static("from_model", [](const FileHandle& h) -> std::shared_ptr<Tokenizer> {
-            std::shared_ptr<ModelFile> f = h.shared();
+            const std::shared_ptr<const CheckedFile> f = h.shared();
             py::gil_scoped_release release;
-            return Tokenizer::from_model(*f);
+            return Tokenizer::from_model(*f->file, f->model.config.vocab_size);
           }, py::arg("file"), "The tokenizer a ModelFile carries, or None.")
       .def_property_readonly("kind", &Tokenizer::kind)
       .def_property_readonly("vocab_size", &Tokenizer::vocab_size, "One past the largest token id.")

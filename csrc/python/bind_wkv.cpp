@@ -1,6 +1,6 @@
 // Bindings of the WKV kernels on raw buffers: integer addresses (0 for none) plus sizes, a dtype
 // name and, for CUDA, the device and the cudaStream_t as an integer. No torch here: the autograd
-// wrappers in rrwkv_rt/kernels.py pass tensor.data_ptr() and keep the tensors alive and shaped.
+// wrappers in python/rrwkv_rt/autograd.py pass tensor.data_ptr() and keep the tensors alive and shaped.
 #include <cstdint>
 #include <string>
 

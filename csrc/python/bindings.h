@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,8 +60,16 @@ class Handle {
   const char* kind_;
   std::uintptr_t id_;  // the object's address, kept after close() for __hash__
 };
+// What Python holds as a ModelFile: the validated file and the model it describes, checked as a
+// Model checks it (arch/base/model_check.h), so that every file it opens also opens as a Model.
+struct CheckedFile {
+  std::shared_ptr<const ModelFile> file;
+  CheckedModel model;
+};
 using ModelHandle = Handle<Model>;
-using FileHandle = Handle<ModelFile>;
+using FileHandle = Handle<const CheckedFile>;
+// Opens a ModelFile handle (FileNotFound, FormatError), with the GIL released meanwhile.
+FileHandle open_checked_file(std::function<std::shared_ptr<const ModelFile>()> open);
 
 // close(), closed, __enter__/__exit__, __eq__ and __hash__ of a Handle class.
 template <class H, class Cls>

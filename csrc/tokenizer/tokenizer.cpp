@@ -71,11 +71,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_header(std::string_view kind, std::st
                     "or re-export the model with --vocab world|bytes|PATH)");
 }
 
-std::unique_ptr<Tokenizer> Tokenizer::from_model(const ModelFile& file) {
+std::unique_ptr<Tokenizer> Tokenizer::from_model(const ModelFile& file, uint64_t model_vocab_size) {
   const auto& fields = file.fields();
   const auto kind = fields.find("tokenizer.kind");
   if (kind == fields.end()) return nullptr;
-  const std::string where = "model file " + quoted(file.path(), 4096);
+  const std::string where = file.where();
   const auto* kind_str = std::get_if<std::string>(&kind->second);
   if (!kind_str) throw FormatError(where + ": header field 'tokenizer.kind' must be a str, found another type");
   std::string_view vocab;
@@ -85,7 +85,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_model(const ModelFile& file) {
     if (!span) throw FormatError(where + ": header field 'tokenizer.vocab' must be bytes, found another type");
     vocab = std::string_view(reinterpret_cast<const char*>(span->data), span->size);
   }
-  return from_header(*kind_str, vocab, where + " field tokenizer.vocab", file.config().vocab_size);
+  return from_header(*kind_str, vocab, where + " field tokenizer.vocab", model_vocab_size);
 }
 
 }  // namespace rrwkv

@@ -54,8 +54,8 @@ class Tokenizer {
                                                 const std::string& source = "vocabulary",
                                                 uint64_t model_vocab_size = 0);
   // The tokenizer a model file carries, or nullptr if its header has none; its ids are below
-  // the model's vocab_size.
-  static std::unique_ptr<Tokenizer> from_model(const ModelFile& file);
+  // the model's vocab_size (Model::vocab_size()).
+  static std::unique_ptr<Tokenizer> from_model(const ModelFile& file, uint64_t model_vocab_size);
 
  protected:
   // The OutOfRange message for `id`, e.g. "token id 70000 is out of range [0, 65530) ...".

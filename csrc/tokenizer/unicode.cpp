@@ -76,23 +76,8 @@ char32_t compose(char32_t a, char32_t b) {
 }
 
 void append_utf8(char32_t cp, std::string& out) {
-  if (cp >= kByteMark) {
-    out += static_cast<char>(cp & 0xFF);
-  } else if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+  if (cp >= kByteMark) out += static_cast<char>(cp & 0xFF);
+  else rrwkv::append_utf8(out, static_cast<uint32_t>(cp));
 }
 
 // NFC's quick check: true if `text` is certainly in NFC already.

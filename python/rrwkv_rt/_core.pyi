@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ALIGNMENT', 'Batch', 'DTYPES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'compute_peak', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'fast_kernels', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
+__all__: list[str] = ['ALIGNMENT', 'Batch', 'CONFIG_DEFAULTS', 'DTYPES', 'DTYPE_ALIASES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'SAMPLING_DEFAULTS', 'STATE_BLOB_LAYOUT', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'compute_peak', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'fast_kernels', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
 class FormatError(ValueError):
     pass
 class StateMismatchError(ValueError):
@@ -420,10 +420,14 @@ def wkv_medium_count(pos: typing.SupportsInt | typing.SupportsIndex, T: typing.S
     Mediums folded in a chunk of T tokens at position pos with interval s.
     """
 ALIGNMENT: int = 64
+CONFIG_DEFAULTS: dict = {'n_layer': 0, 'n_embd': 0, 'vocab_size': 0, 'ffn_dim': 0, 'medium_interval': 1, 'cm_mode': 'replace', 'layer_norm_eps': 1e-05, 'head_size': 0, 'group_norm_eps': 0.0, 'lora_mix': 0, 'lora_decay': 0, 'lora_a': 0, 'lora_v': 0, 'lora_gate': 0, 'deep_embed': 0}
 DTYPES: dict = {'f32': (0, 1, 4), 'f16': (1, 1, 2), 'bf16': (2, 1, 2), 'q8_0': (4, 32, 34), 'q4_1': (5, 32, 20)}
+DTYPE_ALIASES: dict = {'float32': 'f32', 'fp32': 'f32', 'float16': 'f16', 'fp16': 'f16', 'bfloat16': 'bf16', 'float64': 'f64', 'fp64': 'f64', 'int8': 'q8_0', 'q8': 'q8_0', 'q4': 'q4_1', 'int4': 'q4_1'}
 FIELD_TYPES: dict = {'u64': 1, 'i64': 2, 'f64': 3, 'str': 4, 'bytes': 5}
 FORMAT_VERSION: int = 1
 MAGIC: bytes
 PREAMBLE_SIZE: int = 64
+SAMPLING_DEFAULTS: dict = {'temperature': 1.0, 'top_p': 0.85, 'top_k': 0, 'min_p': 0.0, 'presence_penalty': 0.0, 'frequency_penalty': 0.0, 'penalty_decay': 0.996, 'repetition_penalty': 1.0}
+STATE_BLOB_LAYOUT: dict = {'header_bytes': 96, 'floats_at': 56, 'header_crc_at': 92}
 WKV_CHECKPOINT_INTERVAL: int = 64
 __version__: str = '0.1.0'

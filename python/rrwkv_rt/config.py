@@ -1,23 +1,32 @@
-"""Model hyper-parameters shared by the exporter, the file format and the reference models."""
+"""Model hyper-parameters shared by the exporter, the file format and the reference models.
+
+The fields, their defaults and which architecture stores which are the C++ runtime's
+(format/config.h, each architecture's config_fields), read here through the bindings; the
+dataclass below names the fields for readers and type checkers, and the import fails if they
+are not exactly the runtime's.
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
-# Per-channel (scalar) WKV state: the architectures the runtime and the trainer handle.
-RWKV4_FAMILY = ("rwkv4", "rrwkv")
+from . import _core
+
+_DEFAULT = _core.CONFIG_DEFAULTS  # every field's default but arch's
+# the header fields each architecture stores ('arch' aside), in the runtime's order
+ARCH_FIELDS = {name: tuple(key for key, *_ in _core.config_fields(name)) for name, _ in _core.architectures()}
+OPTIONAL_FIELDS = {key for name in ARCH_FIELDS for key, _, optional in _core.config_fields(name) if optional}
+ARCHES = tuple(ARCH_FIELDS)
 # A (head_size x head_size) matrix state per head: "rwkv5" is RWKV-5.2 (5.0 and 5.1 are not
-# supported), "rwkv6" is RWKV-6 ("Finch"), "rwkv7" is RWKV-7 ("Goose"). Reference models only, so far.
-MATRIX_STATE_ARCHES = ("rwkv5", "rwkv6", "rwkv7")
-ARCHES = RWKV4_FAMILY + MATRIX_STATE_ARCHES
+# supported), "rwkv6" is RWKV-6 ("Finch"), "rwkv7" is RWKV-7 ("Goose"): the architectures with a
+# head size. The others keep a per-channel (scalar) WKV state: RWKV-4 and RRWKV, which the
+# trainer handles too.
+MATRIX_STATE_ARCHES = tuple(a for a in ARCHES if "head_size" in ARCH_FIELDS[a])
+RWKV4_FAMILY = tuple(a for a in ARCHES if a not in MATRIX_STATE_ARCHES)
 CM_MODES = ("replace", "add")
 
 # The low-rank ("LoRA") sizes each architecture uses; the others are normalised to 0.
-LORA_FIELDS = ("lora_mix", "lora_decay", "lora_a", "lora_v", "lora_gate")
-LORA_USED = {
-    "rwkv4": (), "rrwkv": (), "rwkv5": (),
-    "rwkv6": ("lora_mix", "lora_decay"),
-    "rwkv7": ("lora_decay", "lora_a", "lora_v", "lora_gate"),
-}
+LORA_FIELDS = tuple(key for key in _DEFAULT if key.startswith("lora_"))
+LORA_USED = {a: tuple(key for key in ARCH_FIELDS[a] if key in LORA_FIELDS) for a in ARCHES}
 # eps of the ln_x GroupNorm of RWKV-5/6/7: 1e-5 * head_size_divisor**2 with the divisor 8 of RWKV-LM
 # (RWKV-LM v5/v6 divide by 8 before the norm; dropping the division and scaling eps by 64 is the
 # same function, which is what the rwkv package and RWKV-7 do).
@@ -53,18 +62,18 @@ class ModelConfig:
     n_layer: int
     n_embd: int
     vocab_size: int
-    ffn_dim: int = 0  # 0 means the arch's default (default_ffn_dim)
-    medium_interval: int = 1
-    cm_mode: str = "replace"
-    layer_norm_eps: float = 1e-5
-    head_size: int = 0  # rwkv5/6/7: n_head = n_embd // head_size
-    group_norm_eps: float = 0.0
-    lora_mix: int = 0
-    lora_decay: int = 0
-    lora_a: int = 0
-    lora_v: int = 0
-    lora_gate: int = 0
-    deep_embed: int = 0  # RWKV-7 DeepEmbed ("v7a"): rank R of the per-token R x R table; 0 = none
+    ffn_dim: int = _DEFAULT["ffn_dim"]  # 0 means the arch's default (default_ffn_dim)
+    medium_interval: int = _DEFAULT["medium_interval"]
+    cm_mode: str = _DEFAULT["cm_mode"]
+    layer_norm_eps: float = _DEFAULT["layer_norm_eps"]
+    head_size: int = _DEFAULT["head_size"]  # rwkv5/6/7: n_head = n_embd // head_size
+    group_norm_eps: float = _DEFAULT["group_norm_eps"]
+    lora_mix: int = _DEFAULT["lora_mix"]
+    lora_decay: int = _DEFAULT["lora_decay"]
+    lora_a: int = _DEFAULT["lora_a"]
+    lora_v: int = _DEFAULT["lora_v"]
+    lora_gate: int = _DEFAULT["lora_gate"]
+    deep_embed: int = _DEFAULT["deep_embed"]  # RWKV-7 DeepEmbed ("v7a"): rank R of the per-token R x R table
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHES:
@@ -98,7 +107,7 @@ class ModelConfig:
             elif not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{self.arch} needs {name} (a low-rank size read from the checkpoint's shapes) "
                                  f"to be a positive integer, got {getattr(self, name)!r}")
-        if self.arch != "rwkv7":
+        if "deep_embed" not in ARCH_FIELDS[self.arch]:
             self._set("deep_embed", 0)
         elif not isinstance(self.deep_embed, int) or not 0 <= self.deep_embed <= 1024:
             raise ValueError(f"deep_embed must be an integer in 0..1024 (0: no DeepEmbed), got {self.deep_embed!r}")
@@ -133,17 +142,17 @@ class ModelConfig:
     def to_dict(self) -> dict:
         """Every field this arch uses, exactly the keys of its .rrwkv header (``_core.config_fields``)
         plus ``arch``, so ``ModelConfig(**d)`` round-trips."""
-        d = asdict(self)
-        if not self.has_matrix_state:
-            del d["head_size"], d["group_norm_eps"]
-        else:  # the medium fields are RWKV-4 / RRWKV's (an RWKV-4 header stores 1 and "replace")
-            del d["medium_interval"], d["cm_mode"]
-        for name in LORA_FIELDS:
-            if name not in LORA_USED[self.arch]:
-                del d[name]
-        if not self.deep_embed:  # an optional header field, absent when 0 (C++ ConfigField::optional)
-            del d["deep_embed"]
+        stored = ("arch",) + ARCH_FIELDS[self.arch]
+        d = {key: value for key, value in asdict(self).items() if key in stored}
+        for key in OPTIONAL_FIELDS & set(d):  # absent when 0 (C++ ConfigField::optional)
+            if not d[key]:
+                del d[key]
         return d
 
     def with_(self, **changes) -> "ModelConfig":
         return replace(self, **changes)
+
+
+if {f.name for f in fields(ModelConfig)} != {"arch", *_DEFAULT}:
+    raise ImportError(f"ModelConfig's fields {sorted(f.name for f in fields(ModelConfig))} are not the runtime's "
+                      f"{sorted(['arch', *_DEFAULT])}: a field was added to one side only (format/config.h)")

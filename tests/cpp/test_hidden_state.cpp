@@ -1,8 +1,8 @@
 // The final hidden state the engine hands out for embeddings (Engine::forward's `hidden`):
 // it is what the head reads (head · hidden gives the logits), asking for it changes neither the
 // logits nor the state, and the last token's equals the last row of the every-token form.
-// Every architecture: they share the head code (arch/outer.cpp). The values against the PyTorch
-// reference are checked in tests/runtime/test_hidden_state.py.
+// Every architecture: they share the head code (arch/base/outer.cpp). The values against the PyTorch
+// reference are checked in tests/runtime/test_rt_hidden_state.py.
 #include <gtest/gtest.h>
 
 #include <cmath>

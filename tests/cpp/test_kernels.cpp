@@ -237,9 +237,8 @@ TEST(Ops, Wkv4RaggedBatchWithMediumsMatchesTheDefinition) {
   std::vector<float> out(N * C);
   rrwkv::ops::Wkv4Batch b;
   b.C = C, b.w = w.data(), b.u = u.data(), b.wm = wm.data(), b.bm = bm.data();
-  b.n_rows = 3, b.start = start.data(), b.k = k.data(), b.v = v.data();
-  b.med_start = med_start.data(), b.fold_at = fold_at.data(), b.km = km.data(), b.vm = vm.data();
-  b.state = sp.data();
+  b.rows = {3, start.data(), sp.data()}, b.k = k.data(), b.v = v.data();
+  b.mediums = {s, med_start.data(), fold_at.data()}, b.km = km.data(), b.vm = vm.data();
   for (int f = 0; f < 6; ++f) b.field[f] = f * C;
   b.r = r.data(), b.out = out.data();
   rrwkv::ops::wkv4(c.ctx, b);

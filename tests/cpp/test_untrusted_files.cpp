@@ -15,6 +15,7 @@
 
 #include "core/errors.h"
 #include "core/thread_pool.h"
+#include "engine/model.h"
 #include "format/model_file.h"
 #include "support/model_bytes.h"
 #include "tokenizer/tokenizer.h"
@@ -38,7 +39,7 @@ ModelConfig tiny(const std::string& arch = "rrwkv") {
 
 std::string error_of(const std::string& bytes) {
   try {
-    ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv");
+    rrwkv::Model(ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv"));
   } catch (const FormatError& e) {
     return e.what();
   }
@@ -64,9 +65,9 @@ TEST(UntrustedModel, BuiltFileIsValid) {
   for (auto dt : {rrwkv::DType::F32, rrwkv::DType::F16, rrwkv::DType::BF16}) {
     const std::string bytes = t::build_model(tiny(), dt);
     EXPECT_EQ(error_of(bytes), "");
-    auto f = ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv");
-    EXPECT_EQ(f->path(), "m.rrwkv");
-    EXPECT_EQ(f->config().medium_interval, 2u);
+    rrwkv::Model m(ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv"));
+    EXPECT_EQ(m.file().path(), "m.rrwkv");
+    EXPECT_EQ(m.config().medium_interval, 2u);
   }
 }
 
@@ -220,8 +221,8 @@ TEST(UntrustedVocab, IdsAreBoundedByTheModel) {
   // and through a model file
   const std::string bytes = t::build_model(tiny(), rrwkv::DType::F32, {{"tokenizer.kind", 4, "world"},
                                                                        {"tokenizer.vocab", 5, vocab}});
-  auto f = ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv");  // vocab_size 300
-  EXPECT_THROW(rrwkv::Tokenizer::from_model(*f), FormatError);
+  rrwkv::Model m(ModelFile::from_buffer(bytes.data(), bytes.size(), "m.rrwkv"));  // vocab_size 300
+  EXPECT_THROW(rrwkv::Tokenizer::from_model(m.file(), m.config().vocab_size), FormatError);
 }
 
 TEST(UntrustedVocab, LongTokensAreRefusedSoEncodingStaysFast) {

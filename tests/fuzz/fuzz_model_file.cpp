@@ -70,7 +70,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (sum == 0xdeadbeef) std::fprintf(stderr, " ");  // keeps the reads
     rrwkv::Model model(file);
     rrwkv::fuzz::expect_clean_errors([&] {
-      auto tok = rrwkv::Tokenizer::from_model(*file);
+      auto tok = rrwkv::Tokenizer::from_model(*file, model.config().vocab_size);
       if (tok && tok->vocab_size() > static_cast<size_t>(model.vocab_size()))
         rrwkv::fuzz::finding("a tokenizer with ids the model has no logits for");
     });

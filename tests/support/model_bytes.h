@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "arch/architecture.h"
+#include "arch/base/model_check.h"
 #include "core/crc32.h"
 #include "format/model_file.h"
 
@@ -47,10 +48,7 @@ inline std::string build_model(const ModelConfig& cfg, DType matrix_dtype = DTyp
   };
   const Architecture* arch = find_architecture(cfg.arch);
   str_field("arch", cfg.arch);
-  std::vector<ConfigField> keys = common_config_fields();
-  if (arch)
-    for (const ConfigField& f : arch->config_fields()) keys.push_back(f);
-  for (const ConfigField& f : keys) {
+  for (const ConfigField& f : arch ? config_fields_of(*arch) : common_config_fields()) {
     if (f.optional && f.kind == ConfigField::Kind::U64 && cfg.*f.u64 == 0) continue;  // as the writer does
     if (f.kind == ConfigField::Kind::U64) u64_field(f.key, cfg.*f.u64);
     else if (f.kind == ConfigField::Kind::Str) str_field(f.key, cfg.*f.str);

@@ -1,17 +1,17 @@
 // RWKV-4 / RRWKV as an Architecture: header fields, tensor layout, state schema, weight binding.
 #include <memory>
 
+#include "arch/base/layout.h"
 #include "arch/rwkv4/rwkv4.h"
 #include "arch/rwkv4/weights.h"
-#include "core/errors.h"
-#include "format/model_file.h"
+#include "kernels/wkv/wkv.h"
 
 namespace rrwkv {
 namespace {
 
 using rwkv4::Variant;
 
-constexpr float kMinusInfinity = -1e38f;  // pp, mp start here: "minus infinity" that keeps pp - w finite
+constexpr auto kMinusInfinity = static_cast<float>(wkv::kMinusInfinity);  // where pp and mp start
 
 Variant variant_of(const ModelConfig& c, bool mediums) {
   Variant v;
@@ -21,22 +21,12 @@ Variant variant_of(const ModelConfig& c, bool mediums) {
   return v;
 }
 
-class Rwkv4Family final : public Architecture {
+class Rwkv4Family final : public LayeredArchitecture<rwkv4::Weights> {
  public:
-  explicit Rwkv4Family(bool mediums) : mediums_(mediums) {}
-
-  const char* name() const override { return mediums_ ? "rrwkv" : "rwkv4"; }
-  const char* description() const override { return mediums_ ? "RRWKV (RWKV-4 with mediums)" : "RWKV-4"; }
-
-  std::vector<ConfigField> config_fields() const override {
-    ConfigField s{"medium_interval", ConfigField::Kind::U64};
-    s.u64 = &ModelConfig::medium_interval;
-    s.lo = 1;
-    s.hi = uint64_t{1} << 30;
-    ConfigField m{"cm_mode", ConfigField::Kind::Str};
-    m.str = &ModelConfig::cm_mode;
-    return {s, m};
-  }
+  explicit Rwkv4Family(bool mediums)
+      : LayeredArchitecture(mediums ? "rrwkv" : "rwkv4", mediums ? "RRWKV (RWKV-4 with mediums)" : "RWKV-4",
+                            {"medium_interval", "cm_mode"}),
+        mediums_(mediums) {}
 
   std::string check_config(const ModelConfig& c) const override {
     if (!mediums_) {
@@ -51,41 +41,23 @@ class Rwkv4Family final : public Architecture {
   }
 
   std::vector<TensorSpec> layout(const ModelConfig& cfg) const override {
-    const uint64_t C = cfg.n_embd, F = cfg.ffn_dim, V = cfg.vocab_size;
-    std::vector<TensorSpec> out;
-    auto vec = [&](const std::string& name) { out.push_back({name, {C}, false}); };
-    auto mat = [&](const std::string& name, uint64_t rows, uint64_t cols) { out.push_back({name, {rows, cols}, true}); };
-    mat("emb.weight", V, C);
-    vec("blocks.0.ln0.weight");
-    vec("blocks.0.ln0.bias");
+    const uint64_t C = cfg.n_embd, F = cfg.ffn_dim;
+    Layout out(cfg);
+    out.embedding();
     for (uint64_t i = 0; i < cfg.n_layer; ++i) {
-      const std::string p = "blocks." + std::to_string(i) + ".";
-      for (const char* ln : {"ln1", "ln2"}) {
-        vec(p + ln + ".weight");
-        vec(p + ln + ".bias");
-      }
-      for (const char* v : {"att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "att.time_first", "att.decay"})
-        vec(p + v);
-      for (const char* m : {"att.key.weight", "att.value.weight", "att.receptance.weight", "att.output.weight"})
-        mat(p + m, C, C);
-      vec(p + "ffn.time_mix_k");
-      vec(p + "ffn.time_mix_r");
-      mat(p + "ffn.key.weight", F, C);
-      mat(p + "ffn.receptance.weight", C, C);
-      mat(p + "ffn.value.weight", C, F);
-      if (mediums_) {
-        vec(p + "att.decay_m");
-        vec(p + "att.time_first_m");
-        if (cfg.cm_mode == "add") {
-          vec(p + "ffn.medium_mix_k");
-          vec(p + "ffn.medium_mix_r");
-        }
-      }
+      Layout::Block blk = out.block(i);
+      blk.norms()
+          .vectors({"att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "att.time_first", "att.decay"})
+          .square({"att.key.weight", "att.value.weight", "att.receptance.weight", "att.output.weight"})
+          .vectors({"ffn.time_mix_k", "ffn.time_mix_r"})
+          .matrix("ffn.key.weight", F, C)
+          .square({"ffn.receptance.weight"})
+          .matrix("ffn.value.weight", C, F);
+      if (mediums_) blk.vectors({"att.decay_m", "att.time_first_m"});
+      if (mediums_ && cfg.cm_mode == "add") blk.vectors({"ffn.medium_mix_k", "ffn.medium_mix_r"});
     }
-    vec("ln_out.weight");
-    vec("ln_out.bias");
-    mat("head.weight", V, C);
-    return out;
+    out.head();
+    return std::move(out).specs();
   }
 
   StateSchema state_schema(const ModelConfig& cfg) const override {
@@ -107,62 +79,22 @@ class Rwkv4Family final : public Architecture {
     return s;
   }
 
-  std::unique_ptr<const BoundWeights> bind(const ModelFile& f, const Device& device) const override {
-    if (!device.is_cpu()) throw_backend_unavailable("the rwkv4 architecture", device);
-    const ModelConfig& cfg = f.config();
-    auto w = std::make_unique<rwkv4::Weights>();
-    w->variant = variant_of(cfg, mediums_);
-    w->n_layer = static_cast<int64_t>(cfg.n_layer);
-    w->C = static_cast<int64_t>(cfg.n_embd);
-    w->F = static_cast<int64_t>(cfg.ffn_dim);
-    w->V = static_cast<int64_t>(cfg.vocab_size);
-    w->eps = cfg.layer_norm_eps;
-    w->schema = state_schema(cfg);
-    // shapes and dtypes were checked against layout() when the file was opened
-    auto mat = [&](const std::string& name) {
-      const TensorInfo& t = f.tensor(name);
-      return Matrix::dense(t.data, t.dtype, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.shape[1]));
-    };
-    auto vec = [&](const std::string& name) { return static_cast<const float*>(f.tensor(name).data); };
-    w->outer = {mat("emb.weight"), mat("head.weight"), vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias"),
-                vec("ln_out.weight"), vec("ln_out.bias"), cfg.layer_norm_eps};
-    for (int64_t i = 0; i < w->n_layer; ++i) {
-      const std::string p = "blocks." + std::to_string(i) + ".";
-      rwkv4::LayerWeights l{};
-      l.ln1_w = vec(p + "ln1.weight");
-      l.ln1_b = vec(p + "ln1.bias");
-      l.ln2_w = vec(p + "ln2.weight");
-      l.ln2_b = vec(p + "ln2.bias");
-      l.att_mix_k = vec(p + "att.time_mix_k");
-      l.att_mix_v = vec(p + "att.time_mix_v");
-      l.att_mix_r = vec(p + "att.time_mix_r");
-      l.att_decay = vec(p + "att.decay");
-      l.att_first = vec(p + "att.time_first");
-      l.att_key = mat(p + "att.key.weight");
-      l.att_value = mat(p + "att.value.weight");
-      l.att_receptance = mat(p + "att.receptance.weight");
-      l.att_output = mat(p + "att.output.weight");
-      l.ffn_mix_k = vec(p + "ffn.time_mix_k");
-      l.ffn_mix_r = vec(p + "ffn.time_mix_r");
-      l.ffn_key = mat(p + "ffn.key.weight");
-      l.ffn_receptance = mat(p + "ffn.receptance.weight");
-      l.ffn_value = mat(p + "ffn.value.weight");
-      if (w->variant.mediums) {
-        l.att_decay_m = vec(p + "att.decay_m");
-        l.att_first_m = vec(p + "att.time_first_m");
-        if (w->variant.add_mode) {
-          l.ffn_medium_mix_k = vec(p + "ffn.medium_mix_k");
-          l.ffn_medium_mix_r = vec(p + "ffn.medium_mix_r");
-        }
-      }
-      w->layers.push_back(l);
-    }
-    // one decode step reads every tensor of the layout once, but only one row of the embedding
-    uint64_t bytes = 0;
-    for (const TensorSpec& spec : layout(cfg))
-      bytes += spec.name == "emb.weight" ? static_cast<uint64_t>(w->outer.emb.ld) : f.tensor(spec.name).nbytes;
-    w->decode_bytes = bytes;
-    return w;
+ protected:
+  void bind_model(const ModelConfig& c, rwkv4::Weights& w) const override {
+    w.variant = variant_of(c, mediums_);
+  }
+  void bind_layer(const Binder::Block& p, int64_t, const rwkv4::Weights& w, rwkv4::LayerWeights& l) const override {
+    l.att_mix_k = p.vec("att.time_mix_k"), l.att_mix_v = p.vec("att.time_mix_v");
+    l.att_mix_r = p.vec("att.time_mix_r");
+    l.att_decay = p.vec("att.decay"), l.att_first = p.vec("att.time_first");
+    l.att_key = p.mat("att.key.weight"), l.att_value = p.mat("att.value.weight");
+    l.att_receptance = p.mat("att.receptance.weight"), l.att_output = p.mat("att.output.weight");
+    l.ffn_mix_k = p.vec("ffn.time_mix_k"), l.ffn_mix_r = p.vec("ffn.time_mix_r");
+    l.ffn_key = p.mat("ffn.key.weight"), l.ffn_receptance = p.mat("ffn.receptance.weight");
+    l.ffn_value = p.mat("ffn.value.weight");
+    if (w.variant.mediums) l.att_decay_m = p.vec("att.decay_m"), l.att_first_m = p.vec("att.time_first_m");
+    if (w.variant.add_mode)
+      l.ffn_medium_mix_k = p.vec("ffn.medium_mix_k"), l.ffn_medium_mix_r = p.vec("ffn.medium_mix_r");
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "arch/architecture.h"
+#include "kernels/wkv/wkv.h"
 
 namespace rrwkv::rwkv4 {
 
@@ -20,20 +21,21 @@ class MediumSchedule {
 
   // s == 0: no mediums (RWKV-4).
   void build(const RaggedBatch& b, int64_t s) {
+    s_ = s;
     med_start_.assign(1, 0);
     fold_at_.clear();
-    for (int64_t i = 0; i < b.n_rows; ++i) {
+    for (int64_t i = 0; i < b.n_rows(); ++i) {
       if (s > 0)
-        for (int64_t t = (s - 1 - b.pos[i] % s) % s; t < b.len(i); t += s) fold_at_.push_back(t);
+        for (int64_t t = wkv::first_segment_end(b.pos[i], s); t < b.len(i); t += s) fold_at_.push_back(t);
       med_start_.push_back(static_cast<int64_t>(fold_at_.size()));
     }
   }
 
   int64_t count() const { return med_start_.back(); }
-  const int64_t* med_start() const { return med_start_.data(); }  // n_rows + 1 offsets
-  const int64_t* fold_at() const { return fold_at_.data(); }      // local token index per medium
+  ops::MediumRows rows() const { return {s_, med_start_.data(), fold_at_.data()}; }
 
  private:
+  int64_t s_ = 0;
   std::vector<int64_t> med_start_{0};
   std::vector<int64_t> fold_at_;
 };

@@ -7,24 +7,17 @@
 #include <cstdint>
 
 #include "ops/context.h"
+#include "ops/ragged.h"
 
 namespace rrwkv::rwkv4 {
-
-// Per row: its tokens, its state and (RRWKV) its mediums, as MediumSchedule lays them out.
-struct RowsView {
-  int64_t C = 0, n_rows = 0;
-  const int64_t* start = nullptr;      // token offsets (n_rows + 1)
-  float* const* state = nullptr;       // row states
-  int64_t s = 0;                       // medium interval; 0: RWKV-4
-  const int64_t* med_start = nullptr;  // mediums of each row (n_rows + 1)
-  const int64_t* fold_at = nullptr;    // local token after which each medium completes
-};
 
 // Time-mix inputs: xk, xv, xr = mix(x, previous token's x) with μk, μv, μr; att_x <- the row's
 // last x. RRWKV: att_seg accumulates x; at each segment end its mean goes to medium row
 // n_tokens + j of xk and xv (mediums take no token shift) and att_seg restarts.
 struct TimeMixInputs {
-  RowsView rows;
+  int64_t C = 0;
+  ops::RaggedRows rows;
+  ops::MediumRows mediums;
   const float* x = nullptr;  // token rows (after ln1)
   const float *mu_k = nullptr, *mu_v = nullptr, *mu_r = nullptr;
   int64_t att_x = -1, att_seg = -1;  // field offsets of this layer in a row state
@@ -36,7 +29,9 @@ struct TimeMixInputs {
 // recurrent step does.
 struct ChannelMixInputs {
   enum class Mode { Rwkv4, Replace, Add };
-  RowsView rows;
+  int64_t C = 0;
+  ops::RaggedRows rows;
+  ops::MediumRows mediums;
   Mode mode = Mode::Rwkv4;
   const float* y = nullptr;  // token rows (after ln2)
   const float *mu_k = nullptr, *mu_r = nullptr, *eta_k = nullptr, *eta_r = nullptr;

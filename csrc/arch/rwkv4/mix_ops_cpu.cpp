@@ -22,16 +22,17 @@ inline void mix_add(const float* x, const float* xp, const float* mu, const floa
 }
 
 template <class F>
-void for_blocks(ExecContext& ctx, const RowsView& r, F&& fn) {
-  ops::detail::for_row_blocks(ctx, r.n_rows, r.C, r.start[r.n_rows] * r.C, kChannelBlock, fn);
+void for_blocks(ExecContext& ctx, int64_t C, const ops::RaggedRows& r, F&& fn) {
+  ops::detail::for_row_blocks(ctx, r.n_rows, C, r.n_tokens() * C, kChannelBlock, fn);
 }
 
 }  // namespace
 
 void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a) {
-  const RowsView& rows = a.rows;
-  const int64_t C = rows.C, N = rows.start[rows.n_rows];
-  for_blocks(ctx, rows, [&](int64_t i, int64_t c0, int64_t c1) {
+  const ops::RaggedRows& rows = a.rows;
+  const ops::MediumRows& med = a.mediums;
+  const int64_t C = a.C, N = rows.n_tokens();
+  for_blocks(ctx, C, rows, [&](int64_t i, int64_t c0, int64_t c1) {
     const int64_t t0 = rows.start[i], T = rows.start[i + 1] - t0, nc = c1 - c0;
     float* att_x = rows.state[i] + a.att_x;
     for (int64_t t = t0; t < t0 + T; ++t) {
@@ -41,13 +42,13 @@ void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a) {
       mix(x, xp, a.mu_v + c0, nc, a.xv + t * C + c0);
       mix(x, xp, a.mu_r + c0, nc, a.xr + t * C + c0);
     }
-    if (rows.s > 0) {
+    if (med.s > 0) {
       float* seg = rows.state[i] + a.att_seg;
-      const float fs = static_cast<float>(rows.s);
-      for (int64_t t = 0, j = rows.med_start[i]; t < T; ++t) {
+      const float fs = static_cast<float>(med.s);
+      for (int64_t t = 0, j = med.med_start[i]; t < T; ++t) {
         const float* x = a.x + (t0 + t) * C;
         for (int64_t c = c0; c < c1; ++c) seg[c] += x[c];
-        if (j < rows.med_start[i + 1] && rows.fold_at[j] == t) {
+        if (j < med.med_start[i + 1] && med.fold_at[j] == t) {
           float* mk = a.xk + (N + j) * C;
           float* mv = a.xv + (N + j) * C;
           for (int64_t c = c0; c < c1; ++c) {
@@ -65,16 +66,17 @@ void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a) {
 
 void channel_mix_inputs_cpu(ExecContext& ctx, const ChannelMixInputs& a) {
   using Mode = ChannelMixInputs::Mode;
-  const RowsView& rows = a.rows;
-  const int64_t C = rows.C;
-  for_blocks(ctx, rows, [&](int64_t i, int64_t c0, int64_t c1) {
+  const ops::RaggedRows& rows = a.rows;
+  const ops::MediumRows& mediums = a.mediums;
+  const int64_t C = a.C;
+  for_blocks(ctx, C, rows, [&](int64_t i, int64_t c0, int64_t c1) {
     const int64_t t0 = rows.start[i], T = rows.start[i + 1] - t0, nc = c1 - c0;
     float* st = rows.state[i];
     float* ffn_x = a.ffn_x >= 0 ? st + a.ffn_x : nullptr;
     float* med = a.ffn_med >= 0 ? st + a.ffn_med : nullptr;
     float* seg = a.ffn_seg >= 0 ? st + a.ffn_seg : nullptr;
-    const float fs = static_cast<float>(std::max<int64_t>(1, rows.s));
-    for (int64_t t = 0, j = rows.s > 0 ? rows.med_start[i] : 0; t < T; ++t) {
+    const float fs = static_cast<float>(std::max<int64_t>(1, mediums.s));
+    for (int64_t t = 0, j = mediums.s > 0 ? mediums.med_start[i] : 0; t < T; ++t) {
       const float* y = a.y + (t0 + t) * C + c0;
       const float* yp = t == 0 ? (ffn_x ? ffn_x + c0 : nullptr) : y - C;
       float* yk = a.yk + (t0 + t) * C + c0;
@@ -94,7 +96,7 @@ void channel_mix_inputs_cpu(ExecContext& ctx, const ChannelMixInputs& a) {
           break;
       }
       for (int64_t c = 0; c < nc; ++c) seg[c0 + c] += y[c];
-      if (j < rows.med_start[i + 1] && rows.fold_at[j] == t) {  // segment end: its medium is seen from t + 1
+      if (j < mediums.med_start[i + 1] && mediums.fold_at[j] == t) {  // segment end: its medium is seen from t + 1
         for (int64_t c = c0; c < c1; ++c) {
           med[c] = seg[c] / fs;
           seg[c] = 0.0f;

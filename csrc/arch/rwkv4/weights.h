@@ -2,16 +2,13 @@
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <memory>
 
-#include "arch/architecture.h"
-#include "arch/outer.h"
-#include "core/tensor.h"
+#include "arch/base/weights.h"
 
 namespace rrwkv::rwkv4 {
 
 struct LayerWeights {
-  const float *ln1_w, *ln1_b, *ln2_w, *ln2_b;
   // time-mix
   const float *att_mix_k, *att_mix_v, *att_mix_r;
   const float *att_decay, *att_first;      // w = exp(time_decay), u = time_first
@@ -31,17 +28,10 @@ struct Variant {
   bool ffn_token_shift() const { return !mediums || add_mode; }
 };
 
-struct Weights final : BoundWeights {
+struct Weights final : LayeredWeights<LayerWeights> {
   Variant variant;
-  int64_t n_layer = 0, C = 0, F = 0, V = 0;
-  double eps = 1e-5;
-  OuterWeights outer;  // embedding, ln0, ln_out, head
-  std::vector<LayerWeights> layers;
-  StateSchema schema;
-  uint64_t decode_bytes = 0;
 
   std::unique_ptr<Runner> make_runner(int64_t max_tokens, int64_t max_rows) const override;
-  uint64_t decode_bytes_per_token() const override { return decode_bytes; }
 };
 
 }  // namespace rrwkv::rwkv4

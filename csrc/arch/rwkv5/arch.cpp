@@ -1,80 +1,41 @@
 // RWKV-5.2 as an Architecture: header fields, tensor layout (docs/FORMAT.md), state, binding.
-#include "arch/matrix/common.h"
+#include "arch/base/layout.h"
 #include "arch/rwkv5/rwkv5.h"
 #include "arch/rwkv5/weights.h"
 
 namespace rrwkv {
 namespace {
 
-class Rwkv5 final : public Architecture {
+class Rwkv5 final : public matrix::MatrixArchitecture<rwkv5::Weights> {
  public:
-  const char* name() const override { return "rwkv5"; }
-  const char* description() const override { return "RWKV-5.2 (Eagle)"; }
-  std::vector<ConfigField> config_fields() const override { return matrix::config_fields({}); }
-  std::string check_config(const ModelConfig& c) const override { return matrix::check_config(c); }
+  Rwkv5() : MatrixArchitecture("rwkv5", "RWKV-5.2 (Eagle)", {}) {}
 
   std::vector<TensorSpec> layout(const ModelConfig& c) const override {
-    const uint64_t C = c.n_embd, F = c.ffn_dim;
-    std::vector<TensorSpec> out;
-    matrix::add_outer_layout(c, out);
-    for (uint64_t i = 0; i < c.n_layer; ++i) {
-      const std::string p = "blocks." + std::to_string(i) + ".";
-      for (const char* v : {"ln1.weight", "ln1.bias", "ln2.weight", "ln2.bias", "att.time_mix_k", "att.time_mix_v",
-                            "att.time_mix_r", "att.time_mix_g", "att.decay", "att.time_faaaa", "att.ln_x.weight",
-                            "att.ln_x.bias", "ffn.time_mix_k", "ffn.time_mix_r"})
-        out.push_back({p + v, {C}, false});
-      for (const char* m : {"att.receptance.weight", "att.key.weight", "att.value.weight", "att.gate.weight",
-                            "att.output.weight", "ffn.receptance.weight"})
-        out.push_back({p + m, {C, C}, true});
-      out.push_back({p + "ffn.key.weight", {F, C}, true});
-      out.push_back({p + "ffn.value.weight", {C, F}, true});
-    }
-    return out;
+    Layout out(c);
+    out.embedding().head();
+    for (uint64_t i = 0; i < c.n_layer; ++i)
+      out.block(i)
+          .norms()
+          .vectors({"att.time_mix_k", "att.time_mix_v", "att.time_mix_r", "att.time_mix_g", "att.decay",
+                    "att.time_faaaa", "att.ln_x.weight", "att.ln_x.bias", "ffn.time_mix_k", "ffn.time_mix_r"})
+          .square({"att.receptance.weight", "att.key.weight", "att.value.weight", "att.gate.weight",
+                   "att.output.weight", "ffn.receptance.weight"})
+          .ffn();
+    return std::move(out).specs();
   }
 
-  StateSchema state_schema(const ModelConfig& c) const override { return matrix::state_schema(c); }
-
-  std::unique_ptr<const BoundWeights> bind(const ModelFile& f, const Device& device) const override {
-    if (!device.is_cpu()) throw_backend_unavailable("the rwkv5 architecture", device);
-    const ModelConfig& c = f.config();
-    const matrix::Binder b{f};
-    auto w = std::make_unique<rwkv5::Weights>();
-    w->n_layer = static_cast<int64_t>(c.n_layer);
-    w->C = static_cast<int64_t>(c.n_embd);
-    w->F = static_cast<int64_t>(c.ffn_dim);
-    w->V = static_cast<int64_t>(c.vocab_size);
-    w->head_size = static_cast<int64_t>(c.head_size);
-    w->eps = c.layer_norm_eps;
-    w->gn_eps = c.group_norm_eps;
-    w->schema = state_schema(c);
-    w->outer = b.outer(c);
-    for (int64_t i = 0; i < w->n_layer; ++i) {
-      const std::string p = "blocks." + std::to_string(i) + ".";
-      rwkv5::LayerWeights l{};
-      l.ln1_w = b.vec(p + "ln1.weight"), l.ln1_b = b.vec(p + "ln1.bias");
-      l.ln2_w = b.vec(p + "ln2.weight"), l.ln2_b = b.vec(p + "ln2.bias");
-      l.mix_k = b.vec(p + "att.time_mix_k"), l.mix_v = b.vec(p + "att.time_mix_v");
-      l.mix_r = b.vec(p + "att.time_mix_r"), l.mix_g = b.vec(p + "att.time_mix_g");
-      l.decay = b.vec(p + "att.decay"), l.first = b.vec(p + "att.time_faaaa");
-      l.receptance = b.mat(p + "att.receptance.weight"), l.key = b.mat(p + "att.key.weight");
-      l.value = b.mat(p + "att.value.weight"), l.gate = b.mat(p + "att.gate.weight");
-      l.output = b.mat(p + "att.output.weight");
-      l.ln_x_w = b.vec(p + "att.ln_x.weight"), l.ln_x_b = b.vec(p + "att.ln_x.bias");
-      l.ffn_mix_k = b.vec(p + "ffn.time_mix_k"), l.ffn_mix_r = b.vec(p + "ffn.time_mix_r");
-      l.ffn_key = b.mat(p + "ffn.key.weight"), l.ffn_receptance = b.mat(p + "ffn.receptance.weight");
-      l.ffn_value = b.mat(p + "ffn.value.weight");
-      w->layers.push_back(l);
-    }
-    w->decode_bytes = matrix::decode_bytes(f, layout(c));
-    return w;
+ protected:
+  void bind_layer(const Binder::Block& p, int64_t, const rwkv5::Weights&, rwkv5::LayerWeights& l) const override {
+    matrix::bind_core(p, l, /*gate=*/true);
+    l.mix_k = p.vec("att.time_mix_k"), l.mix_v = p.vec("att.time_mix_v");
+    l.mix_r = p.vec("att.time_mix_r"), l.mix_g = p.vec("att.time_mix_g");
+    l.decay = p.vec("att.decay"), l.first = p.vec("att.time_faaaa");
+    l.ffn_mix_k = p.vec("ffn.time_mix_k"), l.ffn_mix_r = p.vec("ffn.time_mix_r");
   }
 };
 
 }  // namespace
 
-const Architecture& rwkv5_architecture() {
-  static const Rwkv5 a;
-  return a;
-}
+const Architecture& rwkv5_architecture() { return instance<Rwkv5>(); }
 
 }  // namespace rrwkv

@@ -1,30 +1,20 @@
 #include "arch/rwkv7/deep_embed.h"
 
 #include "core/errors.h"
-#include "format/model_file.h"
 #include "ops/embedding.h"
 #include "ops/linear.h"
 #include "ops/parallel.h"
 
 namespace rrwkv::rwkv7 {
 
-void add_deep_embed_layout(const ModelConfig& c, uint64_t i, std::vector<TensorSpec>& out) {
+void add_deep_embed_layout(const ModelConfig& c, Layout::Block& block) {
   const uint64_t R = c.deep_embed, C = c.n_embd, F = c.ffn_dim, V = c.vocab_size;
   if (R == 0) return;
-  const std::string p = "blocks." + std::to_string(i) + ".ffn.";
-  out.push_back({p + "s_emb", {V, R * R}, true});
-  out.push_back({p + "s1", {R, C}, true});
-  out.push_back({p + "s2", {F, R}, true});
-  out.push_back({p + "s0", {F}, false});
+  block.table("ffn.s_emb", V, R * R).matrix("ffn.s1", R, C).matrix("ffn.s2", F, R).vector("ffn.s0", F);
 }
 
-DeepEmbedWeights bind_deep_embed(const ModelFile& f, uint64_t i) {
-  const std::string p = "blocks." + std::to_string(i) + ".ffn.";
-  auto mat = [&](const std::string& name) {
-    const TensorInfo& t = f.tensor(p + name);
-    return Matrix::dense(t.data, t.dtype, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.shape[1]));
-  };
-  return {mat("s_emb"), mat("s1"), mat("s2"), static_cast<const float*>(f.tensor(p + "s0").data)};
+DeepEmbedWeights bind_deep_embed(const Binder::Block& p) {
+  return {p.mat("ffn.s_emb"), p.mat("ffn.s1"), p.mat("ffn.s2"), p.vec("ffn.s0")};
 }
 
 DeepEmbed::DeepEmbed(int64_t rank, int64_t ffn_dim, int64_t max_tokens)

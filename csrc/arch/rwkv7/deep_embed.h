@@ -14,14 +14,11 @@
 #include <string>
 #include <vector>
 
-#include "arch/architecture.h"
+#include "arch/base/layout.h"
+#include "arch/base/weights.h"
 #include "core/aligned.h"
-#include "core/tensor.h"
+#include "core/matrix.h"
 #include "ops/context.h"
-
-namespace rrwkv {
-class ModelFile;
-}
 
 namespace rrwkv::rwkv7 {
 
@@ -31,9 +28,9 @@ struct DeepEmbedWeights {
   const float* s0 = nullptr;  // (F)
 };
 
-// The tensors a DeepEmbed model adds to layer `i` (none when cfg.deep_embed is 0).
-void add_deep_embed_layout(const ModelConfig& cfg, uint64_t i, std::vector<TensorSpec>& out);
-DeepEmbedWeights bind_deep_embed(const ModelFile& f, uint64_t i);
+// The tensors a DeepEmbed model adds to a layer's block (none when cfg.deep_embed is 0).
+void add_deep_embed_layout(const ModelConfig& cfg, Layout::Block& block);
+DeepEmbedWeights bind_deep_embed(const Binder::Block& p);
 
 // One runner's scratch for the modulation of up to max_tokens tokens.
 class DeepEmbed {

@@ -5,15 +5,12 @@
 // values (v_first) feed every later layer's value residual. Only ops: the same code everywhere.
 #include <algorithm>
 
+#include "arch/matrix/runner.h"
 #include "arch/rwkv7/deep_embed.h"
 #include "arch/rwkv7/ops.h"
 #include "arch/rwkv7/weights.h"
-#include "core/aligned.h"
-#include "core/errors.h"
 #include "ops/elementwise.h"
 #include "ops/linear.h"
-#include "ops/norm.h"
-#include "ops/token_shift.h"
 #include "ops/wkv7.h"
 
 namespace rrwkv::rwkv7 {
@@ -21,53 +18,24 @@ namespace {
 
 using ops::Epilogue;
 
-class Rwkv7Runner final : public Runner {
+class Rwkv7Runner final : public matrix::Runner {
  public:
-  Rwkv7Runner(const Weights& w, int64_t max_tokens, int64_t max_rows)
-      : w_(w), max_tokens_(max_tokens), max_rows_(max_rows) {
+  Rwkv7Runner(const Weights& w, int64_t max_tokens, int64_t max_rows) : matrix::Runner(w, max_tokens, max_rows), w_(w) {
     const int64_t N = max_tokens, NC = N * w.C;
-    const int64_t D = std::max({w.lora_decay, w.lora_a, w.lora_v, w.lora_gate});
-    std::vector<int64_t> sizes(19, NC);      // x, xa, xp, 6 mixes, r k v, mw ma mv g, w a kappa
-    sizes.push_back(NC);                     // v_first
-    for (int i = 0; i < 4; ++i) sizes.push_back(N * D);  // the low-rank inner activations
-    sizes.push_back(N * w.F);
-    buf_ = AlignedFloats(sizes);
-    int i = 0;
-    for (float** p : {&x_, &xa_, &xp_, &zr_, &zw_, &zk_, &zv_, &za_, &zg_, &r_, &k_, &v_, &mw_, &ma_, &mv_, &g_,
-                      &wd_, &a_, &kappa_, &v_first_, &tw_, &ta_, &tv_, &tg_, &kk_})
-      *p = buf_[i++];
-    last_.reserve(static_cast<size_t>(max_rows));
-    for (int64_t l = 0; l < w.n_layer; ++l)
-      offsets_.push_back({w.schema.offset("att_x", l), w.schema.offset("wkv", l), w.schema.offset("ffn_x", l)});
+    const int64_t ND = N * std::max({w.lora_decay, w.lora_a, w.lora_v, w.lora_gate});  // low-rank inner rows
+    carve({{&xp_, NC}, {&zr_, NC}, {&zw_, NC}, {&zk_, NC}, {&zv_, NC}, {&za_, NC}, {&zg_, NC}, {&r_, NC},
+           {&k_, NC}, {&v_, NC}, {&mw_, NC}, {&ma_, NC}, {&mv_, NC}, {&g_, NC}, {&wd_, NC}, {&a_, NC},
+           {&kappa_, NC}, {&v_first_, NC}, {&tw_, ND}, {&ta_, ND}, {&tv_, ND}, {&tg_, ND}});
     if (w.deep_embed) deep_embed_ = std::make_unique<DeepEmbed>(w.deep_embed, w.F, max_tokens);
   }
 
-  void run(ExecContext& ctx, const RaggedBatch& b) override {
-    const int64_t N = b.n_tokens();
-    if (N > max_tokens_ || b.n_rows > max_rows_)
-      throw InvalidArgument("rwkv7 runner: a call of " + std::to_string(N) + " tokens exceeds its scratch");
-    const ops::RaggedRows rows{b.n_rows, b.start, b.state};
-    tokens_ = b.tokens;
-    embed(ctx, w_.outer, b, x_);
-    for (int64_t l = 0; l < w_.n_layer; ++l) {
-      time_mix(ctx, rows, l);
-      channel_mix(ctx, rows, l);
-    }
-    logits(ctx, w_.outer, b, x_, xa_, xp_, last_);
-  }
-
  private:
-  struct Offsets {
-    int64_t att_x, wkv, ffn_x;
-  };
-
-  void time_mix(ExecContext& ctx, const ops::RaggedRows& rows, int64_t l) {
+  void time_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) override {
     const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
-    const int64_t N = rows.n_tokens(), C = w_.C;
+    const int64_t N = b.n_tokens(), C = C_;
     const int64_t Dw = w_.lora_decay, Da = w_.lora_a, Dv = w_.lora_v, Dg = w_.lora_gate;
     const bool residual = l > 0;  // the value residual (layer 0 sets v_first instead)
-    ops::layer_norm(ctx, x_, C, N, C, lw.ln1_w, lw.ln1_b, w_.eps, xa_, C);
-    ops::token_shift(ctx, rows, xa_, C, offsets_[l].att_x, xp_);
+    shift(ctx, b, l, matrix::kAttX);
     const std::pair<float*, const float*> mixes[] = {{zr_, lw.x_r}, {zw_, lw.x_w}, {zk_, lw.x_k},
                                                       {zv_, lw.x_v}, {za_, lw.x_a}, {zg_, lw.x_g}};
     for (const auto& [z, mu] : mixes) ops::shift_mix(ctx, z, xa_, xp_, mu, nullptr, 0, N, C, C);
@@ -85,42 +53,36 @@ class Rwkv7Runner final : public Runner {
                                  {&lw.v2, tv_, Dv, N, mv_, C}};
     ops::linear(ctx, second, residual ? 4 : 3);
     Prepare p;
-    p.n = N, p.C = C, p.head_size = w_.head_size;
+    p.n = N, p.C = C, p.head_size = head_size_;
     p.mw = mw_, p.ma = ma_, p.mv = residual ? mv_ : nullptr;
     p.w0 = lw.w0, p.a0 = lw.a0, p.v0 = lw.v0, p.k_k = lw.k_k, p.k_a = lw.k_a;
     p.w = wd_, p.a = a_, p.kappa = kappa_, p.k = k_, p.v = v_, p.v_first = v_first_;
     prepare(ctx, p);
     ops::Wkv7Batch s;
-    s.rows = rows, s.C = C, s.head_size = w_.head_size, s.field = offsets_[l].wkv;
+    s.rows = b.rows, s.C = C, s.head_size = head_size_, s.field = wkv_field(l);
     s.r = r_, s.w = wd_, s.k = k_, s.v = v_, s.kappa = kappa_, s.a = a_, s.y = xa_;
     ops::wkv7(ctx, s);
-    ops::group_norm(ctx, xa_, C, N, C, C / w_.head_size, lw.ln_x_w, lw.ln_x_b, w_.gn_eps, xa_, C);
-    add_bonus(ctx, xa_, r_, k_, v_, lw.r_k, N, C, w_.head_size);
-    ops::multiply(ctx, xa_, xa_, g_, N, C, C);
-    ops::linear(ctx, {{&lw.output, xa_, C, N, xp_, C}});
-    ops::add(ctx, x_, xp_, N, C, C);
+    head_norm(ctx, N, lw);
+    add_bonus(ctx, xa_, r_, k_, v_, lw.r_k, N, C, head_size_);
+    gated_output(ctx, N, lw, g_);
   }
 
-  void channel_mix(ExecContext& ctx, const ops::RaggedRows& rows, int64_t l) {
+  void channel_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) override {
     const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
-    const int64_t N = rows.n_tokens(), C = w_.C, F = w_.F;
-    ops::layer_norm(ctx, x_, C, N, C, lw.ln2_w, lw.ln2_b, w_.eps, xa_, C);
-    ops::token_shift(ctx, rows, xa_, C, offsets_[l].ffn_x, xp_);
+    const int64_t N = b.n_tokens(), C = C_;
+    shift(ctx, b, l, matrix::kFfnX);
     ops::shift_mix(ctx, zk_, xa_, xp_, lw.ffn_x_k, nullptr, 0, N, C, C);
-    ops::linear(ctx, {{&lw.ffn_key, zk_, C, N, kk_, F, Epilogue::ReluSquare}});
-    if (deep_embed_) deep_embed_->apply(ctx, lw.deep_embed, tokens_, N, xa_, C, kk_);
-    ops::linear(ctx, {{&lw.ffn_value, kk_, F, N, xp_, C}});
+    if (!deep_embed_) return channel_output(ctx, N, lw.ffn_key, nullptr, lw.ffn_value, zk_, nullptr, nullptr, xp_);
+    // DeepEmbed scales the hidden rows per token between the key and the value projections
+    ops::linear(ctx, {{&lw.ffn_key, zk_, C, N, kk_, w_.F, Epilogue::ReluSquare}});
+    deep_embed_->apply(ctx, lw.deep_embed, b.tokens, N, xa_, C, kk_);
+    ops::linear(ctx, {{&lw.ffn_value, kk_, w_.F, N, xp_, C}});
     ops::add(ctx, x_, xp_, N, C, C);
   }
 
   const Weights& w_;
-  const int64_t max_tokens_, max_rows_;
-  AlignedFloats buf_;
-  float *x_, *xa_, *xp_, *zr_, *zw_, *zk_, *zv_, *za_, *zg_, *r_, *k_, *v_, *mw_, *ma_, *mv_, *g_;
-  float *wd_, *a_, *kappa_, *v_first_, *tw_, *ta_, *tv_, *tg_, *kk_;
-  std::vector<int64_t> last_;
-  std::vector<Offsets> offsets_;
-  const int64_t* tokens_ = nullptr;        // this call's tokens (DeepEmbed reads its table by token)
+  float *zr_, *zw_, *zk_, *zv_, *za_, *zg_, *r_, *k_, *v_, *mw_, *ma_, *mv_, *g_;
+  float *wd_, *a_, *kappa_, *v_first_, *tw_, *ta_, *tv_, *tg_;
   std::unique_ptr<DeepEmbed> deep_embed_;  // DeepEmbed models only
 };
 

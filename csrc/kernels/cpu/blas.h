@@ -1,6 +1,6 @@
 // An optional BLAS for the matrix-matrix products of prefill, loaded at run time (dlopen) so the
 // extension has no link-time dependency: the Python package points it at the OpenBLAS of the
-// `scipy-openblas32` wheel; without one, gemm.cpp falls back to the matvec kernels.
+// `scipy-openblas32` wheel; without one, ops/linear_cpu.cpp uses the matvec kernels for every size.
 #pragma once
 
 #include <string>

@@ -1,7 +1,8 @@
-// The per-ISA CPU kernels: matrix-vector products over f32 / f16 / bf16 row-major weights with
-// f32 accumulation, and row conversion to f32. One implementation per ISA (AVX-512, AVX2+FMA,
-// portable scalar), chosen once at run time from the CPU's features. Only plain types reach
-// them: the ops check a matrix's dtype before calling.
+// The per-ISA CPU kernels: matrix-vector products over row-major weights of every type with
+// kernels (f32, f16, bf16, q8_0, q4_1) with f32 accumulation, and row conversion to f32. One
+// implementation per ISA (AVX-512, AVX2+FMA, portable scalar), chosen once at run time from the
+// CPU's features; each ISA's table has a row per weight type (ggml's type_traits), and a type
+// without a row has no kernel (the ops ask has_kernel before calling).
 //
 // Determinism: a (row, vector) result depends only on the row, the vector and the ISA, never on
 // the row range a call covers, the other vectors of the call or the thread that runs it. So
@@ -12,22 +13,67 @@
 #include <cstdint>
 #include <string>
 
-#include "core/tensor.h"
+#include "core/matrix.h"
 
 namespace rrwkv::cpu {
 
 constexpr int kMaxVecs = 8;  // the most vectors any table's matvec takes at once
 
+// y[n][r] = sum_c W[r, c] * x[n][c] for r in [r0, r1) and n in [0, nvec), 1 <= nvec <= max_vecs.
+using MatvecFn = void (*)(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1);
+// out[(r - r0) * cols + c] = float(W[r, c]) for r in [r0, r1).
+using RowsToF32Fn = void (*)(const Matrix& w, int64_t r0, int64_t r1, float* out);
+
+// One weight type's kernels on one ISA.
+struct TypeKernels {
+  MatvecFn matvec = nullptr;
+  RowsToF32Fn rows_to_f32 = nullptr;
+};
+
+constexpr int kTypeRows = 8;  // rows of a table: DType codes 0..7
+
 struct KernelTable {
   const char* name;
   int max_vecs;  // vectors one matvec call multiplies at once (the weights read once), <= kMaxVecs
-  // y[n][r] = sum_c W[r, c] * x[n][c] for r in [r0, r1) and n in [0, nvec), 1 <= nvec <= max_vecs.
-  void (*matvec)(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1);
-  // out[(r - r0) * cols + c] = float(W[r, c]) for r in [r0, r1).
-  void (*rows_to_f32)(const Matrix& w, int64_t r0, int64_t r1, float* out);
+  TypeKernels types[kTypeRows];  // by DType code; empty where the type has no kernels
   // Sum of n floats (reads memory as fast as the ISA allows; used to measure read bandwidth).
   float (*sum)(const float* p, int64_t n);
+
+  // The kernels of weight type t, or nullptr.
+  const TypeKernels* of(DType t) const {
+    const auto code = static_cast<size_t>(t);
+    return code < kTypeRows && types[code].matvec ? &types[code] : nullptr;
+  }
+  // The kernels of w's type (which has them: callers check of() first).
+  void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) const {
+    types[static_cast<size_t>(w.dtype)].matvec(w, x, nvec, y, r0, r1);
+  }
+  void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) const {
+    types[static_cast<size_t>(w.dtype)].rows_to_f32(w, r0, r1, out);
+  }
 };
+
+// The kernels of one weight type as a type (the template argument of make_kernel_table).
+template <MatvecFn M, RowsToF32Fn R>
+struct TypeKernelsOf {
+  static constexpr MatvecFn matvec = M;
+  static constexpr RowsToF32Fn rows_to_f32 = R;
+};
+
+// An ISA's table from its kernel templates, K<D>::matvec and K<D>::rows_to_f32, one row for each
+// weight type in Types.
+template <template <DType> class K, DType... Types>
+constexpr KernelTable make_kernel_table_for(const char* name, int max_vecs, float (*sum)(const float*, int64_t)) {
+  KernelTable t{name, max_vecs, {}, sum};
+  ((t.types[static_cast<size_t>(Types)] = TypeKernels{K<Types>::matvec, K<Types>::rows_to_f32}), ...);
+  return t;
+}
+
+// The weight types the CPU has kernels for: every ISA has each of them (the list is here, once).
+template <template <DType> class K>
+constexpr KernelTable make_kernel_table(const char* name, int max_vecs, float (*sum)(const float*, int64_t)) {
+  return make_kernel_table_for<K, DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_1>(name, max_vecs, sum);
+}
 
 // The kernels in use (the best the CPU supports unless set_isa chose others).
 const KernelTable& kernels();

@@ -232,17 +232,6 @@ void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const
   }
 }
 
-void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
-  switch (w.dtype) {
-    case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
-    case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
-    case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
-    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
-    default: return;  // no kernel: the ops never pass one
-  }
-}
-
 template <DType D>
 void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
@@ -256,17 +245,6 @@ void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
       _mm256_store_ps(tmp, load8_tail<D>(row, cols, c, cols - c));
       std::memcpy(out + c, tmp, static_cast<size_t>(cols - c) * sizeof(float));
     }
-  }
-}
-
-void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
-  switch (w.dtype) {
-    case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
-    case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
-    case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
-    case DType::Q8_0: return rows_to_f32_dtype<DType::Q8_0>(w, r0, r1, out);
-    case DType::Q4_1: return rows_to_f32_dtype<DType::Q4_1>(w, r0, r1, out);
-    default: return;
   }
 }
 
@@ -284,7 +262,10 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx2", kVectors, &matvec, &rows_to_f32, &sum};
+template <DType D>
+using Kernels = TypeKernelsOf<&matvec_dtype<D>, &rows_to_f32_dtype<D>>;
+
+constexpr KernelTable kTable = make_kernel_table<Kernels>("avx2", kVectors, &sum);
 
 }  // namespace
 

@@ -218,17 +218,6 @@ void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const
   }
 }
 
-void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
-  switch (w.dtype) {
-    case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
-    case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
-    case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
-    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
-    default: return;  // no kernel: the ops never pass one
-  }
-}
-
 template <DType D>
 void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
@@ -241,17 +230,6 @@ void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
       const __mmask16 m = static_cast<__mmask16>((1u << (cols - c)) - 1u);
       _mm512_mask_storeu_ps(out + c, m, load16_masked<D>(row, cols, c, m));
     }
-  }
-}
-
-void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
-  switch (w.dtype) {
-    case DType::F32: return rows_to_f32_dtype<DType::F32>(w, r0, r1, out);
-    case DType::F16: return rows_to_f32_dtype<DType::F16>(w, r0, r1, out);
-    case DType::BF16: return rows_to_f32_dtype<DType::BF16>(w, r0, r1, out);
-    case DType::Q8_0: return rows_to_f32_dtype<DType::Q8_0>(w, r0, r1, out);
-    case DType::Q4_1: return rows_to_f32_dtype<DType::Q4_1>(w, r0, r1, out);
-    default: return;
   }
 }
 
@@ -269,7 +247,10 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"avx512", kVectors, &matvec, &rows_to_f32, &sum};
+template <DType D>
+using Kernels = TypeKernelsOf<&matvec_dtype<D>, &rows_to_f32_dtype<D>>;
+
+constexpr KernelTable kTable = make_kernel_table<Kernels>("avx512", kVectors, &sum);
 
 }  // namespace
 

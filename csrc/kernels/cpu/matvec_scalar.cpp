@@ -52,31 +52,12 @@ void matvec_dtype(const Matrix& w, const float* const* x, int nvec, float* const
   }
 }
 
-void matvec(const Matrix& w, const float* const* x, int nvec, float* const* y, int64_t r0, int64_t r1) {
-  switch (w.dtype) {
-    case DType::F32: return matvec_dtype<DType::F32>(w, x, nvec, y, r0, r1);
-    case DType::F16: return matvec_dtype<DType::F16>(w, x, nvec, y, r0, r1);
-    case DType::BF16: return matvec_dtype<DType::BF16>(w, x, nvec, y, r0, r1);
-    case DType::Q8_0: return matvec_dtype<DType::Q8_0>(w, x, nvec, y, r0, r1);
-    case DType::Q4_1: return matvec_dtype<DType::Q4_1>(w, x, nvec, y, r0, r1);
-    default: return;  // no kernel: the ops never pass one
-  }
-}
-
-void rows_to_f32(const Matrix& w, int64_t r0, int64_t r1, float* out) {
+template <DType D>
+void rows_to_f32_dtype(const Matrix& w, int64_t r0, int64_t r1, float* out) {
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t ld = w.ld, cols = w.cols;
-  for (int64_t r = r0; r < r1; ++r, out += cols) {
-    const uint8_t* row = base + r * ld;
-    switch (w.dtype) {
-      case DType::F32: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F32>(row, cols, c); break;
-      case DType::F16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::F16>(row, cols, c); break;
-      case DType::BF16: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::BF16>(row, cols, c); break;
-      case DType::Q8_0: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::Q8_0>(row, cols, c); break;
-      case DType::Q4_1: for (int64_t c = 0; c < cols; ++c) out[c] = load<DType::Q4_1>(row, cols, c); break;
-      default: return;
-    }
-  }
+  for (int64_t r = r0; r < r1; ++r, out += cols)
+    for (int64_t c = 0; c < cols; ++c) out[c] = load<D>(base + r * ld, cols, c);
 }
 
 float sum(const float* p, int64_t n) {
@@ -90,7 +71,10 @@ float sum(const float* p, int64_t n) {
   return s;
 }
 
-const KernelTable kTable = {"scalar", kMaxVecs, &matvec, &rows_to_f32, &sum};
+template <DType D>
+using Kernels = TypeKernelsOf<&matvec_dtype<D>, &rows_to_f32_dtype<D>>;
+
+constexpr KernelTable kTable = make_kernel_table<Kernels>("scalar", kMaxVecs, &sum);
 
 }  // namespace
 

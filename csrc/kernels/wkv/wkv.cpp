@@ -63,7 +63,7 @@ int64_t checkpoint_count(int64_t T) { return T <= 0 ? 0 : (T + kCheckpointInterv
 
 int64_t medium_count(int64_t pos, int64_t T, int64_t s) {
   if (T <= 0 || s < 1 || pos < 0) return 0;
-  const int64_t first = detail::first_segment_end(pos, s);
+  const int64_t first = first_segment_end(pos, s);
   return first < T ? (T - 1 - first) / s + 1 : 0;
 }
 

@@ -27,6 +27,11 @@ using rrwkv::DType;  // F32, F64, or BF16 (CUDA only)
 
 constexpr int64_t kCheckpointInterval = 64;
 constexpr int kStateFields = 6;  // aa, bb, pp, ma, mb, mp: the order of reference.WkvState
+// Where pp and mp start (reference.wkv.PP_INIT): a "minus infinity" that keeps pp - w finite.
+constexpr double kMinusInfinity = -1e38;
+
+// Chunk-local index of the first segment end of a chunk at absolute position pos, (s - 1 - pos) mod s.
+inline int64_t first_segment_end(int64_t pos, int64_t s) { return (s - 1 - pos % s) % s; }
 
 // Checkpoints forward() writes for T tokens: ceil(T / kCheckpointInterval).
 int64_t checkpoint_count(int64_t T);
@@ -109,8 +114,6 @@ void backward_cpu(const Problem& p, const Inputs& in, const BackwardArgs& g);
 void forward_cuda(const Problem& p, const Inputs& in, const ForwardOutputs& out);
 void backward_cuda(const Problem& p, const Inputs& in, const BackwardArgs& g);
 #endif
-// Chunk-local index of the first segment end, (s - 1 - pos) mod s.
-inline int64_t first_segment_end(int64_t pos, int64_t s) { return (s - 1 - pos % s) % s; }
 }  // namespace detail
 
 }  // namespace rrwkv::wkv

@@ -46,11 +46,12 @@ struct Tile {
   void set(int64_t i, const StepState<M>& s) {
     aa[i] = s.aa, bb[i] = s.bb, pp[i] = s.pp, ma[i] = s.ma, mb[i] = s.mb, mp[i] = s.mp;
   }
+  static M initial(int field) { return field == 2 || field == 5 ? M(kMinusInfinity) : M(0); }  // pp, mp
   // (6, B, C) state or checkpoint at channel offset o = b * C + c0; null src: the initial state
   void load(const M* src, int64_t BC, int64_t o, int64_t nc) {
     M* f[6] = {aa, bb, pp, ma, mb, mp};
     for (int q = 0; q < kStateFields; ++q)
-      for (int64_t i = 0; i < nc; ++i) f[q][i] = src ? src[q * BC + o + i] : (q == 2 || q == 5 ? M(-1e38) : M(0));
+      for (int64_t i = 0; i < nc; ++i) f[q][i] = src ? src[q * BC + o + i] : initial(q);
   }
   void store(M* dst, int64_t BC, int64_t o, int64_t nc) const {
     const M* f[6] = {aa, bb, pp, ma, mb, mp};
@@ -62,7 +63,7 @@ struct Tile {
   void load(M* const* src, int64_t c0, int64_t nc) {
     M* f[6] = {aa, bb, pp, ma, mb, mp};
     for (int q = 0; q < kStateFields; ++q)
-      for (int64_t i = 0; i < nc; ++i) f[q][i] = src[q] ? src[q][c0 + i] : (q == 2 || q == 5 ? M(-1e38) : M(0));
+      for (int64_t i = 0; i < nc; ++i) f[q][i] = src[q] ? src[q][c0 + i] : initial(q);
   }
   void store(M* const* dst, int64_t c0, int64_t nc) const {
     const M* f[6] = {aa, bb, pp, ma, mb, mp};

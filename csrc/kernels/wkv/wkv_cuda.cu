@@ -88,7 +88,7 @@ RRWKV_DEVICE void store(IO* p, const M (&x)[kVec]) {
 // State fields are (6, B, C) planes; S may be state_out of the same call (in place): no restrict.
 template <class M>
 RRWKV_DEVICE StepState<M> load_state(const M* S, int64_t BC, int64_t o) {
-  if (!S) return {M(0), M(0), M(-1e38), M(0), M(0), M(-1e38)};  // reference.wkv.PP_INIT
+  if (!S) return {M(0), M(0), M(kMinusInfinity), M(0), M(0), M(kMinusInfinity)};
   return {S[o], S[BC + o], S[2 * BC + o], S[3 * BC + o], S[4 * BC + o], S[5 * BC + o]};
 }
 

@@ -61,6 +61,34 @@ def check_dim_att(shapes: Shapes, n_embd: int, arch: str) -> None:
                          f"!= n_embd {n_embd}; only dim_att == n_embd is supported (as in the rwkv package)")
 
 
+def matrix_dims(shapes: Shapes, arch: str, head_leaf: str) -> tuple[int, int, int, int, int]:
+    """(vocab_size, n_embd, n_layer, ffn_dim, head_size) of an RWKV-5.2/6/7 checkpoint, the head size
+    read from axis 1 of the (H, S) tensor ``blocks.N.<head_leaf>`` and the ffn width from ffn.key."""
+    vocab, C, n_layer = base_dims(shapes)
+    check_dim_att(shapes, C, arch)
+    head_size = block_dim(shapes, head_leaf, 1, 2, arch, "head size")
+    ffn_dim = block_dim(shapes, "ffn.key.weight", 0, 2, arch, "ffn width")
+    return vocab, C, n_layer, ffn_dim, checked_head_size(head_size, C)
+
+
+def matrix_block_out_spec(cfg: ModelConfig, i: int, att: Sequence[str], ffn_mixes: Sequence[str],
+                          ffn_receptance: bool) -> dict[str, tuple[int, ...]]:
+    """What an RWKV-5.2/6/7 block ends with, alike in the three: the time mix's (C, C) projections
+    ``att`` and its ln_x GroupNorm, then the channel mix: its (1, 1, C) token-shift mixes, key (F, C),
+    receptance (C, C) where it has one, value (C, F)."""
+    C, F = cfg.n_embd, cfg.ffn_dim
+    a, f = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+    spec = {a + f"{m}.weight": (C, C) for m in att}
+    spec[a + "ln_x.weight"] = (C,)
+    spec[a + "ln_x.bias"] = (C,)
+    spec.update({f + m: (1, 1, C) for m in ffn_mixes})
+    spec[f + "key.weight"] = (F, C)
+    if ffn_receptance:
+        spec[f + "receptance.weight"] = (C, C)
+    spec[f + "value.weight"] = (C, F)
+    return spec
+
+
 def embedding_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """emb and the extra LayerNorm ln0 that only block 0 has (applied to the embedding)."""
     C = cfg.n_embd

@@ -10,26 +10,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .common import (Shapes, assemble, base_dims, block_dim, bonus_from_time_first, check_dim_att,
-                     checked_head_size)
+from .common import Shapes, assemble, bonus_from_time_first, matrix_block_out_spec, matrix_dims
 
 ARCH = "rwkv5"
 
 
 def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
-    C, F, H, S = cfg.n_embd, cfg.ffn_dim, cfg.n_head, cfg.head_size
-    a, f = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+    C, H, S = cfg.n_embd, cfg.n_head, cfg.head_size
+    a = f"blocks.{i}.att."
     spec = {a + f"time_mix_{x}": (1, 1, C) for x in "kvrg"}
     spec[a + "time_decay"] = (H, S)
     spec[a + "time_faaaa"] = (H, S)
-    spec.update({a + f"{m}.weight": (C, C) for m in ("receptance", "key", "value", "gate", "output")})
-    spec[a + "ln_x.weight"] = (C,)
-    spec[a + "ln_x.bias"] = (C,)
-    spec[f + "time_mix_k"] = (1, 1, C)
-    spec[f + "time_mix_r"] = (1, 1, C)
-    spec[f + "key.weight"] = (F, C)
-    spec[f + "receptance.weight"] = (C, C)
-    spec[f + "value.weight"] = (C, F)
+    spec.update(matrix_block_out_spec(cfg, i, ("receptance", "key", "value", "gate", "output"),
+                                      ("time_mix_k", "time_mix_r"), ffn_receptance=True))
     return spec
 
 
@@ -39,11 +32,8 @@ def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 def infer_config(shapes: Shapes) -> ModelConfig:
     """Head size from att.time_decay (H, S); ffn width from ffn.key.weight."""
-    vocab, C, n_layer = base_dims(shapes)
-    check_dim_att(shapes, C, ARCH)
-    head_size = block_dim(shapes, "att.time_decay", 1, 2, ARCH, "head size")
-    ffn_dim = block_dim(shapes, "ffn.key.weight", 0, 2, ARCH, "ffn width")
-    return ModelConfig(ARCH, n_layer, C, vocab, ffn_dim=ffn_dim, head_size=checked_head_size(head_size, C))
+    vocab, C, n_layer, ffn_dim, head_size = matrix_dims(shapes, ARCH, "att.time_decay")
+    return ModelConfig(ARCH, n_layer, C, vocab, ffn_dim=ffn_dim, head_size=head_size)
 
 
 def to_runtime(name: str, a: np.ndarray) -> tuple[str, np.ndarray]:

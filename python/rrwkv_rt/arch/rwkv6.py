@@ -15,17 +15,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .common import (Shapes, assemble, base_dims, block_dim, bonus_from_time_first, check_dim_att,
-                     checked_head_size)
+from .common import Shapes, assemble, block_dim, bonus_from_time_first, matrix_block_out_spec, matrix_dims
 
 ARCH = "rwkv6"
 MIX_BRANCHES = "wkvrg"  # order of the 5 LoRAs inside time_maa_w1 / time_maa_w2
 
 
 def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
-    C, F, H, S = cfg.n_embd, cfg.ffn_dim, cfg.n_head, cfg.head_size
+    C, H, S = cfg.n_embd, cfg.n_head, cfg.head_size
     Dm, Dd = cfg.lora_mix, cfg.lora_decay
-    a, f = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+    a = f"blocks.{i}.att."
     spec = {a + f"time_maa_{x}": (1, 1, C) for x in "x" + MIX_BRANCHES}
     spec[a + "time_maa_w1"] = (C, len(MIX_BRANCHES) * Dm)
     spec[a + "time_maa_w2"] = (len(MIX_BRANCHES), Dm, C)
@@ -33,14 +32,8 @@ def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
     spec[a + "time_decay_w1"] = (C, Dd)
     spec[a + "time_decay_w2"] = (Dd, C)
     spec[a + "time_faaaa"] = (H, S)
-    spec.update({a + f"{m}.weight": (C, C) for m in ("receptance", "key", "value", "gate", "output")})
-    spec[a + "ln_x.weight"] = (C,)
-    spec[a + "ln_x.bias"] = (C,)
-    spec[f + "time_maa_k"] = (1, 1, C)
-    spec[f + "time_maa_r"] = (1, 1, C)
-    spec[f + "key.weight"] = (F, C)
-    spec[f + "receptance.weight"] = (C, C)
-    spec[f + "value.weight"] = (C, F)
+    spec.update(matrix_block_out_spec(cfg, i, ("receptance", "key", "value", "gate", "output"),
+                                      ("time_maa_k", "time_maa_r"), ffn_receptance=True))
     return spec
 
 
@@ -50,13 +43,9 @@ def checkpoint_spec(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
 
 def infer_config(shapes: Shapes) -> ModelConfig:
     """Head size from att.time_faaaa (H, S); LoRA sizes from time_maa_w2 and time_decay_w1."""
-    vocab, C, n_layer = base_dims(shapes)
-    check_dim_att(shapes, C, ARCH)
-    head_size = block_dim(shapes, "att.time_faaaa", 1, 2, ARCH, "head size")
+    vocab, C, n_layer, ffn_dim, head_size = matrix_dims(shapes, ARCH, "att.time_faaaa")
     return ModelConfig(
-        ARCH, n_layer, C, vocab,
-        ffn_dim=block_dim(shapes, "ffn.key.weight", 0, 2, ARCH, "ffn width"),
-        head_size=checked_head_size(head_size, C),
+        ARCH, n_layer, C, vocab, ffn_dim=ffn_dim, head_size=head_size,
         lora_mix=block_dim(shapes, "att.time_maa_w2", 1, 3, ARCH, "token-shift LoRA size"),
         lora_decay=block_dim(shapes, "att.time_decay_w1", 1, 2, ARCH, "decay LoRA size"),
     )

@@ -25,15 +25,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import ModelConfig
-from .common import Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size
+from .common import (Shapes, assemble, base_dims, block_dim, check_dim_att, checked_head_size,
+                     matrix_block_out_spec)
 
 ARCH = "rwkv7"
 LORAS = (("w", "lora_decay"), ("a", "lora_a"), ("v", "lora_v"), ("g", "lora_gate"))
 
 
 def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
-    C, F, H, S = cfg.n_embd, cfg.ffn_dim, cfg.n_head, cfg.head_size
-    a, f = f"blocks.{i}.att.", f"blocks.{i}.ffn."
+    C, H, S = cfg.n_embd, cfg.n_head, cfg.head_size
+    a = f"blocks.{i}.att."
     spec = {a + f"x_{x}": (1, 1, C) for x in "rwkvag"}
     for x, field in LORAS:
         D = getattr(cfg, field)
@@ -44,14 +45,10 @@ def block_spec(cfg: ModelConfig, i: int) -> dict[str, tuple[int, ...]]:
     spec[a + "k_k"] = (1, 1, C)
     spec[a + "k_a"] = (1, 1, C)
     spec[a + "r_k"] = (H, S)
-    spec.update({a + f"{m}.weight": (C, C) for m in ("receptance", "key", "value", "output")})
-    spec[a + "ln_x.weight"] = (C,)
-    spec[a + "ln_x.bias"] = (C,)
-    spec[f + "x_k"] = (1, 1, C)
-    spec[f + "key.weight"] = (F, C)
-    spec[f + "value.weight"] = (C, F)
+    spec.update(matrix_block_out_spec(cfg, i, ("receptance", "key", "value", "output"), ("x_k",),
+                                      ffn_receptance=False))
     if cfg.deep_embed:
-        R = cfg.deep_embed
+        R, F, f = cfg.deep_embed, cfg.ffn_dim, f"blocks.{i}.ffn."
         spec.update({f + "s_emb.weight": (cfg.vocab_size, R * R), f + "s_emb_x.weight": (R * R, C),
                      f + "s1": (C, R), f + "s2": (R, F), f + "s0": (1, 1, F)})
     return spec

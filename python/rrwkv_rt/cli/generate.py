@@ -1,4 +1,4 @@
-"""The ``generate`` and ``chat`` subcommands of ``python -m rrwkv_rt`` (wired in cli.py).
+"""The ``generate`` and ``chat`` subcommands of ``python -m rrwkv_rt`` (wired in cli/__init__.py).
 
     python -m rrwkv_rt generate [MODEL] --prompt "def main(" --max-new-tokens 100 --seed 1
     python -m rrwkv_rt chat [MODEL]          # lines from stdin; /reset /save PATH /load PATH /quit
@@ -14,6 +14,9 @@ import re
 import sys
 import time
 
+from .. import _core
+
+_DEFAULT = _core.SAMPLING_DEFAULTS  # the sampler's own defaults (sampling/sampler.h)
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "penalty_decay",
             "repetition_penalty", "seed")
 
@@ -24,18 +27,21 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
     g = p.add_argument_group("sampling (the rwkv package's PIPELINE semantics)")
     g.add_argument("--max-new-tokens", "--max-tokens", type=int, default=max_new_tokens, metavar="N",
                    help=f"most tokens to generate (default {max_new_tokens}); --max-tokens is the OpenAI name")
-    g.add_argument("--temperature", type=float, default=1.0, help=">= 0; 0 = greedy (default 1.0)")
-    g.add_argument("--top-p", type=float, default=0.85, help="[0, 1]; 1 = off (default 0.85)")
-    g.add_argument("--top-k", type=int, default=0, help=">= 0; 0 = off (default)")
-    g.add_argument("--min-p", type=float, default=0.0, help="[0, 1]; 0 = off (default)")
+    d = _DEFAULT
+    g.add_argument("--temperature", type=float, default=d["temperature"],
+                   help=f">= 0; 0 = greedy (default {d['temperature']})")
+    g.add_argument("--top-p", type=float, default=d["top_p"], help=f"[0, 1]; 1 = off (default {d['top_p']})")
+    g.add_argument("--top-k", type=int, default=d["top_k"], help=f">= 0; 0 = off (default {d['top_k']})")
+    g.add_argument("--min-p", type=float, default=d["min_p"], help=f"[0, 1]; 0 = off (default {d['min_p']:g})")
     # the rwkv package's names (PIPELINE_ARGS) are accepted as aliases
-    g.add_argument("--presence-penalty", "--alpha-presence", type=float, default=0.0,
-                   help="alpha_presence (default 0)")
-    g.add_argument("--frequency-penalty", "--alpha-frequency", type=float, default=0.0,
-                   help="alpha_frequency (default 0)")
-    g.add_argument("--penalty-decay", "--alpha-decay", type=float, default=0.996,
-                   help="alpha_decay, [0, 1] (default 0.996)")
-    g.add_argument("--repetition-penalty", type=float, default=1.0, help="> 0; 1 = off (default)")
+    g.add_argument("--presence-penalty", "--alpha-presence", type=float, default=d["presence_penalty"],
+                   help=f"alpha_presence (default {d['presence_penalty']:g})")
+    g.add_argument("--frequency-penalty", "--alpha-frequency", type=float, default=d["frequency_penalty"],
+                   help=f"alpha_frequency (default {d['frequency_penalty']:g})")
+    g.add_argument("--penalty-decay", "--alpha-decay", type=float, default=d["penalty_decay"],
+                   help=f"alpha_decay, [0, 1] (default {d['penalty_decay']})")
+    g.add_argument("--repetition-penalty", type=float, default=d["repetition_penalty"],
+                   help=f"> 0; 1 = off (default {d['repetition_penalty']:g})")
     g.add_argument("--seed", type=int, default=None, help="makes the output reproducible (default: random)")
     g.add_argument("--stop", action="append", default=None, metavar="STR",
                    help="stop at this string, which is not printed (repeatable; \\n, \\t, \\r and \\\\ are "

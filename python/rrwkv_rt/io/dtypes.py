@@ -11,8 +11,8 @@ from .. import _core
 from . import quant
 
 DTYPE_CODES = {name: code for name, (code, _, _) in _core.DTYPES.items()}  # from the C++ dtype table
-ALIASES = {"fp32": "f32", "float32": "f32", "fp16": "f16", "float16": "f16", "bfloat16": "bf16",
-           "int8": "q8_0", "q8": "q8_0", "int4": "q4_1", "q4": "q4_1"}
+# "fp16" -> "f16", "int8" -> "q8_0", ...: the C++ table's aliases of the storable types
+ALIASES = {alias: name for alias, name in _core.DTYPE_ALIASES.items() if name in DTYPE_CODES}
 
 
 def canonical_dtype(name: str) -> str:

@@ -1,9 +1,9 @@
 """PyTorch reference models: RWKV-4 / RRWKV (docs/RRWKV.md) and RWKV-5.2, 6, 7 (the official
 checkpoints' math; see each module's doc). The only subpackage that needs torch."""
-from .init import init_weights, random_model, warm_start_from_rwkv4
+from .init import init_weights, warm_start_from_rwkv4
 from .matrix_model import MatrixStateModel
 from .matrix_state import KeyValueState, MatrixState, ValueKeyState
-from .model import RWKV, segment_means
+from .model import RWKV, random_model, segment_means
 from .rwkv5 import RWKV5
 from .rwkv6 import RWKV6
 from .rwkv7 import RWKV7

@@ -89,7 +89,9 @@ def _paper_block_values(cfg: ModelConfig, layer_id: int) -> dict[str, Tensor]:
 # value generators
 
 
-def _generator(seed: int, name: str) -> torch.Generator:
+def parameter_generator(seed: int, name: str) -> torch.Generator:
+    """The generator parameter `name` draws its values from: seeded by (seed, name) only, so a
+    parameter's value does not depend on the other parameters (every reference model uses it)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % (2 ** 63))
 
 
@@ -142,17 +144,11 @@ def init_weights(model, seed: int = 0, scheme: str = "paper"):
     if scheme not in SCHEMES:
         raise ValueError(f"scheme must be one of {SCHEMES}, got {scheme!r}")
     for name, p in model.named_parameters():
-        gen = _generator(seed, name)
+        gen = parameter_generator(seed, name)
         shape = tuple(p.shape)
         value = _paper_value(model.cfg, name, shape, gen) if scheme == "paper" else _random_value(name, shape, gen)
         p.copy_(value.reshape(shape))
     return model
-
-
-def random_model(cfg: ModelConfig, seed: int = 0, dtype: torch.dtype = torch.float32):
-    """An ``RWKV`` with every parameter random (scheme "random"): for comparing implementations."""
-    from .model import RWKV
-    return RWKV(cfg, dtype=dtype, init="random", seed=seed)
 
 
 def warm_start_from_rwkv4(rwkv4_state_dict: dict, medium_interval: int) -> dict:

@@ -22,9 +22,9 @@ from torch import Tensor, nn
 
 from .. import arch as _arch
 from ..config import ModelConfig
-from ..arch import check_against_spec
-from .init import _generator
+from .init import parameter_generator
 from .matrix_state import MatrixState
+from .shell import Block, ModelShell
 
 
 def shifted(x: Tensor, prev: Tensor) -> Tensor:
@@ -46,19 +46,7 @@ def heads(x: Tensor, head_size: int) -> Tensor:
     return x.reshape(*x.shape[:-1], -1, head_size)
 
 
-class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer_id: int, time_mix, channel_mix):
-        super().__init__()
-        C, eps = cfg.n_embd, cfg.layer_norm_eps
-        if layer_id == 0:
-            self.ln0 = nn.LayerNorm(C, eps=eps)
-        self.ln1 = nn.LayerNorm(C, eps=eps)
-        self.ln2 = nn.LayerNorm(C, eps=eps)
-        self.att = time_mix(cfg, layer_id)
-        self.ffn = channel_mix(cfg, layer_id)
-
-
-class MatrixStateModel(nn.Module):
+class MatrixStateModel(ModelShell):
     """Base of RWKV5 / RWKV6 / RWKV7; ``state_dict()`` is exactly ``spec.checkpoint_spec(cfg)``.
 
     ``init="random"`` draws every parameter from a per-name generator seeded by ``seed`` (so the
@@ -83,25 +71,10 @@ class MatrixStateModel(nn.Module):
             raise ValueError(f"{type(self).__name__} builds {self.ARCH!r} models, got a config of arch {cfg.arch!r}")
         if init not in ("random", None):
             raise ValueError(f"init must be 'random' or None, got {init!r}")
-        self.cfg = cfg
-        self.emb = nn.Embedding(cfg.vocab_size, cfg.n_embd)
-        self.blocks = nn.ModuleList(Block(cfg, i, self.TimeMix, self.ChannelMix) for i in range(cfg.n_layer))
-        self.ln_out = nn.LayerNorm(cfg.n_embd, eps=cfg.layer_norm_eps)
-        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self._build(cfg, (Block(cfg, i, self.TimeMix, self.ChannelMix) for i in range(cfg.n_layer)))
         if init == "random":
             self.init_random_(seed)
         self.to(dtype)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.emb.weight.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.emb.weight.device
-
-    def initial_state(self, batch: int) -> MatrixState:
-        return self.State.initial(self.cfg, batch, dtype=self.dtype, device=self.device)
 
     def _check_state(self, state: MatrixState, batch: int) -> None:
         c = self.cfg
@@ -118,9 +91,8 @@ class MatrixStateModel(nn.Module):
         state = self.initial_state(B) if state is None else state
         self._check_state(state, B)
         if T == 0:
-            logits = torch.zeros(B, 0, self.cfg.vocab_size, dtype=self.dtype, device=self.device)
-            return (logits, state.clone()) if return_state else logits
-        x = self.blocks[0].ln0(self.emb(tokens))
+            return self._no_tokens(B, state, return_state)
+        x = self._embed(tokens)
         att_x, wkv, ffn_x = [], [], []
         v_first = None
         for i, blk in enumerate(self.blocks):
@@ -132,7 +104,7 @@ class MatrixStateModel(nn.Module):
             h = blk.ln2(x)
             x = x + blk.ffn(h, state.ffn_x[i])
             ffn_x.append(h[:, -1])
-        logits = self.head(self.ln_out(x))
+        logits = self._logits(x)
         if not return_state:
             return logits
         return logits, self.State(torch.stack(att_x), torch.stack(wkv), torch.stack(ffn_x), pos=state.pos + T)
@@ -149,7 +121,7 @@ class MatrixStateModel(nn.Module):
     def init_random_(self, seed: int = 0) -> "MatrixStateModel":
         """(Re)draw every parameter (see the class doc); returns self."""
         for name, p in self.named_parameters():
-            p.copy_(self._random_value(name, tuple(p.shape), _generator(seed, name)))
+            p.copy_(self._random_value(name, tuple(p.shape), parameter_generator(seed, name)))
         return self
 
     def _random_value(self, name: str, shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
@@ -175,14 +147,7 @@ class MatrixStateModel(nn.Module):
         Raises ValueError listing every missing, mis-shaped, unexpected or non-float tensor at once.
         Tensors of any float dtype are converted to ``dtype``.
         """
-        problems, shapes = [], {}
-        for name, t in sd.items():
-            if not isinstance(t, torch.Tensor):
-                problems.append(f"entry {name!r} is a {type(t).__name__}, not a tensor")
-                continue
-            shapes[name] = tuple(t.shape)
-            if not t.is_floating_point():
-                problems.append(f"tensor {name!r} has dtype {t.dtype}, expected a float dtype")
+        problems, shapes = cls._shapes(sd)
         found = _arch.detect_arch(shapes) if "emb.weight" in shapes else cls.ARCH
         if found != cls.ARCH:
             raise ValueError(f"this is an {found} state dict, not {cls.ARCH}: load it with the {found} model "
@@ -191,15 +156,5 @@ class MatrixStateModel(nn.Module):
         if getattr(cfg, "deep_embed", 0):
             raise ValueError("this is an RWKV-7 DeepEmbed state dict (ffn.s_emb); the PyTorch reference model does "
                              "not implement DeepEmbed: export it and run it with rrwkv_rt.Session")
-        problems += check_against_spec(shapes, cfg, "state dict")
-        model = cls(cfg, dtype=dtype, init=None)
-        expected = model.state_dict()
-        optional = _arch.optional_tensors(cfg)  # unused where they sit: zeros when absent, ignored when present
-        problems += [f"unexpected tensor {name!r}" for name in shapes if name not in expected]
-        if problems:
-            raise ValueError(f"state dict does not fit {cfg}:\n  - " + "\n  - ".join(problems))
-        weights = {n: t.detach().to(dtype) for n, t in sd.items()}
-        weights.update({n: torch.zeros_like(expected[n], dtype=dtype) for n in optional
-                        if n not in shapes or shapes[n] != tuple(expected[n].shape)})
-        model.load_state_dict(weights)
-        return model
+        # tensors unused where they sit: zeros when absent, ignored when present
+        return cls._load(sd, cfg, problems, shapes, dtype, optional=_arch.optional_tensors(cfg))

@@ -11,12 +11,13 @@ import torch
 from torch import Tensor
 
 from ..config import ModelConfig
+from .stacked import StackedState
 
 FIELDS = ("att_x", "wkv", "ffn_x")
 
 
 @dataclass
-class MatrixState:
+class MatrixState(StackedState):
     """Stacked over layers, batch second; every field starts at zero. ``pos``: tokens since reset.
 
     att_x (L, B, C): the previous token's ln1 output (time-mix token shift)
@@ -30,6 +31,7 @@ class MatrixState:
     ffn_x: Tensor
     pos: int = 0
 
+    FIELDS = FIELDS
     WKV_AXES = ("row", "column")  # overridden by each arch
 
     @classmethod
@@ -38,12 +40,6 @@ class MatrixState:
         zeros = lambda *shape: torch.zeros(*shape, dtype=dtype, device=device)  # noqa: E731
         return cls(zeros(L, batch, C), zeros(L, batch, H, S, S), zeros(L, batch, C), pos=0)
 
-    def tensors(self) -> dict[str, Tensor]:
-        return {n: getattr(self, n) for n in FIELDS}
-
-    def clone(self) -> "MatrixState":
-        return type(self)(**{n: t.clone() for n, t in self.tensors().items()}, pos=self.pos)
-
     def reset(self) -> "MatrixState":
         """Back to the initial state, in place; returns self."""
         with torch.no_grad():
@@ -51,26 +47,6 @@ class MatrixState:
                 t.zero_()
         self.pos = 0
         return self
-
-    def to(self, dtype=None, device=None) -> "MatrixState":
-        return type(self)(**{n: t.to(dtype=dtype, device=device) for n, t in self.tensors().items()}, pos=self.pos)
-
-    def equal(self, other: "MatrixState") -> bool:
-        """Exact equality of every field and pos (used by tests)."""
-        return type(self) is type(other) and self.pos == other.pos and all(
-            torch.equal(a, b) for a, b in zip(self.tensors().values(), other.tensors().values()))
-
-    @property
-    def n_layer(self) -> int:
-        return self.att_x.shape[0]
-
-    @property
-    def batch(self) -> int:
-        return self.att_x.shape[1]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.att_x.dtype
 
 
 class KeyValueState(MatrixState):

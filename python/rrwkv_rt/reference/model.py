@@ -17,7 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
-from ..arch import check_against_spec, infer_config
+from ..arch import infer_config
+from .init import init_weights
+from .shell import Block, ModelShell
 from .state import State
 from .wkv import WkvState, wkv_definitional, wkv_scan, wkv_step
 
@@ -214,19 +216,7 @@ class ChannelMix(nn.Module):
         return self._out(y, yp, c)
 
 
-class Block(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer_id: int):
-        super().__init__()
-        C, eps = cfg.n_embd, cfg.layer_norm_eps
-        if layer_id == 0:
-            self.ln0 = nn.LayerNorm(C, eps=eps)
-        self.ln1 = nn.LayerNorm(C, eps=eps)
-        self.ln2 = nn.LayerNorm(C, eps=eps)
-        self.att = TimeMix(cfg)
-        self.ffn = ChannelMix(cfg)
-
-
-class RWKV(nn.Module):
+class RWKV(ModelShell):
     """RWKV-4 / RRWKV language model; ``state_dict()`` is exactly ``spec.checkpoint_spec(cfg)``.
 
     The WKV scan of :meth:`forward` goes through ``wkv_impl`` (signature of ``wkv.wkv_scan``):
@@ -235,6 +225,7 @@ class RWKV(nn.Module):
     """
 
     wkv_impl = staticmethod(wkv_scan)
+    State = State
 
     def __init__(self, cfg: ModelConfig, dtype: torch.dtype = torch.float32, init: Optional[str] = "paper",
                  seed: int = 0):
@@ -242,38 +233,16 @@ class RWKV(nn.Module):
         if cfg.has_matrix_state:
             raise ValueError(f"RWKV is the RWKV-4 / RRWKV model; a {cfg.arch} config needs "
                              f"rrwkv_rt.reference.MODEL_CLASSES[{cfg.arch!r}]")
-        C, V = cfg.n_embd, cfg.vocab_size
-        self.cfg = cfg
-        self.emb = nn.Embedding(V, C)
-        self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
-        self.ln_out = nn.LayerNorm(C, eps=cfg.layer_norm_eps)
-        self.head = nn.Linear(C, V, bias=False)
+        blocks = (Block(cfg, i, lambda c, _: TimeMix(c), lambda c, _: ChannelMix(c)) for i in range(cfg.n_layer))
+        self._build(cfg, blocks)
         if init is not None:
-            from .init import init_weights
             init_weights(self, seed, scheme=init)
         self.to(dtype)
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.emb.weight.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.emb.weight.device
-
-    def initial_state(self, batch: int) -> State:
-        return State.initial(self.cfg, batch, dtype=self.dtype, device=self.device)
 
     def _check_state(self, state: State, batch: int) -> None:
         want = (self.cfg.n_layer, batch, self.cfg.n_embd)
         if tuple(state.att_x.shape) != want:
             raise ValueError(f"state has shape {tuple(state.att_x.shape)}, expected (n_layer, B, C) = {want}")
-
-    def _embed(self, tokens: Tensor) -> Tensor:
-        return self.blocks[0].ln0(self.emb(tokens))
-
-    def _logits(self, x: Tensor) -> Tensor:
-        return self.head(self.ln_out(x))
 
     def forward(self, tokens: Tensor, state: Optional[State] = None, return_state: bool = False):
         """tokens (B, T) -> logits (B, T, V) [, new State]. ``state`` is not modified."""
@@ -282,8 +251,7 @@ class RWKV(nn.Module):
             state = self.initial_state(B)
         self._check_state(state, B)
         if T == 0:
-            logits = torch.zeros(B, 0, self.cfg.vocab_size, dtype=self.dtype, device=self.device)
-            return (logits, state.clone()) if return_state else logits
+            return self._no_tokens(B, state, return_state)
         pos = state.pos
         x = self._embed(tokens)
         layers = []
@@ -335,23 +303,14 @@ class RWKV(nn.Module):
         Raises ValueError listing every missing, mis-shaped, unexpected or non-float tensor at once.
         Tensors of any float dtype are converted to ``dtype``.
         """
-        problems, shapes = [], {}
-        for name, t in sd.items():
-            if not isinstance(t, torch.Tensor):
-                problems.append(f"entry {name!r} is a {type(t).__name__}, not a tensor")
-                continue
-            shapes[name] = tuple(t.shape)
-            if not t.is_floating_point():
-                problems.append(f"tensor {name!r} has dtype {t.dtype}, expected a float dtype")
+        problems, shapes = cls._shapes(sd)
         cfg = infer_config(shapes, arch=arch, medium_interval=medium_interval, cm_mode=cm_mode)
         if cfg.has_matrix_state:
             raise ValueError(f"this is an {cfg.arch} state dict; RWKV loads RWKV-4 / RRWKV ones: use "
                              "rrwkv_rt.reference.from_state_dict, which picks the model of the arch")
-        problems += check_against_spec(shapes, cfg, "state dict")
-        model = cls(cfg, dtype=dtype, init=None)
-        expected = model.state_dict()
-        problems += [f"unexpected tensor {name!r}" for name in shapes if name not in expected]
-        if problems:
-            raise ValueError(f"state dict does not fit {cfg}:\n  - " + "\n  - ".join(problems))
-        model.load_state_dict({n: t.detach().to(dtype) for n, t in sd.items()})
-        return model
+        return cls._load(sd, cfg, problems, shapes, dtype)
+
+
+def random_model(cfg: ModelConfig, seed: int = 0, dtype: torch.dtype = torch.float32) -> RWKV:
+    """An ``RWKV`` with every parameter random (scheme "random"): for comparing implementations."""
+    return RWKV(cfg, dtype=dtype, init="random", seed=seed)

@@ -81,20 +81,30 @@ class TimeMix5(nn.Module):
         return gated_group_norm_out(self, y, g), S, v_first
 
 
-class ChannelMix5(nn.Module):
-    def __init__(self, cfg: ModelConfig, layer_id: int):
+class GatedChannelMix(nn.Module):
+    """RWKV-5/6's channel mix after its token shift: σ(receptance(zr)) ⊙ value(relu(key(zk))²).
+    ``mixes`` names the two (1, 1, C) shift parameters (k first), created before the matrices."""
+
+    def __init__(self, cfg: ModelConfig, mixes: tuple[str, str]):
         super().__init__()
         C, F_ = cfg.n_embd, cfg.ffn_dim
-        self.time_mix_k = nn.Parameter(torch.zeros(1, 1, C))
-        self.time_mix_r = nn.Parameter(torch.zeros(1, 1, C))
+        for name in mixes:
+            setattr(self, name, nn.Parameter(torch.zeros(1, 1, C)))
         self.key = nn.Linear(C, F_, bias=False)
         self.receptance = nn.Linear(C, C, bias=False)
         self.value = nn.Linear(F_, C, bias=False)
 
+    def gated(self, zk: Tensor, zr: Tensor) -> Tensor:
+        return torch.sigmoid(self.receptance(zr)) * self.value(torch.relu(self.key(zk)) ** 2)
+
+
+class ChannelMix5(GatedChannelMix):
+    def __init__(self, cfg: ModelConfig, layer_id: int):
+        super().__init__(cfg, ("time_mix_k", "time_mix_r"))
+
     def forward(self, x: Tensor, x_prev: Tensor) -> Tensor:
         xp = shifted(x, x_prev)
-        r = torch.sigmoid(self.receptance(mix(x, xp, self.time_mix_r)))
-        return r * self.value(torch.relu(self.key(mix(x, xp, self.time_mix_k))) ** 2)
+        return self.gated(mix(x, xp, self.time_mix_k), mix(x, xp, self.time_mix_r))
 
 
 class RWKV5(MatrixStateModel):

@@ -28,7 +28,7 @@ from ..arch.rwkv6 import MIX_BRANCHES
 from ..config import ModelConfig
 from .matrix_model import MatrixStateModel, heads, scan, shifted
 from .matrix_state import KeyValueState
-from .rwkv5 import gated_group_norm_out, wkv5_step
+from .rwkv5 import GatedChannelMix, gated_group_norm_out, wkv5_step
 
 
 class TimeMix6(nn.Module):
@@ -71,20 +71,13 @@ class TimeMix6(nn.Module):
         return gated_group_norm_out(self, y, g), S, v_first
 
 
-class ChannelMix6(nn.Module):
+class ChannelMix6(GatedChannelMix):
     def __init__(self, cfg: ModelConfig, layer_id: int):
-        super().__init__()
-        C, F_ = cfg.n_embd, cfg.ffn_dim
-        self.time_maa_k = nn.Parameter(torch.zeros(1, 1, C))
-        self.time_maa_r = nn.Parameter(torch.zeros(1, 1, C))
-        self.key = nn.Linear(C, F_, bias=False)
-        self.receptance = nn.Linear(C, C, bias=False)
-        self.value = nn.Linear(F_, C, bias=False)
+        super().__init__(cfg, ("time_maa_k", "time_maa_r"))
 
     def forward(self, x: Tensor, x_prev: Tensor) -> Tensor:
         d = shifted(x, x_prev) - x
-        r = torch.sigmoid(self.receptance(x + d * self.time_maa_r))
-        return r * self.value(torch.relu(self.key(x + d * self.time_maa_k)) ** 2)
+        return self.gated(x + d * self.time_maa_k, x + d * self.time_maa_r)
 
 
 class RWKV6(MatrixStateModel):

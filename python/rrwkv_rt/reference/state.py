@@ -7,6 +7,7 @@ import torch
 from torch import Tensor
 
 from ..config import ModelConfig
+from .stacked import StackedState
 from .wkv import PP_INIT
 
 # Every per-layer field of §5 and its initial value. All are kept for both archs so that one State
@@ -22,7 +23,7 @@ FIELDS = tuple(FIELD_INIT)
 
 
 @dataclass
-class State:
+class State(StackedState):
     """Per-layer tensors stacked as (n_layer, B, C), plus ``pos``: tokens processed since reset.
 
     ``pos`` is shared by the whole batch (all sequences of a batch advance together). pp and mp
@@ -42,17 +43,13 @@ class State:
     ffn_seg: Tensor
     pos: int = 0
 
+    FIELDS = FIELDS
+
     @classmethod
     def initial(cls, cfg: ModelConfig, batch: int, dtype=torch.float32, device=None) -> "State":
         shape = (cfg.n_layer, batch, cfg.n_embd)
         tensors = {n: torch.full(shape, v, dtype=dtype, device=device) for n, v in FIELD_INIT.items()}
         return cls(**tensors, pos=0)
-
-    def tensors(self) -> dict[str, Tensor]:
-        return {n: getattr(self, n) for n in FIELDS}
-
-    def clone(self) -> "State":
-        return State(**{n: t.clone() for n, t in self.tensors().items()}, pos=self.pos)
 
     def reset(self) -> "State":
         """Back to the initial state, in place (every field and pos); returns self."""
@@ -62,18 +59,6 @@ class State:
         self.pos = 0
         return self
 
-    @property
-    def n_layer(self) -> int:
-        return self.att_x.shape[0]
-
-    @property
-    def batch(self) -> int:
-        return self.att_x.shape[1]
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.att_x.dtype
-
     def layer(self, i: int) -> dict[str, Tensor]:
         """The (B, C) tensors of layer i, by field name."""
         return {n: t[i] for n, t in self.tensors().items()}
@@ -82,14 +67,6 @@ class State:
     def from_layers(cls, layers: list[dict[str, Tensor]], pos: int) -> "State":
         """Inverse of :meth:`layer` (stacks out of place, so it keeps autograd history)."""
         return cls(**{n: torch.stack([lay[n] for lay in layers]) for n in FIELDS}, pos=pos)
-
-    def to(self, dtype=None, device=None) -> "State":
-        return State(**{n: t.to(dtype=dtype, device=device) for n, t in self.tensors().items()}, pos=self.pos)
-
-    def equal(self, other: "State") -> bool:
-        """Exact equality of every field and pos (used by tests)."""
-        return self.pos == other.pos and all(torch.equal(a, b) for a, b in
-                                             zip(self.tensors().values(), other.tensors().values()))
 
 
 assert tuple(f.name for f in fields(State))[:-1] == FIELDS

@@ -17,7 +17,7 @@ Contracts:
   continues bit for bit. Results do not depend on the thread count.
 * f16 / bf16 weights are converted to f32 on the fly with f32 accumulation: exact up to the
   rounding of the weights themselves (on random models with unit-scale logits, max |Δlogit| vs
-  the f32 model is ~2e-3 for f16 and ~2e-2 for bf16; tests/runtime/test_dtypes.py).
+  the f32 model is ~2e-3 for f16 and ~2e-2 for bf16; tests/runtime/test_rt_dtypes.py).
 * Bad input raises ``IndexError`` (a token outside [0, vocab)), ``StateMismatchError`` (a
   ValueError: an intact state of another model), ``FormatError`` (a corrupt state) or
   ``ValueError`` (bad arguments); the session state is unchanged.

@@ -28,12 +28,14 @@ import numpy as np
 from .. import _core
 from ..tokenizer import NoTokenizerError, Tokenizer
 from . import continuation
+from .logprobs import token_logprob
 from .stop_strings import StopStrings
 
 Sampler = _core.Sampler
 Sampler.__module__ = "rrwkv_rt"
 
 Prompt = Union[str, bytes, Sequence[int], np.ndarray]
+_DEFAULT = _core.SAMPLING_DEFAULTS  # the sampler's own defaults (sampling/sampler.h)
 
 
 @functools.lru_cache(maxsize=8)
@@ -192,9 +194,11 @@ def resolve_aliases(aliases: dict, ours_given: dict) -> dict:
 
 # ---- generation --------------------------------------------------------------------------------
 
-def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: float = 1.0, top_p: float = 0.85,
-             top_k: int = 0, min_p: float = 0.0, presence_penalty: float = 0.0, frequency_penalty: float = 0.0,
-             penalty_decay: float = 0.996, repetition_penalty: float = 1.0, stop: str | Sequence[str] | None = None,
+def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: float = _DEFAULT["temperature"],
+             top_p: float = _DEFAULT["top_p"], top_k: int = _DEFAULT["top_k"], min_p: float = _DEFAULT["min_p"],
+             presence_penalty: float = _DEFAULT["presence_penalty"],
+             frequency_penalty: float = _DEFAULT["frequency_penalty"], penalty_decay: float = _DEFAULT["penalty_decay"],
+             repetition_penalty: float = _DEFAULT["repetition_penalty"], stop: str | Sequence[str] | None = None,
              stop_tokens: Sequence[int] | None = None, banned_tokens: Sequence[int] | None = None,
              stream: bool = False, seed: int | None = None, tokenizer: Tokenizer | object | bool | None = None,
              logprobs: bool = False,
@@ -211,12 +215,13 @@ def generate(self, prompt: Prompt, max_new_tokens: int = 200, *, temperature: fl
     tokenizer's end-of-text, id 0], ``seed`` (None = random; an int makes the run reproducible).
     ``stop``: strings that end the generation; they are not part of the text.
 
-    ``logprobs``: record each drawn token's log-probability under the model (before sampling
-    adjustments). ``logits_processor(tokens, logits)``: called before each draw with the ids
-    drawn so far and the float32 logits (a copy); return new logits (or modify them in place and
-    return None), e.g. to bias or mask tokens. ``logit_bias``: ``{token id: bias}`` added to the
-    logits before sampling (OpenAI's logit_bias; any finite number, -100 makes a token all but
-    impossible).
+    ``logprobs``: record each drawn token's log-probability in the distribution it was drawn from
+    (after bans, ``logit_bias``, the grammar's mask and penalties, before the temperature and the
+    cuts: runtime/logprobs.py, the server's definition too). ``logits_processor(tokens, logits)``:
+    called before each draw with the ids drawn so far and the float32 logits (a copy); return new
+    logits (or modify them in place and return None), e.g. to bias or mask tokens. ``logit_bias``:
+    ``{token id: bias}`` added to the logits before sampling (OpenAI's logit_bias; any finite
+    number, -100 makes a token all but impossible).
 
     Structured output (runtime/structured.py, needs ``rrwkv_rt[structured]``): ``json_schema``
     (a dict, its JSON text, or True for any JSON object) or ``grammar`` (Lark or GBNF text): each
@@ -435,20 +440,17 @@ class GenerationStream:
                 self.finish_reason = "stop_token"
                 break
             allowed = grammar.mask() if grammar is not None else None
+            view = logits
             if self._processor is not None:
                 view = logits.copy()
                 changed = self._processor(list(self.tokens), view)
                 view = view if changed is None else np.asarray(changed, dtype=np.float32)
                 if view.shape != logits.shape:
                     raise ValueError(f"logits_processor returned shape {view.shape}, expected {logits.shape}")
-                token = sampler.sample(view, allowed)
-            else:
-                token = sampler.sample(logits, allowed)
+            token = sampler.sample(view, allowed)
             end = sampler.is_stop(token) or (grammar is not None and grammar.is_end(token))
             if self.logprobs is not None and not end:
-                z = logits.astype(np.float64)
-                m = z.max()
-                self.logprobs.append(float(z[token] - m - np.log(np.exp(z - m).sum())))
+                self.logprobs.append(token_logprob(sampler, view, token, allowed=allowed)[0])
             if end:
                 self.finish_reason = "stop_token"
                 break

@@ -26,9 +26,11 @@ from .. import _core
 from ..io.atomic import atomic_write
 from . import continuation
 
-BLOB_HEADER_BYTES = 96
-_FLOATS_AT = 56  # u64: the number of state floats in the blob header
-_HEADER_CRC_AT = 92  # u32: CRC-32 of the blob header's bytes before it
+# the blob header's size, where it keeps the u64 number of state floats and the u32 CRC-32 of its
+# bytes before that (engine/state_blob.h)
+BLOB_HEADER_BYTES = _core.STATE_BLOB_LAYOUT["header_bytes"]
+_FLOATS_AT = _core.STATE_BLOB_LAYOUT["floats_at"]
+_HEADER_CRC_AT = _core.STATE_BLOB_LAYOUT["header_crc_at"]
 
 # The continuation section: magic, u32 version, u32 number of logits (the vocabulary), u32 CRC-32
 # of the logits, u32 CRC-32 of the 20 bytes before it; then the logits, f32 little-endian.

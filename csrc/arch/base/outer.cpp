@@ -1,4 +1,4 @@
-#include "arch/outer.h"
+#include "arch/base/outer.h"
 
 #include "ops/elementwise.h"
 #include "ops/embedding.h"
@@ -13,13 +13,13 @@ void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float*
   ops::layer_norm(ctx, x, C, N, C, w.ln0_w, w.ln0_b, w.eps, x, C);
 }
 
-void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* rows, float* normed,
+void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* scratch,
             std::vector<int64_t>& last) {
   if (!b.logits && !b.hidden) return;
   const int64_t C = w.emb.cols, N = b.n_tokens();
-  // ln_out(x) goes to `normed`, or straight to the caller's hidden rows when it wants them
+  // ln_out(x) goes to `scratch`, or straight to the caller's hidden rows when it wants them
   const bool direct = b.hidden != nullptr;
-  float* out = direct ? b.hidden : normed;
+  float* out = direct ? b.hidden : scratch;
   const int64_t ld = direct ? b.ld_hidden : C;
   if (b.all_logits) {
     ops::layer_norm(ctx, x, C, N, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);
@@ -29,9 +29,9 @@ void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const
   const int64_t n = b.n_logit_rows;  // the last token of each of the first n rows
   if (n == 0) return;
   last.clear();
-  for (int64_t i = 0; i < n; ++i) last.push_back(b.start[i + 1] - 1);
-  ops::gather(ctx, x, C, last.data(), n, C, rows, C);
-  ops::layer_norm(ctx, rows, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);
+  for (int64_t i = 0; i < n; ++i) last.push_back(b.rows.start[i + 1] - 1);
+  ops::gather(ctx, x, C, last.data(), n, C, scratch, C);
+  ops::layer_norm(ctx, scratch, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);  // in place when not direct
   if (b.logits) ops::linear(ctx, {{&w.head, out, ld, n, b.logits, b.ld_logits}});
 }
 

@@ -1,4 +1,4 @@
-// What every RWKV generation does around its blocks: x = ln0(emb[token]) before the first block,
+// What every RWKV generation has around its blocks: x = ln0(emb[token]) before the first block,
 // logits = head · ln_out(x) after the last (for every token, or each row's last token); ln_out(x)
 // itself is the final hidden state (embeddings).
 #pragma once
@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "arch/architecture.h"
-#include "core/tensor.h"
+#include "core/matrix.h"
 
 namespace rrwkv {
 
@@ -22,8 +22,8 @@ void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float*
 
 // The logits and final hidden states the batch asks for (RaggedBatch::logits, ::hidden), from the
 // last block's output x (N x C).
-// `rows` (N x C) and `normed` (N x C) are scratch; `last` is reused (no allocation once sized).
-void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* rows, float* normed,
+// `scratch` (N x C) is overwritten; `last` is reused (no allocation once sized).
+void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* scratch,
             std::vector<int64_t>& last);
 
 }  // namespace rrwkv

@@ -1,0 +1,39 @@
+#include "arch/base/weights.h"
+
+#include "format/model_file.h"
+
+namespace rrwkv {
+
+Binder::Binder(const ModelFile& file, const ModelConfig& config, const Device& device, const Architecture& arch)
+    : file_(file), config_(config), arch_(arch) {
+  if (!device.is_cpu())
+    throw_backend_unavailable(("the " + std::string(arch.name()) + " architecture").c_str(), device);
+}
+
+Matrix Binder::mat(const std::string& name) const {
+  const TensorInfo& t = file_.tensor(name);
+  return Matrix::dense(t.data, t.dtype, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.shape[1]));
+}
+
+const float* Binder::vec(const std::string& name) const { return static_cast<const float*>(file_.tensor(name).data); }
+
+void ModelWeights::read_sizes(const ModelConfig& c) {
+  n_layer = static_cast<int64_t>(c.n_layer);
+  C = static_cast<int64_t>(c.n_embd);
+  F = static_cast<int64_t>(c.ffn_dim);
+  V = static_cast<int64_t>(c.vocab_size);
+  eps = c.layer_norm_eps;
+}
+
+void Binder::bind_common(ModelWeights& w) const {
+  const ModelConfig& c = config_;
+  w.outer = {mat("emb.weight"),    mat("head.weight"), vec("blocks.0.ln0.weight"), vec("blocks.0.ln0.bias"),
+             vec("ln_out.weight"), vec("ln_out.bias"), c.layer_norm_eps};
+  for (int64_t i = 0; i < w.n_layer; ++i) {
+    const Block p = block(i);
+    w.norms.push_back({p.vec("ln1.weight"), p.vec("ln1.bias"), p.vec("ln2.weight"), p.vec("ln2.bias")});
+  }
+  w.schema = arch_.state_schema(c);
+}
+
+}  // namespace rrwkv
