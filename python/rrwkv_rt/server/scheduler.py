@@ -50,6 +50,7 @@ from typing import Callable
 import numpy as np
 
 from ..runtime.embeddings import normalized
+from ..runtime.logprobs import token_logprob
 from ..runtime.structured import GrammarError
 from .cache import PrefixCache
 from .grammar import MaskWorker
@@ -426,21 +427,8 @@ class Scheduler:
 
     @staticmethod
     def _logprob(c: Choice, logits: np.ndarray, token: int):
-        # log-softmax of the logits the sampler draws from (bans, bias, the grammar's mask and
-        # penalties applied, before the temperature and top-p / top-k cuts)
-        z = np.asarray(c.sampler.adjust_logits(logits, c.mask), dtype=np.float64)
-        finite = np.isfinite(z)
-        zmax = z[finite].max()
-        lse = zmax + np.log(np.exp(z[finite] - zmax).sum())
-        lp = z - lse
-        top: list[tuple[int, float]] = []
-        k = c.request.logprobs
-        if k:
-            k = min(k, len(lp))
-            best = np.argpartition(-lp, k - 1)[:k]
-            best = best[np.argsort(-lp[best], kind="stable")]
-            top = [(int(i), float(lp[i])) for i in best if np.isfinite(lp[i])]  # not banned ones
-        return float(lp[token]), top
+        # the definition generate() uses too (runtime/logprobs.py), with the grammar's mask
+        return token_logprob(c.sampler, logits, token, c.request.logprobs or 0, allowed=c.mask)
 
     # ---- endings -----------------------------------------------------------------------------------
     def _release(self, r, outcome: str) -> None:
