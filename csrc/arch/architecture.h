@@ -22,6 +22,7 @@
 namespace rrwkv {
 
 class ModelFile;
+struct TensorInfo;
 
 // A tensor a model file must hold. Vectors (per-channel parameters) are always f32; matrices
 // may have any storable dtype. A per-token table (the embedding) is read one row per token.
@@ -54,11 +55,15 @@ struct StateSchema {
 
 // The tokens of one call: row i of the batch has its own state and position and the tokens
 // [start[i], start[i+1]) of `tokens` (at least one). The runner updates every row's state;
-// the engine advances the positions.
+// the engine advances the positions. The rows, tokens and positions are where the device reads
+// them (staged once per call); the offsets and positions are also on the host, for what a runner
+// plans there (RRWKV's segment ends, the rows that get logits).
 struct RaggedBatch {
   ops::RaggedRows rows;
   const int64_t* tokens = nullptr;
   const int64_t* pos = nullptr;  // each row's position before its first token in this call
+  const int64_t* host_start = nullptr;  // rows.start on the host
+  const int64_t* host_pos = nullptr;    // pos on the host
   // Logits (vocab_size floats per row, row stride ld_logits), if `logits` is set: with
   // all_logits one row per token, in token order; otherwise one per batch row for its last
   // token, for the first n_logit_rows rows (the engine puts the rows that want them first).
@@ -72,8 +77,8 @@ struct RaggedBatch {
   int64_t ld_hidden = 0;
 
   int64_t n_rows() const { return rows.n_rows; }
-  int64_t n_tokens() const { return rows.n_tokens(); }
-  int64_t len(int64_t i) const { return rows.len(i); }
+  int64_t n_tokens() const { return host_start[rows.n_rows]; }
+  int64_t len(int64_t i) const { return host_start[i + 1] - host_start[i]; }
 };
 
 // One engine's compute for one architecture: its scratch, sized once for at most `max_tokens`
@@ -83,6 +88,20 @@ class Runner {
   virtual ~Runner() = default;
   virtual void run(ExecContext& ctx, const RaggedBatch& batch) = 0;
 };
+
+// Where a model's weights live on one device; the bound weights own it, so a device's copies are
+// made once per (model, device) and freed with the weights. The CPU's (HostPlacement) are views
+// into the file's bytes, which the Model keeps alive; a device backend copies each tensor.
+class WeightPlacement : public OnDevice {
+ public:
+  using OnDevice::OnDevice;
+  // The tensor's bytes where the device reads them, valid as long as this placement.
+  virtual const void* place(const TensorInfo& t) = 0;
+};
+
+// The placement of weights on `device`: InvalidArgument (throw_backend_unavailable, naming `what`)
+// for a device this build has no backend for.
+std::unique_ptr<WeightPlacement> placement_for(const Device& device, const std::string& what);
 
 // A model's weights bound on one device (CPU: views into the file mapping). Immutable.
 class BoundWeights {
@@ -103,9 +122,9 @@ class Architecture {
   virtual std::vector<TensorSpec> layout(const ModelConfig& cfg) const = 0;
   virtual StateSchema state_schema(const ModelConfig& cfg) const = 0;
   // The weights of a file checked against this architecture (arch/base/model_check.h) with its
-  // config; throws InvalidArgument if `device` is not supported by this build.
+  // config, placed by `placement` (placement_for(device), or an embedder's own), which they own.
   virtual std::unique_ptr<const BoundWeights> bind(const ModelFile& file, const ModelConfig& config,
-                                                   const Device& device) const = 0;
+                                                   std::unique_ptr<WeightPlacement> placement) const = 0;
 };
 
 // The architecture of a header's `arch`, or nullptr.

@@ -8,16 +8,6 @@
 namespace rrwkv {
 namespace {
 
-constexpr DTypeTraits kTraits[] = {
-    // type        name    block  bytes  storable quantized
-    {DType::F32, "f32", 1, 4, true, false},
-    {DType::F16, "f16", 1, 2, true, false},
-    {DType::BF16, "bf16", 1, 2, true, false},
-    {DType::F64, "f64", 1, 8, false, false},
-    {DType::Q8_0, "q8_0", 32, 2 + 32, true, true},
-    {DType::Q4_1, "q4_1", 32, 2 + 2 + 16, true, true},
-};
-
 float half_to_float(uint16_t h) {  // exact (for the scale checks; kernels have their own)
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
   uint32_t bits;
@@ -34,7 +24,7 @@ float half_to_float(uint16_t h) {  // exact (for the scale checks; kernels have 
 }  // namespace
 
 const DTypeTraits* find_dtype(uint8_t code) {
-  for (const DTypeTraits& t : kTraits)
+  for (const DTypeTraits& t : kDTypeTable)
     if (static_cast<uint8_t>(t.type) == code) return &t;
   return nullptr;
 }
@@ -47,7 +37,7 @@ const DTypeTraits& traits(DType t) {
 
 std::string storable_dtype_names() {
   std::string s;
-  for (const DTypeTraits& t : kTraits)
+  for (const DTypeTraits& t : kDTypeTable)
     if (t.storable) s += (s.empty() ? "" : ", ") + std::string(t.name) + " (code " + std::to_string(int(t.type)) + ")";
   return s;
 }
@@ -61,12 +51,12 @@ const std::vector<DTypeAlias>& dtype_aliases() {
 }
 
 DType parse_dtype(const std::string& name) {
-  for (const DTypeTraits& t : kTraits)
+  for (const DTypeTraits& t : kDTypeTable)
     if (name == t.name) return t.type;
   for (const DTypeAlias& a : dtype_aliases())
     if (name == a.name) return a.type;
   std::string all;
-  for (const DTypeTraits& t : kTraits) all += (all.empty() ? "" : ", ") + std::string(t.name);
+  for (const DTypeTraits& t : kDTypeTable) all += (all.empty() ? "" : ", ") + std::string(t.name);
   throw InvalidArgument("unknown dtype '" + name + "'; expected one of " + all);
 }
 

@@ -1,6 +1,6 @@
 // Element types, from one table (the ggml `type_traits` idea): a row's size, whether a type may
 // be stored in a .rrwkv file and how it is named are lookups here, never `f32 ? 4 : 2`. A new
-// weight type is one row of kTraits (dtype.cpp) plus its kernels.
+// weight type is one row of kDTypeTable plus its kernels.
 #pragma once
 
 #include <cstdint>
@@ -29,6 +29,26 @@ struct DTypeTraits {
   bool storable;         // may be the dtype of a tensor in a .rrwkv file
   bool quantized;        // blocks carry their own scales (kernels dequantize them)
 };
+
+// The table: one row per type. Kernels are per backend and ISA: each backend's table has a row
+// per type it has kernels for (the CPU's: kernels/cpu/matvec.h), and an op asks
+// has_kernel(dtype, device) (ops/kernels.h) before it takes a matrix of a type.
+inline constexpr DTypeTraits kDTypeTable[] = {
+    // type        name    block  bytes  storable quantized
+    {DType::F32, "f32", 1, 4, true, false},
+    {DType::F16, "f16", 1, 2, true, false},
+    {DType::BF16, "bf16", 1, 2, true, false},
+    {DType::F64, "f64", 1, 8, false, false},
+    {DType::Q8_0, "q8_0", 32, 2 + 32, true, true},
+    {DType::Q4_1, "q4_1", 32, 2 + 2 + 16, true, true},
+};
+
+// The row of a type known at compile time (kernels written per type read their sizes here).
+constexpr const DTypeTraits& dtype_traits(DType t) {
+  for (const DTypeTraits& d : kDTypeTable)
+    if (d.type == t) return d;
+  return kDTypeTable[0];  // unreachable for a DType value; find_dtype checks codes from files
+}
 
 // The traits of a dtype code read from a file; nullptr if the code is unknown.
 const DTypeTraits* find_dtype(uint8_t code);

@@ -38,26 +38,23 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
       opts_(checked(opts)),
       floats_(model_->state_schema().floats()),
       max_tokens_(std::max(opts_.capacity, opts_.prefill_chunk)),
-      pool_(opts_.threads > 0 ? opts_.threads : ThreadPool::available_cpus()) {
+      threads_(opts_.threads > 0 ? opts_.threads : ThreadPool::available_cpus()) {
   const BoundWeights& w = model_->weights(opts_.device);
-  if (model_->matrix_dtypes() != "f32")
-    workspace_ = std::make_unique<Workspace>(pool_.size(), tile_floats(model_->config()));
-  ctx_ = ExecContext{opts_.device, &pool_, workspace_.get()};
-  if (!opts_.exact) {
-    fast_scratch_ = std::make_unique<FastScratch>(pool_.size());
-    ctx_.fast = true;
-    ctx_.fast_scratch = fast_scratch_.get();
-  }
+  const bool f32 = model_->matrix_dtypes() == "f32";
+  backend_ = make_backend(opts_.device, threads_, f32 ? 0 : tile_floats(model_->config()), !opts_.exact);
+  ctx_ = ExecContext(*backend_);
+  ctx_.fast = !opts_.exact;
   runner_ = w.make_runner(max_tokens_, opts_.capacity);
+  host_state_.resize(static_cast<size_t>(floats_));
+  model_->init_state(host_state_.data());  // the store's initial row: the model's (a baked one, else the schema's)
+  states_ = backend_->make_state_store(opts_.capacity, host_state_);
   const auto rows = static_cast<size_t>(opts_.capacity);
-  states_.resize(rows * static_cast<size_t>(floats_));
   pos_.assign(rows, 0);
   in_use_.assign(rows, 0);
   initial_.resize(rows);
   start_.resize(rows + 1);
   piece_tokens_.resize(static_cast<size_t>(max_tokens_));
-  for (std::vector<int64_t>* v : {&piece_pos_, &order_, &done_, &lens_, &offset_, &take_}) v->resize(rows);
-  piece_state_.resize(rows);
+  for (std::vector<int64_t>* v : {&piece_pos_, &piece_row_, &order_, &done_, &lens_, &offset_, &take_}) v->resize(rows);
   seen_.resize(rows);
 }
 
@@ -72,8 +69,8 @@ void Engine::check_row(int64_t row, const char* what) const {
 
 void Engine::init_row(int64_t row) {
   const InitialState& initial = initial_[static_cast<size_t>(row)];
-  if (initial) std::copy(initial->begin(), initial->end(), state_of(row));
-  else model_->init_state(state_of(row));
+  if (initial) states_->set(row, initial->data());
+  else states_->init(row);
   pos_[static_cast<size_t>(row)] = 0;
 }
 
@@ -134,29 +131,41 @@ InitialState Engine::initial_state(int64_t row) const {
 std::string Engine::get_state(int64_t row) const {
   std::lock_guard<std::mutex> lock(mu_);
   check_row(row, "get_state");
-  return serialize_state(*model_, state_of(row), pos_[static_cast<size_t>(row)]);
+  states_->get(row, host_state_.data());
+  return serialize_state(*model_, host_state_.data(), pos_[static_cast<size_t>(row)]);
 }
 
 void Engine::set_state(int64_t row, const void* data, size_t size) {
   std::lock_guard<std::mutex> lock(mu_);
   check_row(row, "set_state");
-  pos_[static_cast<size_t>(row)] = deserialize_state(*model_, data, size, state_of(row));
+  const int64_t pos = deserialize_state(*model_, data, size, host_state_.data());  // the row is untouched on error
+  states_->set(row, host_state_.data());
+  pos_[static_cast<size_t>(row)] = pos;
 }
 
 void Engine::copy_row(int64_t from, Engine& dst, int64_t to) const {
   if (dst.model_ != model_ && dst.model_->file().header_crc32() != model_->file().header_crc32())
     throw StateMismatch("copy_row: the destination runs another model");
-  std::vector<float> tmp;
+  if (&dst == this) {  // within the store, on its device (dst is this engine, writable)
+    std::lock_guard<std::mutex> lock(dst.mu_);
+    dst.check_row(from, "copy_row");
+    dst.check_row(to, "copy_row");
+    dst.states_->copy(from, to);
+    dst.pos_[static_cast<size_t>(to)] = dst.pos_[static_cast<size_t>(from)];
+    return;
+  }
+  // between engines (their stores may be on different devices): through the host, one lock at a time
+  std::vector<float> tmp(static_cast<size_t>(floats_));
   int64_t p;
   {
     std::lock_guard<std::mutex> lock(mu_);
     check_row(from, "copy_row");
-    tmp.assign(state_of(from), state_of(from) + floats_);
+    states_->get(from, tmp.data());
     p = pos_[static_cast<size_t>(from)];
   }
   std::lock_guard<std::mutex> lock(dst.mu_);
   dst.check_row(to, "copy_row");
-  std::copy(tmp.begin(), tmp.end(), dst.state_of(to));
+  dst.states_->set(to, tmp.data());
   dst.pos_[static_cast<size_t>(to)] = p;
 }
 
@@ -252,14 +261,19 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
       const size_t ui = static_cast<size_t>(i);
       std::copy_n(tokens + offset_[ui] + done_[ui], take_[ui], piece_tokens_.begin() + nt);
       piece_pos_[static_cast<size_t>(j)] = pos_[static_cast<size_t>(rows[i])];
-      piece_state_[static_cast<size_t>(j)] = state_of(rows[i]);
+      piece_row_[static_cast<size_t>(j)] = rows[i];
       nt += take_[ui];
       start_[static_cast<size_t>(j + 1)] = nt;
     }
+    // the call's arrays where the device reads them (one copy each; the CPU reads these)
+    backend_->begin_call();
     RaggedBatch b;
-    b.rows = {n_pieces, start_.data(), piece_state_.data()};
-    b.tokens = piece_tokens_.data();
-    b.pos = piece_pos_.data();
+    b.rows = {n_pieces, backend_->stage(start_.data(), n_pieces + 1), backend_->stage(piece_row_.data(), n_pieces),
+              states_->data(), floats_};
+    b.tokens = backend_->stage(piece_tokens_.data(), nt);
+    b.pos = backend_->stage(piece_pos_.data(), n_pieces);
+    b.host_start = start_.data();
+    b.host_pos = piece_pos_.data();
     const bool scatter = logits && !all_logits && n_finish > 0 && !in_order;
     if (logits && all_logits) {  // one row (forward): each piece's logits go straight out
       b.logits = logits + (offset_[0] + done_[0]) * V;

@@ -5,7 +5,9 @@
 //
 // Thread-safety: an Engine serialises its own calls (one mutex); run several engines for
 // parallel batches. Nothing is allocated per call but the returned state blobs and copy_row's
-// copy of one row's state (it locks the two engines one after the other).
+// copy of one row's state between two engines (it locks them one after the other). Row states
+// live in a StateStore on the engine's device (ops/state_store.h); blobs are host floats, so a
+// state saved on one device loads on any.
 #pragma once
 
 #include <cstdint>
@@ -45,7 +47,7 @@ class Engine {
 
   const std::shared_ptr<const Model>& model() const { return model_; }
   int64_t capacity() const { return opts_.capacity; }
-  int threads() const { return pool_.size(); }
+  int threads() const { return threads_; }
   int64_t prefill_chunk() const { return opts_.prefill_chunk; }
   const Device& device() const { return opts_.device; }
   bool exact() const { return opts_.exact; }
@@ -81,9 +83,7 @@ class Engine {
   void run(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits);
 
  private:
-  float* state_of(int64_t row) { return states_.data() + row * floats_; }
-  void init_row(int64_t row);
-  const float* state_of(int64_t row) const { return states_.data() + row * floats_; }
+  void init_row(int64_t row);  // its initial state (the row's, else the model's), position 0
   void check_row(int64_t row, const char* what) const;
   void validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n);
   void execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
@@ -93,20 +93,19 @@ class Engine {
   const EngineOptions opts_;
   const int64_t floats_;      // state floats of one row
   const int64_t max_tokens_;  // tokens per runner call
+  const int threads_;         // CPU threads
   mutable std::mutex mu_;
-  ThreadPool pool_;
-  std::unique_ptr<Workspace> workspace_;
-  std::unique_ptr<FastScratch> fast_scratch_;
+  std::unique_ptr<Backend> backend_;  // the pool, the BLAS tiles and (exact=false) the fast scratch
   ExecContext ctx_;
   std::unique_ptr<Runner> runner_;
-  std::vector<float> states_;  // capacity rows of floats_
+  std::unique_ptr<StateStore> states_;  // capacity rows of floats_, on the device
+  mutable std::vector<float> host_state_;  // one row's state on the host (get_state, set_state)
   std::vector<int64_t> pos_;
   std::vector<uint8_t> in_use_;
   std::vector<InitialState> initial_;  // per row; nullptr: the model's
-  // per-call scratch, sized at construction
-  std::vector<int64_t> start_, piece_tokens_, piece_pos_, order_, done_, lens_, offset_, take_;
+  // per-call scratch, sized at construction (start_, piece_*: a call's ragged batch on the host)
+  std::vector<int64_t> start_, piece_tokens_, piece_pos_, piece_row_, order_, done_, lens_, offset_, take_;
   std::vector<uint8_t> seen_;
-  std::vector<float*> piece_state_;
   std::vector<float> logits_scratch_;  // rows x vocab, for calls whose rows finish out of order
 };
 

@@ -30,7 +30,10 @@ void Model::init_state(float* state) const {
 const BoundWeights& Model::weights(const Device& device) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = weights_.find(device);
-  if (it == weights_.end()) it = weights_.emplace(device, arch().bind(*file_, config(), device)).first;
+  if (it == weights_.end()) {
+    auto placement = placement_for(device, "the " + std::string(arch().name()) + " architecture");
+    it = weights_.emplace(device, arch().bind(*file_, config(), std::move(placement))).first;
+  }
   return *it->second;
 }
 

@@ -1,41 +1,30 @@
-// What an op needs besides its operands: the device it runs on and that device's resources
-// (CPU: the caller's thread pool and per-thread scratch). An Engine owns one ExecContext and
-// passes it to every op of a call; ops never allocate.
+// What an op needs besides its operands: the device it runs on and that device's backend context
+// (backend.h; CPU: the engine's thread pool and per-thread tiles; GPU: stream, BLAS handle,
+// scratch). An Engine owns one ExecContext and passes it to every op of a call; ops never allocate.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include "core/device.h"
-#include "core/thread_pool.h"
-#include "ops/fast_scratch.h"
+#include "ops/backend.h"
 
 namespace rrwkv {
 
-// Per-thread f32 tiles (CPU): f16 / bf16 weights are converted tile by tile for BLAS.
-class Workspace {
- public:
-  Workspace(int n_threads, int64_t tile_floats)
-      : tile_floats_(tile_floats), buf_(static_cast<size_t>(n_threads) * static_cast<size_t>(tile_floats)) {}
-  float* tile(int thread) { return buf_.data() + thread * tile_floats_; }
-  int64_t tile_floats() const { return tile_floats_; }
-
- private:
-  int64_t tile_floats_;
-  std::vector<float> buf_;
-};
-
 struct ExecContext {
+  ExecContext() = default;
+  explicit ExecContext(Backend& b) : device(b.device()), backend(&b) {}
+
   Device device;
-  ThreadPool* pool = nullptr;      // CPU: runs every parallel region of the call
-  Workspace* workspace = nullptr;  // CPU: weight tiles for BLAS (may be null: f32 weights only)
-  // Compute every row exactly as it would be computed alone (decode steps: a batched step then
-  // equals each sequence's own step bit for bit), even where a batched kernel would be faster.
+  Backend* backend = nullptr;
+  // Compute every row exactly as it would be computed alone (the decode steps of an exact engine:
+  // a batched step then equals each sequence's own step bit for bit), even where a batched kernel
+  // would be faster.
   bool batch_invariant = false;
   // exact=false: projections round their activations (to bf16, or int8 per block of 32) for the
-  // fast kernels (kernels/cpu/fast_kernels.h), every row still independent of the others.
+  // fast kernels (kernels/cpu/fast_kernels.h), every row still independent of the others; their
+  // scratch is the CPU backend's (CpuBackend::fast_scratch).
   bool fast = false;
-  FastScratch* fast_scratch = nullptr;  // CPU: needed when fast
+
+  // The CPU's context, for the CPU bodies of the ops (RRWKV_DISPATCH runs them on the CPU only).
+  CpuBackend& cpu() const { return static_cast<CpuBackend&>(*backend); }
 };
 
 }  // namespace rrwkv

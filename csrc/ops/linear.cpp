@@ -3,6 +3,7 @@
 #include <string>
 
 #include "core/errors.h"
+#include "ops/kernels.h"
 
 namespace rrwkv::ops {
 
@@ -15,8 +16,7 @@ void linear(ExecContext& ctx, const Projection* ps, int count) {
                             std::to_string(p.n) + ", ldx=" + std::to_string(p.ldx) + " for " +
                             std::to_string(p.w->cols) + " inputs, ldy=" + std::to_string(p.ldy) + " for " +
                             std::to_string(p.w->rows) + " outputs)");
-    if (!traits(p.w->dtype).storable)
-      throw InvalidArgument(std::string("linear: no kernel for weights of dtype ") + dtype_name(p.w->dtype));
+    require_kernel("linear", p.w->dtype, ctx.device);
   }
   RRWKV_DISPATCH("linear", ctx.device, detail::linear_cpu(ctx, ps, count), throw_backend_unavailable("linear", ctx.device));
 }

@@ -36,7 +36,7 @@ struct Plan {
 Plan plan(const Projection& p, const ExecContext& ctx, cpu::SgemmNT sgemm) {
   const Matrix& w = *p.w;
   if (p.n == 0) return {false, 1, 0};
-  const Workspace* ws = ctx.workspace;
+  const Workspace* ws = ctx.cpu().workspace();
   const bool f32 = w.dtype == DType::F32;
   const bool tiles_fit = f32 || (ws && ws->tile_floats() >= 16 * w.cols);
   if (p.n >= kBlasMinRows && !ctx.batch_invariant && sgemm && tiles_fit) {
@@ -91,13 +91,13 @@ void linear_cpu(ExecContext& ctx, const Projection* ps, int count) {
     plans[i] = plan(ps[i], ctx, sgemm);
     first[i + 1] = first[i] + plans[i].tasks;
   }
-  ctx.pool->run(first[count], [&](int64_t task, int thread) {
+  ctx.cpu().pool().run(first[count], [&](int64_t task, int thread) {
     int i = 0;
     while (task >= first[i + 1]) ++i;
     const Projection& p = ps[i];
     const Plan& pl = plans[i];
     const int64_t r0 = (task - first[i]) * pl.rows_per_task, r1 = std::min(p.w->rows, r0 + pl.rows_per_task);
-    if (pl.blas) blas_task(p, sgemm, ctx.workspace, thread, r0, r1);
+    if (pl.blas) blas_task(p, sgemm, ctx.cpu().workspace(), thread, r0, r1);
     else matvec_task(p, r0, r1);
     apply_epilogue(p.epilogue, p.y, p.ldy, p.n, r0, r1);
   });

@@ -38,7 +38,8 @@ bool same_preparation(const Input& a, const Projection& p, const cpu::FastKernel
 
 void linear_fast_cpu(ExecContext& ctx, const Projection* ps, int count) {
   if (count > kMaxProjections) throw InvalidArgument("linear: at most 16 projections per call");
-  if (!ctx.fast_scratch) throw InvalidArgument("linear: the fast path needs the engine's fast scratch");
+  FastScratch* scratch = ctx.cpu().fast_scratch();
+  if (!scratch) throw InvalidArgument("linear: the fast path needs a CPU backend made with its fast scratch");
   Input inputs[kMaxProjections];
   int input_of[kMaxProjections];
   int n_inputs = 0;
@@ -63,8 +64,8 @@ void linear_fast_cpu(ExecContext& ctx, const Projection* ps, int count) {
     tile_bytes = std::max(tile_bytes, k->tile_bytes(p.w->dtype, p.w->cols, rows_per_task[i]));
     first[i + 1] = first[i] + (p.n == 0 ? 0 : (p.w->rows + rows_per_task[i] - 1) / rows_per_task[i]);
   }
-  uint8_t* acts = ctx.fast_scratch->activations(act_bytes);
-  ctx.fast_scratch->reserve_tiles(tile_bytes);
+  uint8_t* acts = scratch->activations(act_bytes);
+  scratch->reserve_tiles(tile_bytes);
   int64_t prepared_rows[kMaxProjections + 1] = {0};
   for (int j = 0; j < n_inputs; ++j) {
     inputs[j].out = acts;
@@ -81,13 +82,13 @@ void linear_fast_cpu(ExecContext& ctx, const Projection* ps, int count) {
   int64_t widest = 0;
   for (int j = 0; j < n_inputs; ++j) widest = std::max(widest, inputs[j].cols);
   for_rows(ctx, prepared_rows[n_inputs], widest, prepare_row);
-  ctx.pool->run(first[count], [&](int64_t task, int thread) {
+  ctx.cpu().pool().run(first[count], [&](int64_t task, int thread) {
     int i = 0;
     while (task >= first[i + 1]) ++i;
     const Projection& p = ps[i];
     const Input& in = inputs[input_of[i]];
     const int64_t r0 = (task - first[i]) * rows_per_task[i], r1 = std::min(p.w->rows, r0 + rows_per_task[i]);
-    in.k->gemm(*p.w, r0, r1, in.out, in.stride, p.n, p.y, p.ldy, ctx.fast_scratch->tile(thread));
+    in.k->gemm(*p.w, r0, r1, in.out, in.stride, p.n, p.y, p.ldy, scratch->tile(thread));
     apply_epilogue(p.epilogue, p.y, p.ldy, p.n, r0, r1);
   });
 }

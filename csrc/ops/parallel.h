@@ -19,7 +19,7 @@ void for_rows(ExecContext& ctx, int64_t n, int64_t width, F&& fn) {
     for (int64_t i = 0; i < n; ++i) fn(i);
     return;
   }
-  ctx.pool->run(n, [&](int64_t i, int) { fn(i); });
+  ctx.cpu().pool().run(n, [&](int64_t i, int) { fn(i); });
 }
 
 // fn(i, c0, c1) for every row i in [0, n) and block [c0, c1) of `block` of its `width` channels.
@@ -30,7 +30,7 @@ void for_row_blocks(ExecContext& ctx, int64_t n, int64_t width, int64_t work, in
     return;
   }
   const int64_t per_row = (width + block - 1) / block;
-  ctx.pool->run(n * per_row, [&](int64_t task, int) {
+  ctx.cpu().pool().run(n * per_row, [&](int64_t task, int) {
     const int64_t i = task / per_row, c0 = task % per_row * block;
     fn(i, c0, std::min(width, c0 + block));
   });
@@ -43,7 +43,7 @@ void for_row_heads(ExecContext& ctx, const HeadBatch& b, F&& fn) {
   const int64_t S = b.head_size, H = b.C / S, n = b.rows.n_rows;
   for_rows(ctx, n * H, (b.rows.n_tokens() / std::max<int64_t>(1, n)) * S * S, [&](int64_t task) {
     const int64_t i = task / H, h = task % H;
-    fn(i, h, b.rows.state[i] + b.field + h * S * S);
+    fn(i, h, b.rows.state(i) + b.field + h * S * S);
   });
 }
 

@@ -1,6 +1,8 @@
 // The rows of a ragged batch, as every op that walks tokens in order sees them: row i has the
-// token rows [start[i], start[i+1]) and its own state (a pointer into the engine's state of that
-// row). RaggedBatch (arch/architecture.h) is one call: these rows plus tokens, positions, logits.
+// token rows [start[i], start[i+1]) and its state, row row[i] of the engine's state store (all of
+// it device memory: the arrays are staged where the device reads them once per call, and the
+// states are the store's). RaggedBatch (arch/architecture.h) is one call: these rows plus
+// tokens, positions, logits.
 #pragma once
 
 #include <cstdint>
@@ -10,9 +12,15 @@ namespace rrwkv::ops {
 struct RaggedRows {
   int64_t n_rows = 0;
   const int64_t* start = nullptr;  // n_rows + 1 token offsets, start[0] = 0
-  float* const* state = nullptr;   // each row's state (the architecture's schema, on the device)
+  const int64_t* row = nullptr;    // each batch row's row in the state store
+  float* states = nullptr;         // the store (StateStore::data()): state_floats per row
+  int64_t state_floats = 0;
+
   int64_t n_tokens() const { return start[n_rows]; }
   int64_t len(int64_t i) const { return start[i + 1] - start[i]; }
+  // Batch row i's state (the architecture's schema).
+  float* state(int64_t i) const { return states + row[i] * state_floats; }
+  bool valid() const { return n_rows >= 0 && start && (n_rows == 0 || (row && states && state_floats > 0)); }
 };
 
 // RRWKV's mediums in a ragged batch (arch/rwkv4/mediums.h builds them): row i's mediums are
@@ -31,8 +39,7 @@ struct HeadBatch {
   int64_t C = 0, head_size = 0;
   int64_t field = -1;
   bool valid() const {
-    return C > 0 && head_size > 0 && C % head_size == 0 && field >= 0 && rows.n_rows >= 0 && rows.start &&
-           rows.state;
+    return C > 0 && head_size > 0 && C % head_size == 0 && field >= 0 && rows.valid();
   }
 };
 

@@ -6,7 +6,7 @@ namespace rrwkv::ops {
 
 void wkv4(ExecContext& ctx, const Wkv4Batch& b) {
   const bool medium = b.wm != nullptr;
-  bool ok = b.C > 0 && b.rows.n_rows >= 0 && b.rows.start && b.w && b.u && b.k && b.v && b.rows.state && b.out &&
+  bool ok = b.C > 0 && b.rows.valid() && b.w && b.u && b.k && b.v && b.out &&
             medium == (b.bm != nullptr);
   for (int f = 0; f < 3; ++f) ok = ok && b.field[f] >= 0;
   if (medium) {

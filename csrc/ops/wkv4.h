@@ -20,7 +20,7 @@ struct Wkv4Batch {
   // RRWKV: the mediums of row i are rows [med_start[i], med_start[i+1]) of km, vm (MediumRows).
   MediumRows mediums;
   const float *km = nullptr, *vm = nullptr;
-  // The state of row i: fields aa, bb, pp, ma, mb, mp at rows.state[i] + field[f] (C floats
+  // The state of row i: fields aa, bb, pp, ma, mb, mp at rows.state(i) + field[f] (C floats
   // each); field[f] < 0 for the medium fields of RWKV-4.
   int64_t field[6] = {-1, -1, -1, -1, -1, -1};
   const float* r = nullptr;  // if set, out = r ⊙ wkv (token rows)

@@ -33,7 +33,8 @@ void wkv4_cpu(ExecContext& ctx, const Wkv4Batch& b) {
     scan.n_fold = J;
     scan.ld = C;
     scan.T = T;
-    for (int f = 0; f < wkv::kStateFields; ++f) scan.state[f] = b.field[f] >= 0 ? rows.state[i] + b.field[f] : nullptr;
+    float* state = rows.state(i);
+    for (int f = 0; f < wkv::kStateFields; ++f) scan.state[f] = b.field[f] >= 0 ? state + b.field[f] : nullptr;
     scan.out = b.out + t0 * C;
     scan.ldo = C;
     wkv::scan_rows_f32(scan, c0, c1);

@@ -23,7 +23,9 @@ wkv::Problem make_problem(int64_t B, int64_t T, int64_t C, int64_t J, int64_t po
   wkv::Problem p;
   p.B = B, p.T = T, p.C = C, p.J = J, p.pos = pos, p.s = s, p.medium = medium;
   p.dtype = parse_dtype(dtype);
-  p.device = device;
+  if (device < -1) throw InvalidArgument("wkv: device must be -1 (CPU) or a CUDA device index, got " +
+                                         std::to_string(device));
+  p.device = device < 0 ? Device::cpu() : Device::cuda(device);
   p.stream = mptr(stream);
   p.n_threads = n_threads;
   return p;

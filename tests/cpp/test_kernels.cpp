@@ -157,8 +157,8 @@ INSTANTIATE_TEST_SUITE_P(Isa, KernelsOnIsa, ::testing::Values("scalar", "avx2", 
 // ---- ops ---------------------------------------------------------------------------------------
 
 struct Ctx {
-  rrwkv::ThreadPool pool{2};
-  rrwkv::ExecContext ctx{rrwkv::Device::cpu(), &pool, nullptr};
+  rrwkv::CpuBackend backend{2, 0};
+  rrwkv::ExecContext ctx{backend};
 };
 
 TEST(Ops, LinearRunsSeveralProjectionsWithEpilogues) {
@@ -230,14 +230,14 @@ TEST(Ops, Wkv4RaggedBatchWithMediumsMatchesTheDefinition) {
   for (float& e : km) e = uni(rng);
   for (float& e : vm) e = uni(rng);
   // states start empty (as at position 0 for every row: the definition below starts there too)
-  std::vector<std::vector<float>> states(3, std::vector<float>(6 * C, 0.0f));
-  for (auto& st : states)
-    for (int64_t i = 0; i < C; ++i) st[2 * C + i] = st[5 * C + i] = -1e38f;
-  std::vector<float*> sp = {states[0].data(), states[1].data(), states[2].data()};
+  std::vector<float> states(3 * 6 * C, 0.0f);  // a store of 3 rows, batch row i in store row 2 - i
+  for (int row = 0; row < 3; ++row)
+    for (int64_t i = 0; i < C; ++i) states[row * 6 * C + 2 * C + i] = states[row * 6 * C + 5 * C + i] = -1e38f;
+  const std::vector<int64_t> store_rows = {2, 1, 0};
   std::vector<float> out(N * C);
   rrwkv::ops::Wkv4Batch b;
   b.C = C, b.w = w.data(), b.u = u.data(), b.wm = wm.data(), b.bm = bm.data();
-  b.rows = {3, start.data(), sp.data()}, b.k = k.data(), b.v = v.data();
+  b.rows = {3, start.data(), store_rows.data(), states.data(), 6 * C}, b.k = k.data(), b.v = v.data();
   b.mediums = {s, med_start.data(), fold_at.data()}, b.km = km.data(), b.vm = vm.data();
   for (int f = 0; f < 6; ++f) b.field[f] = f * C;
   b.r = r.data(), b.out = out.data();

@@ -35,8 +35,8 @@ using rrwkv::gpu::to_host;
 
 // The CPU side: the ops on one thread pool, each row computed as it would be alone.
 struct Cpu {
-  rrwkv::ThreadPool pool{2};
-  rrwkv::ExecContext ctx{rrwkv::Device::cpu(), &pool, nullptr};
+  rrwkv::CpuBackend backend{2, 0};
+  rrwkv::ExecContext ctx{backend};
   Cpu() { ctx.batch_invariant = true; }
 };
 
@@ -363,11 +363,10 @@ TEST(GpuOps, TokenShiftOverARaggedBatchMatchesTheCpu) {
     const int64_t n_rows = 4, tokens = 11, stride = 2 * dim + 3, field = dim + 1;
     const std::vector<float> x = random_floats(tokens * dim, uint32_t(dim));
     std::vector<float> states = random_floats(5 * stride, 9), prev(tokens * dim, -7.0f);
-    std::vector<float*> state_ptrs;
-    for (int64_t r : row_index) state_ptrs.push_back(states.data() + r * stride);
     DeviceBuffer dstart = to_device(start), didx = to_device(row_index), dstates = to_device(states), dx = to_device(x),
                  dprev = to_device(prev);
-    rrwkv::ops::token_shift(cpu.ctx, {n_rows, start.data(), state_ptrs.data()}, x.data(), dim, field, prev.data());
+    rrwkv::ops::token_shift(cpu.ctx, {n_rows, start.data(), row_index.data(), states.data(), stride}, x.data(), dim,
+                            field, prev.data());
     rrwkv::gpu::token_shift(dstart.as<int64_t>(), didx.as<int64_t>(), n_rows, dstates.as<float>(), stride, field,
                             dx.as<float>(), dim, dprev.as<float>(), nullptr);
     EXPECT_EQ(to_host<float>(dprev, prev.size()), prev) << "prev, dim=" << dim;

@@ -162,7 +162,7 @@ Outputs run(const Config& c, int device, std::mt19937_64& rng_in) {
   Run r{device, device < 0 ? 0 : c.skew, {}, {}};
   wkv::Problem p;
   p.B = B, p.T = T, p.C = C, p.J = J, p.pos = c.pos, p.s = c.s, p.medium = c.medium, p.dtype = io;
-  p.device = device, p.n_threads = 1;
+  p.device = device < 0 ? rrwkv::Device::cpu() : rrwkv::Device::cuda(device), p.n_threads = 1;
   wkv::Inputs in;
   in.w = r.put(w, m), in.u = r.put(u, m);
   if (c.medium) in.wm = r.put(wm, m), in.bm = r.put(bm, m);
@@ -252,7 +252,7 @@ TEST(GpuWkvRuns, RejectsAMissingDevice) {
   RRWKV_NEED_GPU();
   wkv::Problem p;
   p.B = p.T = p.C = 1;
-  p.device = rrwkv::cuda_device_count();  // one past the last device
+  p.device = rrwkv::Device::cuda(rrwkv::cuda_device_count());  // one past the last device
   DeviceBuffer buf(64);
   wkv::Inputs in;
   in.w = in.u = in.k = in.v = buf.data();
@@ -267,7 +267,7 @@ TEST(GpuWkvRuns, RejectsHostMemory) {
   std::vector<float> host(4, 1.0f);
   wkv::Problem p;
   p.B = p.T = p.C = 1;
-  p.device = 0;
+  p.device = rrwkv::Device::cuda(0);
   wkv::Inputs in;
   in.w = in.u = in.k = in.v = host.data();
   wkv::ForwardOutputs out;

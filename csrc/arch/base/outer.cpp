@@ -29,8 +29,8 @@ void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const
   const int64_t n = b.n_logit_rows;  // the last token of each of the first n rows
   if (n == 0) return;
   last.clear();
-  for (int64_t i = 0; i < n; ++i) last.push_back(b.rows.start[i + 1] - 1);
-  ops::gather(ctx, x, C, last.data(), n, C, scratch, C);
+  for (int64_t i = 0; i < n; ++i) last.push_back(b.host_start[i + 1] - 1);
+  ops::gather(ctx, x, C, ctx.backend->stage(last.data(), n), n, C, scratch, C);
   ops::layer_norm(ctx, scratch, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);  // in place when not direct
   if (b.logits) ops::linear(ctx, {{&w.head, out, ld, n, b.logits, b.ld_logits}});
 }

@@ -43,7 +43,7 @@ void LayerRunner::run(ExecContext& ctx, const RaggedBatch& b) {
     throw InvalidArgument("runner: a call of " + std::to_string(N) + " tokens in " + std::to_string(b.n_rows()) +
                           " rows exceeds its scratch (" + std::to_string(max_tokens_) + " tokens, " +
                           std::to_string(max_rows_) + " rows)");
-  begin_call(b);
+  begin_call(ctx, b);
   embed(ctx, base_.outer, b, x_);
   for (int64_t l = 0; l < base_.n_layer; ++l) {
     const BlockNorms& n = base_.norms[static_cast<size_t>(l)];

@@ -44,7 +44,7 @@ class LayerRunner : public Runner {
   void carve(std::initializer_list<std::pair<float**, int64_t>> buffers);
 
   // Once per call before the blocks (RRWKV lays out its mediums here).
-  virtual void begin_call(const RaggedBatch&) {}
+  virtual void begin_call(ExecContext&, const RaggedBatch&) {}
   // Block l's halves: xa_ holds ln1(x_) (time mix) or ln2(x_) (channel mix); each adds its
   // output to x_ and may overwrite xa_.
   virtual void time_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) = 0;

@@ -4,18 +4,33 @@
 
 namespace rrwkv {
 
-Binder::Binder(const ModelFile& file, const ModelConfig& config, const Device& device, const Architecture& arch)
-    : file_(file), config_(config), arch_(arch) {
-  if (!device.is_cpu())
-    throw_backend_unavailable(("the " + std::string(arch.name()) + " architecture").c_str(), device);
+namespace {
+
+class HostPlacement final : public WeightPlacement {
+ public:
+  HostPlacement() : WeightPlacement(Device::cpu()) {}
+  const void* place(const TensorInfo& t) override { return t.data; }
+};
+
+}  // namespace
+
+std::unique_ptr<WeightPlacement> placement_for(const Device& device, const std::string& what) {
+  if (!device.is_cpu()) throw_backend_unavailable(what.c_str(), device);
+  return std::make_unique<HostPlacement>();
 }
+
+Binder::Binder(const ModelFile& file, const ModelConfig& config, WeightPlacement& placement, const Architecture& arch)
+    : file_(file), config_(config), placement_(placement), arch_(arch) {}
 
 Matrix Binder::mat(const std::string& name) const {
   const TensorInfo& t = file_.tensor(name);
-  return Matrix::dense(t.data, t.dtype, static_cast<int64_t>(t.shape[0]), static_cast<int64_t>(t.shape[1]));
+  return Matrix::dense(placement_.place(t), t.dtype, static_cast<int64_t>(t.shape[0]),
+                       static_cast<int64_t>(t.shape[1]));
 }
 
-const float* Binder::vec(const std::string& name) const { return static_cast<const float*>(file_.tensor(name).data); }
+const float* Binder::vec(const std::string& name) const {
+  return static_cast<const float*>(placement_.place(file_.tensor(name)));
+}
 
 void ModelWeights::read_sizes(const ModelConfig& c) {
   n_layer = static_cast<int64_t>(c.n_layer);

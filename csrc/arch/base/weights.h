@@ -21,6 +21,7 @@ struct BlockNorms {
 };
 
 struct ModelWeights : BoundWeights {
+  std::unique_ptr<WeightPlacement> placement;  // owns what the views below point into
   int64_t n_layer = 0, C = 0, F = 0, V = 0;
   double eps = 1e-5;  // of every LayerNorm
   OuterWeights outer;
@@ -40,12 +41,12 @@ struct LayeredWeights : ModelWeights {
 
 class ModelFile;
 
-// Tensors of a checked file by name, bound on a device (CPU: views into the file's bytes; shapes
-// and dtypes were checked against the architecture's layout when the model was opened).
+// Tensors of a checked file by name, bound where `placement` puts them (CPU: views into the
+// file's bytes; shapes and dtypes were checked against the architecture's layout when the model
+// was opened). The one binder of every architecture.
 class Binder {
  public:
-  // Throws InvalidArgument (throw_backend_unavailable) for a device this build cannot bind on.
-  Binder(const ModelFile& file, const ModelConfig& config, const Device& device, const Architecture& arch);
+  Binder(const ModelFile& file, const ModelConfig& config, WeightPlacement& placement, const Architecture& arch);
 
   const ModelConfig& config() const { return config_; }
   Matrix mat(const std::string& name) const;
@@ -81,6 +82,7 @@ class Binder {
 
   const ModelFile& file_;
   const ModelConfig& config_;
+  WeightPlacement& placement_;
   const Architecture& arch_;
 };
 
@@ -98,11 +100,12 @@ class LayeredArchitecture : public Architecture {
   std::vector<ConfigField> config_fields() const final { return config_fields_named(config_keys_); }
 
   std::unique_ptr<const BoundWeights> bind(const ModelFile& file, const ModelConfig& config,
-                                           const Device& device) const final {
-    const Binder b(file, config, device, *this);
+                                           std::unique_ptr<WeightPlacement> placement) const final {
+    const Binder b(file, config, *placement, *this);
     auto w = b.weights<W>();
     bind_model(config, *w);
     for (int64_t i = 0; i < w->n_layer; ++i) bind_layer(b.block(i), i, *w, w->layers.emplace_back());
+    w->placement = std::move(placement);
     return w;
   }
 

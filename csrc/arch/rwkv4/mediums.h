@@ -1,6 +1,6 @@
 // Where RRWKV's segments end in a ragged batch (docs/RRWKV.md §2, §5): for each row, from its own
 // position, the local indices of the tokens after which a medium folds in. Built once per call
-// on the host; every layer and both blocks use the same schedule. Medium j of the call is row
+// on the host and staged where the device reads it; every layer and both blocks use it. Medium j of the call is row
 // n_tokens + j of the key/value inputs.
 #pragma once
 
@@ -26,13 +26,17 @@ class MediumSchedule {
     fold_at_.clear();
     for (int64_t i = 0; i < b.n_rows(); ++i) {
       if (s > 0)
-        for (int64_t t = wkv::first_segment_end(b.pos[i], s); t < b.len(i); t += s) fold_at_.push_back(t);
+        for (int64_t t = wkv::first_segment_end(b.host_pos[i], s); t < b.len(i); t += s) fold_at_.push_back(t);
       med_start_.push_back(static_cast<int64_t>(fold_at_.size()));
     }
   }
 
   int64_t count() const { return med_start_.back(); }
-  ops::MediumRows rows() const { return {s_, med_start_.data(), fold_at_.data()}; }
+  // The schedule where the device reads it (staged for this call).
+  ops::MediumRows staged(Backend& backend) const {
+    return {s_, backend.stage(med_start_.data(), static_cast<int64_t>(med_start_.size())),
+            backend.stage(fold_at_.data(), static_cast<int64_t>(fold_at_.size()))};
+  }
 
  private:
   int64_t s_ = 0;

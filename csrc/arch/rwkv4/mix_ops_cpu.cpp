@@ -34,7 +34,7 @@ void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a) {
   const int64_t C = a.C, N = rows.n_tokens();
   for_blocks(ctx, C, rows, [&](int64_t i, int64_t c0, int64_t c1) {
     const int64_t t0 = rows.start[i], T = rows.start[i + 1] - t0, nc = c1 - c0;
-    float* att_x = rows.state[i] + a.att_x;
+    float* att_x = rows.state(i) + a.att_x;
     for (int64_t t = t0; t < t0 + T; ++t) {
       const float* x = a.x + t * C + c0;
       const float* xp = t == t0 ? att_x + c0 : x - C;
@@ -43,7 +43,7 @@ void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a) {
       mix(x, xp, a.mu_r + c0, nc, a.xr + t * C + c0);
     }
     if (med.s > 0) {
-      float* seg = rows.state[i] + a.att_seg;
+      float* seg = rows.state(i) + a.att_seg;
       const float fs = static_cast<float>(med.s);
       for (int64_t t = 0, j = med.med_start[i]; t < T; ++t) {
         const float* x = a.x + (t0 + t) * C;
@@ -71,7 +71,7 @@ void channel_mix_inputs_cpu(ExecContext& ctx, const ChannelMixInputs& a) {
   const int64_t C = a.C;
   for_blocks(ctx, C, rows, [&](int64_t i, int64_t c0, int64_t c1) {
     const int64_t t0 = rows.start[i], T = rows.start[i + 1] - t0, nc = c1 - c0;
-    float* st = rows.state[i];
+    float* st = rows.state(i);
     float* ffn_x = a.ffn_x >= 0 ? st + a.ffn_x : nullptr;
     float* med = a.ffn_med >= 0 ? st + a.ffn_med : nullptr;
     float* seg = a.ffn_seg >= 0 ? st + a.ffn_seg : nullptr;

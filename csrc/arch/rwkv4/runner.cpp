@@ -34,14 +34,17 @@ class Rwkv4Runner final : public LayerRunner {
   }
 
  private:
-  void begin_call(const RaggedBatch& b) override { schedule_.build(b, w_.variant.s); }
+  void begin_call(ExecContext& ctx, const RaggedBatch& b) override {
+    schedule_.build(b, w_.variant.s);
+    mediums_ = schedule_.staged(*ctx.backend);
+  }
 
   void time_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) override {
     const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
     const int64_t N = b.n_tokens(), C = w_.C, M = schedule_.count();
 
     TimeMixInputs in;
-    in.C = C, in.rows = b.rows, in.mediums = schedule_.rows();
+    in.C = C, in.rows = b.rows, in.mediums = mediums_;
     in.x = xa_;
     in.mu_k = lw.att_mix_k, in.mu_v = lw.att_mix_v, in.mu_r = lw.att_mix_r;
     in.att_x = fields_.at(l, kAttX), in.att_seg = fields_.at(l, kAttSeg);
@@ -56,7 +59,7 @@ class Rwkv4Runner final : public LayerRunner {
     ops::Wkv4Batch s;
     s.C = C;
     s.w = lw.att_decay, s.u = lw.att_first, s.wm = lw.att_decay_m, s.bm = lw.att_first_m;
-    s.rows = b.rows, s.mediums = schedule_.rows();
+    s.rows = b.rows, s.mediums = mediums_;
     s.k = k_, s.v = v_;
     s.km = k_ + N * C, s.vm = v_ + N * C;
     for (int f = 0; f < 6; ++f) s.field[f] = fields_.at(l, kWkv0 + f);
@@ -74,7 +77,7 @@ class Rwkv4Runner final : public LayerRunner {
 
     using Mode = ChannelMixInputs::Mode;
     ChannelMixInputs in;
-    in.C = C, in.rows = b.rows, in.mediums = schedule_.rows();
+    in.C = C, in.rows = b.rows, in.mediums = mediums_;
     in.mode = !w_.variant.mediums ? Mode::Rwkv4 : w_.variant.add_mode ? Mode::Add : Mode::Replace;
     in.y = xa_;
     in.mu_k = lw.ffn_mix_k, in.mu_r = lw.ffn_mix_r;
@@ -90,6 +93,7 @@ class Rwkv4Runner final : public LayerRunner {
   const FieldOffsets fields_;
   float *xk_, *xv_, *xr_, *k_, *v_, *r_;
   MediumSchedule schedule_;
+  ops::MediumRows mediums_;  // this call's schedule, staged
 };
 
 }  // namespace

@@ -56,7 +56,7 @@ inline void store_split(const __m256i v[4], float* out) {
 }
 
 void to_split(DType dt, const uint8_t* src, int64_t cols, float* out) {
-  const int64_t es = dt == DType::F32 ? 4 : 2;
+  const int64_t es = traits(dt).block_bytes;  // plain types: one element per block
   for (int64_t c = 0; c < padded(cols); c += kChunk, out += kChunk) {
     const uint8_t* p = src;
     int64_t at = c;

@@ -6,12 +6,13 @@
 #include <cstring>
 
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/quant.h"
 
 namespace rrwkv::cpu {
 namespace {
 
 template <DType D>
-constexpr int64_t elem_bytes() { return D == DType::F32 ? 4 : 2; }  // the plain types this file handles
+constexpr int64_t kElemBytes = dtype_traits(D).block_bytes;  // plain types: blocks of one element
 
 // Quantized rows (kernels/cpu/quant.h): the f16 scales (and, for q4_1, offsets) of the row's
 // blocks first, then the values. c is a multiple of 8; cols a multiple of 32.
@@ -48,7 +49,7 @@ inline __m256 load8_tail(const uint8_t* row, int64_t cols, int64_t c, int64_t n)
     return load8<D>(row, cols, c);  // never called
   } else {
     alignas(32) uint8_t buf[32] = {};
-    std::memcpy(buf, row + c * elem_bytes<D>(), static_cast<size_t>(n * elem_bytes<D>()));
+    std::memcpy(buf, row + c * kElemBytes<D>, static_cast<size_t>(n * kElemBytes<D>));
     return load8<D>(buf, 8, 0);
   }
 }
@@ -69,8 +70,8 @@ inline void prefetch_ahead(const uint8_t* row, int64_t cols, int64_t c) {
     p = reinterpret_cast<const char*>(row + 4 * (cols / 32) + c / 2);
     bytes = N / 2;
   } else {
-    p = reinterpret_cast<const char*>(row + elem_bytes<D>() * c);
-    bytes = N * elem_bytes<D>();
+    p = reinterpret_cast<const char*>(row + kElemBytes<D> * c);
+    bytes = N * kElemBytes<D>;
   }
   for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch(p + kPrefetchBytes + line, _MM_HINT_T0);
 }
@@ -168,8 +169,8 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
                            float* const* y, int64_t r) {
   const int64_t nb = cols / 32;
   const auto* d = reinterpret_cast<const uint16_t*>(row);
-  const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
-  constexpr int64_t kBlockBytes = D == DType::Q8_0 ? 32 : 16;
+  const uint8_t* qv = row + kScaleBytes<D> * nb;
+  constexpr int64_t kBlockBytes = kValueBytes<D>;
   alignas(32) float scale[kMaxBlockSums];  // the row's scales as f32 (matvec_avx512.cpp)
   int64_t s = 0;
   for (; s + 8 <= nb; s += 8)

@@ -4,6 +4,7 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/quant.h"
 
 namespace rrwkv::cpu {
 namespace {
@@ -70,7 +71,7 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   for (; c + 16 * A <= cols; c += 16 * A) {
     // 16 * A elements per iteration: 2 (f16, bf16) or 4 (f32) cache lines, each asked for
     // kPrefetchBytes ahead, as in row_dot_blocks
-    constexpr int64_t kBytes = D == DType::F32 ? 4 : 2;
+    constexpr int64_t kBytes = dtype_traits(D).block_bytes;  // plain types: blocks of one
     const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
     for (int64_t line = 0; line < 16 * A * kBytes; line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
     for (int a = 0; a < A; ++a) {
@@ -146,7 +147,7 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
                            float* const* y, int64_t r) {
   const int64_t nb = cols / 32;
   const auto* d = reinterpret_cast<const uint16_t*>(row);
-  const uint8_t* qv = row + (D == DType::Q8_0 ? 2 : 4) * nb;
+  const uint8_t* qv = row + kScaleBytes<D> * nb;
   // The row's scales as f32 first, 16 at a time: each block then broadcasts its scale from memory
   // instead of converting and broadcasting it in registers (3 fewer uops per block, two of them
   // on the port the widening conversions need).
@@ -165,7 +166,7 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
     // The hardware prefetcher alone keeps too few lines in flight while the core is busy
     // converting values: asking for the line kPrefetchBytes ahead (rows follow each other, so
     // this runs into the next rows) measured 20-35% faster from DRAM. Prefetches never fault.
-    _mm_prefetch(reinterpret_cast<const char*>(qv + (D == DType::Q8_0 ? 32 : 16) * b + kPrefetchBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(qv + kValueBytes<D> * b + kPrefetchBytes), _MM_HINT_T0);
     block_step<D, NV>(qv, scale, b, x, even);
     block_step<D, NV>(qv, scale, b + 1, x, odd);
   }

@@ -12,8 +12,16 @@
 
 #include <cstdint>
 
+#include "core/dtype.h"
+
 namespace rrwkv::cpu {
 
 constexpr int64_t kQuantBlock = 32;
+// Bytes of a block's values (8 bits an element for q8_0, 4 for q4_1) and of its scales (and
+// offsets): the rest of the table's bytes per block.
+template <DType D>
+constexpr int64_t kValueBytes = D == DType::Q8_0 ? kQuantBlock : kQuantBlock / 2;
+template <DType D>
+constexpr int64_t kScaleBytes = dtype_traits(D).block_bytes - kValueBytes<D>;
 
 }  // namespace rrwkv::cpu

@@ -29,12 +29,11 @@ void check(const Problem& p, const Inputs& in) {
     bad("expected J=" + std::to_string(want_j) + " mediums (segment ends in positions [" + std::to_string(p.pos) +
         ", " + std::to_string(p.pos + p.T) + ") with s=" + std::to_string(p.s) +
         (p.medium ? "" : "; RWKV-4 takes none") + "), got J=" + std::to_string(p.J));
-  if (p.device < -1) bad("device must be -1 (CPU) or a CUDA device index, got " + std::to_string(p.device));
   if (p.dtype != DType::F32 && p.dtype != DType::F64 && p.dtype != DType::BF16)
     bad(std::string("dtype ") + dtype_name(p.dtype) + " is not supported; expected float32, float64 or bfloat16");
-  if (p.dtype == DType::BF16 && p.device < 0)
+  if (p.dtype == DType::BF16 && p.device.is_cpu())
     bad("bfloat16 buffers are supported on CUDA only; convert them to float32 on the CPU");
-  if (p.device >= 0) {
+  if (!p.device.is_cpu()) {
 #ifndef RRWKV_WITH_CUDA
     throw std::runtime_error("wkv: CUDA buffers were passed but this build of rrwkv_rt has no CUDA kernels; "
                              "rebuild with a CUDA compiler (RRWKV_CUDA=ON) or use CPU tensors");
@@ -71,7 +70,7 @@ void forward(const Problem& p, const Inputs& in, const ForwardOutputs& out) {
   check(p, in);
   if (p.B * p.C == 0) return;
   if (p.T > 0) need(out.y, "y", "T > 0");
-  if (p.device < 0) return detail::forward_cpu(p, in, out);
+  if (p.device.is_cpu()) return detail::forward_cpu(p, in, out);
 #ifdef RRWKV_WITH_CUDA
   detail::forward_cuda(p, in, out);
 #endif
@@ -96,7 +95,7 @@ void backward(const Problem& p, const Inputs& in, const BackwardArgs& g) {
     need(g.gkm, "gkm", "mediums end in this chunk");
     need(g.gvm, "gvm", "mediums end in this chunk");
   }
-  if (p.device < 0) return detail::backward_cpu(p, in, g);
+  if (p.device.is_cpu()) return detail::backward_cpu(p, in, g);
 #ifdef RRWKV_WITH_CUDA
   detail::backward_cuda(p, in, g);
 #endif

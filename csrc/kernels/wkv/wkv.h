@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/device.h"
 #include "core/dtype.h"
 
 namespace rrwkv::wkv {
@@ -45,8 +46,10 @@ struct Problem {
   int64_t s = 1;            // medium interval
   bool medium = false;      // RRWKV: merge the medium sums; false: RWKV-4
   DType dtype = DType::F32;
-  int device = -1;          // -1: host pointers, CPU kernels; >= 0: CUDA device owning the pointers
-  void* stream = nullptr;   // cudaStream_t the CUDA kernels run on (device >= 0)
+  // Where the buffers are and the kernels run, as for every op (core/device.h): the CPU (host
+  // pointers) or a CUDA device owning the pointers, with the cudaStream_t to run on.
+  Device device = Device::cpu();
+  void* stream = nullptr;
   int n_threads = 0;        // CPU threads; 0: every CPU this process may use
 };
 
@@ -82,7 +85,7 @@ struct BackwardArgs {
 };
 
 // y and the state after the chunk. Throws InvalidArgument on a bad problem, std::runtime_error on
-// a CUDA failure or when device >= 0 and CUDA was not compiled in.
+// a CUDA failure or for a CUDA device when CUDA was not compiled in.
 void forward(const Problem& p, const Inputs& in, const ForwardOutputs& out);
 
 // Gradients of sum(gy * y) for every input but the state (training starts from it; pp/mp are not

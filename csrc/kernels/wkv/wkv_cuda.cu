@@ -350,11 +350,11 @@ Dims dims(const Problem& p) {
 // a call on one device).
 void check_device(const Problem& p, const void* ptr, const char* name) {
   const int n = cuda_device_count();
-  if (p.device >= n)
-    throw InvalidArgument("wkv: device " + std::to_string(p.device) + " does not exist; this machine has " +
+  if (p.device.index >= n)
+    throw InvalidArgument("wkv: device " + std::to_string(p.device.index) + " does not exist; this machine has " +
                           std::to_string(n) + " CUDA device(s)");
-  if (ptr && !gpu::is_device_memory(ptr, p.device))
-    throw InvalidArgument(std::string("wkv: ") + name + " is not device memory of cuda:" + std::to_string(p.device) +
+  if (ptr && !gpu::is_device_memory(ptr, p.device.index))
+    throw InvalidArgument(std::string("wkv: ") + name + " is not device memory of " + p.device.str() +
                           "; move every tensor of the call to that device");
 }
 
@@ -429,7 +429,7 @@ void backward_typed(const Problem& p, const Inputs& in, const BackwardArgs& g) {
 
 void forward_cuda(const Problem& p, const Inputs& in, const ForwardOutputs& out) {
   check_device(p, in.k ? in.k : in.w, in.k ? "k" : "w");
-  gpu::DeviceGuard guard(p.device);
+  gpu::DeviceGuard guard(p.device.index);
   if (p.dtype == DType::F64) forward_typed<double, double>(p, in, out);
   else if (p.dtype == DType::BF16) forward_typed<bf16, float>(p, in, out);
   else forward_typed<float, float>(p, in, out);
@@ -437,7 +437,7 @@ void forward_cuda(const Problem& p, const Inputs& in, const ForwardOutputs& out)
 
 void backward_cuda(const Problem& p, const Inputs& in, const BackwardArgs& g) {
   check_device(p, in.k ? in.k : in.w, in.k ? "k" : "w");
-  gpu::DeviceGuard guard(p.device);
+  gpu::DeviceGuard guard(p.device.index);
   if (p.dtype == DType::F64) backward_typed<double, double>(p, in, g);
   else if (p.dtype == DType::BF16) backward_typed<bf16, float>(p, in, g);
   else backward_typed<float, float>(p, in, g);

@@ -1,0 +1,36 @@
+#include "ops/backend.h"
+
+#include <algorithm>
+
+namespace rrwkv {
+
+HostStateStore::HostStateStore(int64_t rows, std::vector<float> initial)
+    : StateStore(rows, std::move(initial)), states_(static_cast<size_t>(rows * row_floats())) {}
+
+void HostStateStore::get(int64_t row, float* host) const {
+  std::copy_n(states_.data() + row * row_floats(), row_floats(), host);
+}
+
+void HostStateStore::set(int64_t row, const float* host) {
+  std::copy_n(host, row_floats(), states_.data() + row * row_floats());
+}
+
+void HostStateStore::copy(int64_t from, int64_t to) {
+  if (from != to) set(to, states_.data() + from * row_floats());
+}
+
+CpuBackend::CpuBackend(int threads, int64_t tile_floats, bool fast) : Backend(Device::cpu()), pool_(threads) {
+  if (tile_floats > 0) workspace_ = std::make_unique<Workspace>(pool_.size(), tile_floats);
+  if (fast) fast_scratch_ = std::make_unique<FastScratch>(pool_.size());
+}
+
+std::unique_ptr<StateStore> CpuBackend::make_state_store(int64_t rows, std::vector<float> initial) const {
+  return std::make_unique<HostStateStore>(rows, std::move(initial));
+}
+
+std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast) {
+  if (!device.is_cpu()) throw_backend_unavailable("an engine", device);
+  return std::make_unique<CpuBackend>(threads, tile_floats, fast);
+}
+
+}  // namespace rrwkv

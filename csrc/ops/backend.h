@@ -1,0 +1,90 @@
+// An engine's resources on its device, the backend context every op of a call receives through
+// its ExecContext: on the CPU the thread pool of its parallel regions and the per-thread tiles of
+// the BLAS path (and, for the fast path, FastScratch); on a GPU the stream the ops run on, the BLAS handle and scratch device memory
+// (GpuBackend: the interface the CUDA backend implements). A backend also stages each call's
+// small host arrays (a ragged batch's offsets, rows, positions, tokens) where its device reads
+// them, and makes the store of its rows' states (state_store.h).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/device.h"
+#include "core/thread_pool.h"
+#include "ops/fast_scratch.h"
+#include "ops/state_store.h"
+
+namespace rrwkv {
+
+// What holds resources on one device (a backend, a weight placement): not copyable, polymorphic.
+class OnDevice {
+ public:
+  explicit OnDevice(const Device& device) : device_(device) {}
+  virtual ~OnDevice() = default;
+  OnDevice(const OnDevice&) = delete;
+  OnDevice& operator=(const OnDevice&) = delete;
+  const Device& device() const { return device_; }
+
+ private:
+  Device device_;
+};
+
+class Backend : public OnDevice {
+ public:
+  using OnDevice::OnDevice;
+  // The n values at `host` where this device reads them, valid until the next begin_call(): one
+  // copy per array per call (none on the CPU, which reads the host's).
+  virtual void begin_call() {}
+  virtual const int64_t* stage(const int64_t* host, int64_t n) = 0;
+  // A store of `rows` states of `initial.size()` floats each, every row at `initial` to begin with.
+  virtual std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const = 0;
+};
+
+// Per-thread f32 tiles (CPU): f16 / bf16 weights are converted tile by tile for BLAS.
+class Workspace {
+ public:
+  Workspace(int n_threads, int64_t tile_floats)
+      : tile_floats_(tile_floats), buf_(static_cast<size_t>(n_threads) * static_cast<size_t>(tile_floats)) {}
+  float* tile(int thread) { return buf_.data() + thread * tile_floats_; }
+  int64_t tile_floats() const { return tile_floats_; }
+
+ private:
+  int64_t tile_floats_;
+  std::vector<float> buf_;
+};
+
+class CpuBackend : public Backend {
+ public:
+  // threads >= 1; tile_floats > 0 gives every thread a tile for the BLAS path of f16 / bf16
+  // weights (0: f32 weights only); fast: the scratch of the fast projections (exact=false).
+  CpuBackend(int threads, int64_t tile_floats, bool fast = false);
+
+  ThreadPool& pool() { return pool_; }
+  Workspace* workspace() { return workspace_.get(); }
+  FastScratch* fast_scratch() { return fast_scratch_.get(); }  // null unless made with fast
+  const int64_t* stage(const int64_t* host, int64_t) override { return host; }
+  std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const override;
+
+ private:
+  ThreadPool pool_;
+  std::unique_ptr<Workspace> workspace_;
+  std::unique_ptr<FastScratch> fast_scratch_;
+};
+
+// What the CUDA backend supplies besides the Backend calls (declared here, implemented with the
+// GPU ops): the stream every op of a call is queued on, the BLAS handle of the matrix products and
+// scratch device memory that lives until the call's end.
+class GpuBackend : public Backend {
+ public:
+  using Backend::Backend;
+  virtual void* stream() const = 0;
+  virtual void* blas_handle() const = 0;
+  virtual void* scratch(size_t bytes) = 0;
+};
+
+// The backend of an engine on `device`: CPU ones here; InvalidArgument (throw_backend_unavailable)
+// for a device this build has no backend for. fast: what the fast path (exact=false) needs.
+std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast = false);
+
+}  // namespace rrwkv
