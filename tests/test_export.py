@@ -144,7 +144,7 @@ def test_matrix_state_checkpoints_are_recognised_and_exported(tmp_path, cfg):
 
 def test_not_a_checkpoint(tmp_path):
     (tmp_path / "junk.pth").write_bytes(b"this is not a checkpoint")
-    with pytest.raises(ValueError, match="cannot read .* as a PyTorch checkpoint"):
+    with pytest.raises(ValueError, match="cannot read .* as a PyTorch file"):
         export(tmp_path / "junk.pth", tmp_path / "j.rrwkv")
     with pytest.raises(FileNotFoundError):
         export(tmp_path / "absent.pth", tmp_path / "j.rrwkv")

@@ -31,6 +31,19 @@ def resolve_checkpoint_path(path: str | os.PathLike, what: str = "checkpoint") -
     return path
 
 
+def torch_load(path: str, what: str, expected: str):
+    """torch.load without unpickling arbitrary objects; a clear error when torch is missing (`what`
+    needs it) or the file is not a PyTorch file (`expected` says what it should be)."""
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(f"{what} needs torch: pip install 'rrwkv_rt[torch]'") from e
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle and zip errors come in many types
+        raise ValueError(f"cannot read {path!r} as a PyTorch file ({type(e).__name__}: {e}); {expected}") from e
+
+
 def _to_numpy(t) -> np.ndarray:
     if isinstance(t, np.ndarray):
         return t.astype(np.float32) if t.dtype == np.float16 else t  # exact, as below
@@ -65,15 +78,8 @@ def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> tuple[
         sd = StateDict(loaded)
         sd.source_dtype, sd.layout = loaded.source_dtype_found, "safetensors"
         return sd, None
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError("reading .pth checkpoints needs torch: pip install 'rrwkv_rt[torch]'") from e
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle and zip errors come in many types
-        raise ValueError(f"cannot read {path!r} as a PyTorch checkpoint ({type(e).__name__}: {e}); "
-                         "expected a .pth state dict saved with torch.save") from e
+    obj = torch_load(path, "reading .pth checkpoints",
+                     "expected a .pth state dict saved with torch.save")
     config, recorded_vocab = None, None
     if isinstance(obj, dict) and obj.get("format") == TRAIN_CHECKPOINT_FORMAT:
         config = _train_config(path, obj.get("config"))

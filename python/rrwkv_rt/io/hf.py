@@ -96,15 +96,8 @@ def _read_shard(file: str) -> tuple[dict[str, np.ndarray], str]:
     if file.endswith(".safetensors"):
         loaded = load_safetensors(file)
         return dict(loaded), loaded.source_dtype_found
-    try:
-        import torch
-    except ImportError as e:
-        raise ImportError("reading pytorch_model.bin needs torch: pip install 'rrwkv_rt[torch]'") from e
-    from .checkpoint import _to_numpy
-    try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle and zip errors come in many types
-        raise ValueError(f"cannot read {file!r} as a PyTorch state dict ({type(e).__name__}: {e})") from e
+    from .checkpoint import _to_numpy, torch_load
+    obj = torch_load(file, "reading pytorch_model.bin", "expected a PyTorch state dict (name -> tensor)")
     if not isinstance(obj, dict) or not all(hasattr(v, "shape") for v in obj.values()):
         raise ValueError(f"{file!r} is not a state dict (name -> tensor)")
     precision = precision_of([str(v.dtype) for v in obj.values() if len(v.shape) == 2])
