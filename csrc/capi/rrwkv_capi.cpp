@@ -1,7 +1,8 @@
 // The C API (include/rrwkv_rt/rrwkv.h) over the C++ runtime: argument checks, the mapping of
-// exceptions to status codes, and the per-thread last-error message. No exception leaves a
-// function of this file: each body runs inside guard().
-#include "rrwkv_rt/rrwkv.h"
+// exceptions to status codes, and the per-thread last-error message; errors, models, tokenizers
+// and sessions here, batches in capi_batch.cpp, samplers in capi_sampler.cpp. No exception leaves
+// a C API function: each body runs inside guard() (handles.h).
+#include "capi/handles.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -22,38 +23,12 @@
 #include "sampling/sampler.h"
 #include "tokenizer/tokenizer.h"
 
-struct rrwkv_model {
-  std::shared_ptr<const rrwkv::Model> model;
-  std::unique_ptr<rrwkv::Tokenizer> tokenizer;  // nullptr if the file has none or a bad one...
-  std::string tokenizer_error;                  // ...and then why
-  std::string dtypes;                           // for rrwkv_model_info.dtype
-};
-
-struct rrwkv_sampler {
-  rrwkv::Sampler sampler;
-};
-
-struct rrwkv_session {
-  std::unique_ptr<rrwkv::Session> session;  // holds the model alive
-  size_t state_size = 0;
-};
-
-struct rrwkv_batch {
-  std::unique_ptr<rrwkv::Engine> engine;  // holds the model alive
-  size_t state_size = 0;
-};
+namespace rrwkv::capi {
 
 namespace {
-
-// A failure detected here, before the runtime is called.
-class ApiError : public std::runtime_error {
- public:
-  ApiError(rrwkv_status status, const std::string& msg) : std::runtime_error(msg), status(status) {}
-  rrwkv_status status;
-};
-
 thread_local std::string t_error;
 thread_local const char* t_static_error = nullptr;  // used when t_error cannot be allocated
+}  // namespace
 
 rrwkv_status fail(rrwkv_status status, const char* fn, const char* msg) noexcept {
   try {
@@ -65,48 +40,15 @@ rrwkv_status fail(rrwkv_status status, const char* fn, const char* msg) noexcept
   return status;
 }
 
-// Runs body, returns RRWKV_OK or the status of what it threw. `invalid` is the status of a
-// runtime InvalidArgument (STATE_MISMATCH where the only runtime check is of a state blob).
-template <class F>
-rrwkv_status guard(const char* fn, F&& body, rrwkv_status invalid = RRWKV_ERR_INVALID_ARGUMENT) noexcept {
-  try {
-    body();
-    t_error.clear();
-    t_static_error = nullptr;
-    return RRWKV_OK;
-  } catch (const ApiError& e) {
-    return fail(e.status, fn, e.what());
-  } catch (const rrwkv::FormatError& e) {
-    return fail(RRWKV_ERR_FORMAT, fn, e.what());
-  } catch (const rrwkv::FileNotFound& e) {
-    return fail(RRWKV_ERR_FILE_NOT_FOUND, fn, e.what());
-  } catch (const rrwkv::OutOfRange& e) {
-    return fail(RRWKV_ERR_OUT_OF_RANGE, fn, e.what());
-  } catch (const rrwkv::StateMismatch& e) {
-    return fail(RRWKV_ERR_STATE_MISMATCH, fn, e.what());
-  } catch (const rrwkv::InvalidArgument& e) {
-    return fail(invalid, fn, e.what());
-  } catch (const std::bad_alloc&) {
-    return fail(RRWKV_ERR_OUT_OF_MEMORY, fn, "out of memory");
-  } catch (const std::system_error& e) {  // e.g. threads that could not be started
-    const std::string msg = std::string("system error: ") + e.what();
-    return fail(RRWKV_ERR_INTERNAL, fn, msg.c_str());
-  } catch (const std::exception& e) {
-    const std::string msg = std::string("internal error (please report it): ") + e.what();
-    return fail(RRWKV_ERR_INTERNAL, fn, msg.c_str());
-  } catch (...) {
-    return fail(RRWKV_ERR_INTERNAL, fn, "internal error (please report it): an unknown exception");
-  }
+void clear_error() noexcept {
+  t_error.clear();
+  t_static_error = nullptr;
 }
 
 void require(const void* p, const char* name) {
   if (!p) throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, std::string(name) + " is NULL; expected a valid pointer");
 }
 
-template <class T>
-void clear_out(T** out) {
-  if (out) *out = nullptr;
-}
 
 void check_logits_len(size_t len, size_t needed, const char* what) {
   if (len < needed)
@@ -138,7 +80,9 @@ void choose_blas_from_env() {
   rrwkv::cpu::blas_configure_from_env("");
 }
 
-}  // namespace
+}  // namespace rrwkv::capi
+
+using namespace rrwkv::capi;
 
 extern "C" {
 
@@ -385,226 +329,6 @@ rrwkv_status rrwkv_session_set_state(rrwkv_session* session, const void* buf, si
     require(session, "session");
     require(buf, "buf");
     session->session->set_state(buf, size);
-  });
-}
-
-// ---- batches --------------------------------------------------------------------------------
-
-rrwkv_batch_params rrwkv_batch_default_params(void) {
-  rrwkv_batch_params p;
-  p.capacity = 8;
-  p.n_threads = 0;
-  p.exact = true;
-  return p;
-}
-
-rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params* params, rrwkv_batch** out) {
-  clear_out(out);
-  return guard(__func__, [&] {
-    require(model, "model");
-    require(out, "out");
-    const rrwkv_batch_params c = params ? *params : rrwkv_batch_default_params();
-    if (c.n_threads < 0)
-      throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n_threads is " + std::to_string(c.n_threads) +
-                                                     "; expected >= 1, or 0 for every available CPU");
-    choose_blas_from_env();
-    rrwkv::EngineOptions o;
-    o.capacity = c.capacity;
-    o.threads = c.n_threads;
-    o.exact = c.exact;
-    auto h = std::make_unique<rrwkv_batch>();
-    h->engine = std::make_unique<rrwkv::Engine>(model->model, o);
-    h->state_size = rrwkv::state_blob_size(*model->model);
-    *out = h.release();
-  });
-}
-
-void rrwkv_batch_free(rrwkv_batch* batch) { delete batch; }
-
-rrwkv_status rrwkv_batch_add(rrwkv_batch* batch, int32_t* row) {
-  if (row) *row = -1;
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    require(row, "row");
-    *row = static_cast<int32_t>(batch->engine->add());
-  });
-}
-
-rrwkv_status rrwkv_batch_remove(rrwkv_batch* batch, int32_t row) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    batch->engine->remove(row);
-  });
-}
-
-rrwkv_status rrwkv_batch_step(rrwkv_batch* batch, const int32_t* rows, const int32_t* tokens, size_t n, float* logits,
-                              size_t logits_len) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    require(rows, "rows");
-    rrwkv::Engine& e = *batch->engine;
-    if (n == 0) throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n is 0; expected at least one row");
-    const auto V = static_cast<size_t>(e.model()->vocab_size());
-    if (logits) {
-      if (n > std::numeric_limits<size_t>::max() / V)
-        throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n * vocab_size overflows size_t (n = " + std::to_string(n) + ")");
-      check_logits_len(logits_len, n * V, "n x vocab_size logits");
-    }
-    const std::vector<int64_t> r(rows, rows + n), ids = widen(tokens, n);
-    e.step(r.data(), ids.data(), static_cast<int64_t>(n), logits);
-  });
-}
-
-rrwkv_status rrwkv_batch_eval(rrwkv_batch* batch, int32_t row, const int32_t* tokens, size_t n, float* logits,
-                              size_t logits_len) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    rrwkv::Engine& e = *batch->engine;
-    if (logits) check_logits_len(logits_len, static_cast<size_t>(e.model()->vocab_size()), "the last token's logits");
-    const std::vector<int64_t> ids = widen(tokens, n);
-    e.forward(row, ids.data(), static_cast<int64_t>(n), logits, false);
-  });
-}
-
-rrwkv_status rrwkv_batch_reset(rrwkv_batch* batch, int32_t row) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    batch->engine->reset(row);
-  });
-}
-
-int64_t rrwkv_batch_pos(const rrwkv_batch* batch, int32_t row) {
-  try {
-    return batch ? batch->engine->pos(row) : -1;
-  } catch (...) {  // a row not in the batch
-    return -1;
-  }
-}
-
-rrwkv_status rrwkv_batch_get_state(const rrwkv_batch* batch, int32_t row, void* buf, size_t buf_size,
-                                   size_t* written) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    if (buf_size > 0) require(buf, "buf");
-    if (written) *written = batch->state_size;
-    const std::string blob = batch->engine->get_state(row);  // checks the row first
-    if (buf_size < blob.size())
-      throw ApiError(RRWKV_ERR_BUFFER_TOO_SMALL, "buf_size is " + std::to_string(buf_size) +
-                                                     " bytes but the state is " + std::to_string(blob.size()) +
-                                                     "; allocate rrwkv_model_info.state_size bytes");
-    std::memcpy(buf, blob.data(), blob.size());
-  });
-}
-
-rrwkv_status rrwkv_batch_set_state(rrwkv_batch* batch, int32_t row, const void* buf, size_t size) {
-  return guard(__func__, [&] {
-    require(batch, "batch");
-    require(buf, "buf");
-    batch->engine->set_state(row, buf, size);
-  });
-}
-
-// ---- sampling -------------------------------------------------------------------------------
-
-rrwkv_sampler_params rrwkv_sampler_default_params(void) {
-  const rrwkv::SamplerParams d;
-  rrwkv_sampler_params p;
-  p.temperature = d.temperature;
-  p.top_p = d.top_p;
-  p.top_k = static_cast<int32_t>(d.top_k);
-  p.min_p = d.min_p;
-  p.presence_penalty = d.alpha_presence;
-  p.frequency_penalty = d.alpha_frequency;
-  p.penalty_decay = d.alpha_decay;
-  p.repetition_penalty = d.repetition_penalty;
-  p.banned_tokens = nullptr;
-  p.n_banned = 0;
-  p.stop_tokens = nullptr;
-  p.n_stop = 0;
-  p.has_seed = false;
-  p.seed = 0;
-  return p;
-}
-
-rrwkv_status rrwkv_sampler_new(const rrwkv_model* model, const rrwkv_sampler_params* params, rrwkv_sampler** out) {
-  clear_out(out);
-  return guard(__func__, [&] {
-    require(model, "model");
-    require(out, "out");
-    const rrwkv_sampler_params c = params ? *params : rrwkv_sampler_default_params();
-    if (c.n_banned > 0) require(c.banned_tokens, "params->banned_tokens");
-    if (c.n_stop > 0) require(c.stop_tokens, "params->stop_tokens");
-    const auto V = static_cast<size_t>(model->model->vocab_size());
-    rrwkv::SamplerParams p;
-    p.temperature = c.temperature;
-    p.top_p = c.top_p;
-    p.top_k = c.top_k;
-    p.min_p = c.min_p;
-    p.alpha_presence = c.presence_penalty;
-    p.alpha_frequency = c.frequency_penalty;
-    p.alpha_decay = c.penalty_decay;
-    p.repetition_penalty = c.repetition_penalty;
-    p.banned_tokens.assign(c.banned_tokens, c.banned_tokens + c.n_banned);
-    p.stop_tokens.assign(c.stop_tokens, c.stop_tokens + c.n_stop);
-    rrwkv::add_model_defaults(p, model->tokenizer.get(), V, /*use_default_stop=*/c.stop_tokens == nullptr);
-    if (c.has_seed) p.seed = c.seed;
-    *out = new rrwkv_sampler{rrwkv::Sampler(V, std::move(p))};
-  });
-}
-
-void rrwkv_sampler_free(rrwkv_sampler* sampler) { delete sampler; }
-
-rrwkv_status rrwkv_sampler_sample(rrwkv_sampler* sampler, const float* logits, size_t n_logits, int32_t* token) {
-  return guard(__func__, [&] {
-    require(sampler, "sampler");
-    require(logits, "logits");
-    require(token, "token");
-    *token = static_cast<int32_t>(sampler->sampler.sample(logits, n_logits));
-  });
-}
-
-rrwkv_status rrwkv_sampler_sample_masked(rrwkv_sampler* sampler, const float* logits, size_t n_logits,
-                                         const uint32_t* allowed, size_t n_words, int32_t* token) {
-  return guard(__func__, [&] {
-    require(sampler, "sampler");
-    require(logits, "logits");
-    require(token, "token");
-    if (allowed && n_words != rrwkv::mask_words(n_logits))
-      throw rrwkv::InvalidArgument("n_words is " + std::to_string(n_words) + "; a mask of " + std::to_string(n_logits) +
-                                   " tokens has (n_logits + 31) / 32 = " +
-                                   std::to_string(rrwkv::mask_words(n_logits)) + " words");
-    *token = static_cast<int32_t>(sampler->sampler.sample(logits, n_logits, allowed));
-  });
-}
-
-rrwkv_status rrwkv_sampler_set_logit_bias(rrwkv_sampler* sampler, const int32_t* tokens, const float* bias, size_t n) {
-  return guard(__func__, [&] {
-    require(sampler, "sampler");
-    if (n > 0) {
-      require(tokens, "tokens");
-      require(bias, "bias");
-    }
-    std::vector<rrwkv::TokenBias> b(n);
-    for (size_t i = 0; i < n; ++i) b[i] = {tokens[i], bias[i]};
-    sampler->sampler.set_logit_bias(std::move(b));
-  });
-}
-
-rrwkv_status rrwkv_sampler_accept(rrwkv_sampler* sampler, int32_t token) {
-  return guard(__func__, [&] {
-    require(sampler, "sampler");
-    sampler->sampler.accept(token);
-  });
-}
-
-bool rrwkv_sampler_is_stop(const rrwkv_sampler* sampler, int32_t token) {
-  return sampler != nullptr && sampler->sampler.is_stop(token);
-}
-
-rrwkv_status rrwkv_sampler_reset(rrwkv_sampler* sampler) {
-  return guard(__func__, [&] {
-    require(sampler, "sampler");
-    sampler->sampler.reset();
   });
 }
 
