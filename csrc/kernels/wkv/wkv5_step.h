@@ -1,0 +1,45 @@
+// One token of one head of the RWKV-5.2 / RWKV-6 recurrence (ops/wkv5.h), the math shared by the
+// CPU op and the GPU decode kernel (gpu/recurrence.cu). The head's S x S state has a row per key
+// channel a and a column per value channel j:
+//     y_j = bonus v_j + Σ_a r_a S[a][j]          bonus = Σ_a r_a u_a k_a (the state before the token)
+//     S[a][j] = k_a v_j + w_a S[a][j]
+// RWKV-6 is the same step with a decay w that changes per token. Every value channel depends on
+// its own column only, which is how the GPU splits a head (a thread per column); the order of the
+// operations on each element is that of ops/wkv5_cpu.cpp.
+#pragma once
+
+#include <stdint.h>
+
+#include "kernels/wkv/wkv_step.h"  // RRWKV_HD
+
+namespace rrwkv::wkv5 {
+
+// rᵀ diag(u) k, summed in key-channel order.
+RRWKV_HD float bonus(int64_t S, const float* r, const float* u, const float* k) {
+  float b = 0.0f;
+  for (int64_t a = 0; a < S; ++a) b += r[a] * u[a] * k[a];
+  return b;
+}
+
+// Value channel j: returns y_j and leaves the column after the token. The column's elements are
+// `state[a * S + j]`; vj is v_j.
+RRWKV_HD float column_step(int64_t S, float* state, int64_t j, const float* r, const float* k, const float* w,
+                           float vj, float bonus_) {
+  float y = bonus_ * vj;
+  for (int64_t a = 0; a < S; ++a) {
+    float& s = state[a * S + j];
+    const float old = s;
+    y += r[a] * old;
+    s = k[a] * vj + w[a] * old;
+  }
+  return y;
+}
+
+// The whole head.
+RRWKV_HD void head_step(int64_t S, float* state, const float* r, const float* k, const float* v, const float* w,
+                        const float* u, float* y) {
+  const float b = bonus(S, r, u, k);
+  for (int64_t j = 0; j < S; ++j) y[j] = column_step(S, state, j, r, k, w, v[j], b);
+}
+
+}  // namespace rrwkv::wkv5
