@@ -39,4 +39,8 @@ OwnedStream::~OwnedStream() { stream_destroy(to_stream(stream_)); }
 
 void synchronize(void* stream) { stream_synchronize(to_stream(stream)); }
 
+void queue_copy(void* dst, const void* src, size_t n, void* stream) {
+  if (n) copy_async(dst, src, n, to_stream(stream));
+}
+
 }  // namespace rrwkv::gpu

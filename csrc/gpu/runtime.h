@@ -53,6 +53,10 @@ class OwnedStream {
 // Waits for everything queued on `stream` (nullptr: the default stream).
 void synchronize(void* stream);
 
+// Queues a copy of n bytes on `stream` (either side device memory or host memory that stays
+// valid until the copy has run).
+void queue_copy(void* dst, const void* src, size_t n, void* stream);
+
 // Conveniences for tests: a vector copied to a new device buffer, and n elements copied back.
 template <class T>
 DeviceBuffer to_device(const std::vector<T>& v) {

@@ -26,6 +26,16 @@
 
 #if defined(RRWKV_GPU_EMULATION)
 #include <hip/hip_runtime.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <tuple>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 // HIP-CPU asks GCC for SIMD clones of every kernel and device function (`simd`), which it cannot
 // make for struct arguments (a warning per kernel) and which fibers do not use: kept inlined only.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -86,6 +96,61 @@ inline void check(Error e, const char* what) {
 }
 
 #if defined(RRWKV_GPU_EMULATION)
+// ---- stream capture under HIP-CPU ------------------------------------------------------------------
+// HIP-CPU has no graphs. While a stream is captured (capture_begin .. capture_end), the work queued
+// on it is recorded instead of run, as under CUDA: each launch, asynchronous copy and fill becomes
+// a step that makes the same call (same kernel, grid, arguments, pointers) on the stream the graph
+// is launched on, so a replay runs what a CUDA graph launch runs. Stream-ordered scratch allocated
+// during the capture belongs to the graph (one address for every replay, as CUDA's graph
+// allocations) and is freed with it; synchronizing the captured stream is an error, as under CUDA.
+struct EmulatedGraph {
+  std::vector<std::function<void(hipStream_t)>> steps;
+  std::vector<void*> owned;  // scratch allocated during the capture
+  ~EmulatedGraph() {
+    if (!owned.empty()) hipDeviceSynchronize();  // a replay still queued may use the scratch
+    for (void* p : owned) hipFree(p);
+  }
+};
+
+class EmulatedCaptures {
+ public:
+  static EmulatedCaptures& get() {
+    static EmulatedCaptures c;
+    return c;
+  }
+  // The graph `s` is being captured into, or null.
+  EmulatedGraph* find(hipStream_t s) {
+    if (active_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<std::mutex> lock(m_);
+    auto it = graphs_.find(s);
+    return it == graphs_.end() ? nullptr : it->second.get();
+  }
+  bool begin(hipStream_t s) {
+    std::lock_guard<std::mutex> lock(m_);
+    const bool fresh = graphs_.emplace(s, std::make_unique<EmulatedGraph>()).second;
+    if (fresh) active_.fetch_add(1, std::memory_order_release);
+    return fresh;
+  }
+  std::unique_ptr<EmulatedGraph> end(hipStream_t s) {
+    std::lock_guard<std::mutex> lock(m_);
+    auto it = graphs_.find(s);
+    if (it == graphs_.end()) return nullptr;
+    std::unique_ptr<EmulatedGraph> g = std::move(it->second);
+    graphs_.erase(it);
+    active_.fetch_sub(1, std::memory_order_release);
+    return g;
+  }
+
+ private:
+  std::mutex m_;
+  std::atomic<int> active_{0};
+  std::unordered_map<hipStream_t, std::unique_ptr<EmulatedGraph>> graphs_;
+};
+
+inline EmulatedGraph* capturing(hipStream_t s) { return EmulatedCaptures::get().find(s); }
+#endif
+
+#if defined(RRWKV_GPU_EMULATION)
 inline Error try_device_count(int* n) { return hipGetDeviceCount(n); }
 inline int current_device() { int d = 0; check(hipGetDevice(&d), "hipGetDevice"); return d; }
 inline void set_device(int d) { check(hipSetDevice(d), "hipSetDevice"); }
@@ -103,14 +168,37 @@ inline void* malloc_bytes(size_t n) {
 inline void free_bytes(void* p) { hipFree(p); }
 // Stream-ordered scratch. HIP-CPU's hipMallocAsync sets the pointer only when the stream reaches
 // it, so the emulation allocates at once and frees in stream order.
-inline void* malloc_async(size_t n, Stream) { return malloc_bytes(n); }
-inline void free_async(void* p, Stream s) { check(hipFreeAsync(p, s), "hipFreeAsync"); }
+inline void* malloc_async(size_t n, Stream s) {
+  void* p = malloc_bytes(n);
+  if (EmulatedGraph* g = capturing(s)) g->owned.push_back(p);
+  return p;
+}
+inline void free_async(void* p, Stream s) {
+  if (EmulatedGraph* g = capturing(s)) {
+    if (std::find(g->owned.begin(), g->owned.end(), p) != g->owned.end()) return;  // freed with the graph
+    throw DeviceError("hipFreeAsync: freeing memory that the capture did not allocate is not emulated");
+  }
+  check(hipFreeAsync(p, s), "hipFreeAsync");
+}
 inline void copy(void* dst, const void* src, size_t n) { check(hipMemcpy(dst, src, n, hipMemcpyDefault), "hipMemcpy"); }
 inline void copy_async(void* dst, const void* src, size_t n, Stream s) {
+  if (EmulatedGraph* g = capturing(s)) {
+    g->steps.emplace_back([=](Stream to) { check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, to), "hipMemcpyAsync"); });
+    return;
+  }
   check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, s), "hipMemcpyAsync");
 }
-inline void fill_async(void* dst, int byte, size_t n, Stream s) { check(hipMemsetAsync(dst, byte, n, s), "hipMemsetAsync"); }
-inline void stream_synchronize(Stream s) { check(hipStreamSynchronize(s), "hipStreamSynchronize"); }
+inline void fill_async(void* dst, int byte, size_t n, Stream s) {
+  if (EmulatedGraph* g = capturing(s)) {
+    g->steps.emplace_back([=](Stream to) { check(hipMemsetAsync(dst, byte, n, to), "hipMemsetAsync"); });
+    return;
+  }
+  check(hipMemsetAsync(dst, byte, n, s), "hipMemsetAsync");
+}
+inline void stream_synchronize(Stream s) {
+  if (capturing(s)) throw DeviceError("hipStreamSynchronize: the stream is being captured (operation not permitted)");
+  check(hipStreamSynchronize(s), "hipStreamSynchronize");
+}
 inline Stream stream_create() { Stream s{}; check(hipStreamCreate(&s), "hipStreamCreate"); return s; }
 inline void stream_destroy(Stream s) { hipStreamDestroy(s); }
 // Whether `p` is memory of device `d`. Emulated device memory is host memory: always true.
@@ -172,16 +260,70 @@ class DeviceGuard {
   bool changed_;
 };
 
+// ---- stream capture and graphs --------------------------------------------------------------------
+// capture_begin(s) .. capture_end(s): the work queued on s in between is recorded, not run, and
+// becomes a graph that graph_launch queues again as a whole. CUDA: stream capture (this thread's
+// calls only) and an instantiated CUDA graph. HIP-CPU: the recording above, replayed step by step.
+#if defined(RRWKV_GPU_EMULATION)
+using GraphExec = EmulatedGraph*;
+inline void capture_begin(Stream s) {
+  if (!EmulatedCaptures::get().begin(s)) throw DeviceError("stream capture: the stream is already being captured");
+}
+inline GraphExec capture_end(Stream s) {
+  std::unique_ptr<EmulatedGraph> g = EmulatedCaptures::get().end(s);
+  if (!g) throw DeviceError("stream capture: the stream is not being captured");
+  return g.release();
+}
+inline void capture_abandon(Stream s) noexcept { EmulatedCaptures::get().end(s); }
+inline void graph_launch(GraphExec g, Stream s) {
+  if (capturing(s)) throw DeviceError("graph launch: launching a graph into a captured stream is not emulated");
+  for (const auto& step : g->steps) step(s);
+}
+inline void graph_destroy(GraphExec g) noexcept { delete g; }
+#else
+using GraphExec = cudaGraphExec_t;
+inline void capture_begin(Stream s) {
+  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
+}
+inline GraphExec capture_end(Stream s) {
+  cudaGraph_t g = nullptr;
+  check(cudaStreamEndCapture(s, &g), "cudaStreamEndCapture");
+  cudaGraphExec_t e = nullptr;
+  const Error err = cudaGraphInstantiate(&e, g, 0);
+  cudaGraphDestroy(g);
+  check(err, "cudaGraphInstantiate");
+  return e;
+}
+inline void capture_abandon(Stream s) noexcept {
+  cudaGraph_t g = nullptr;
+  if (cudaStreamEndCapture(s, &g) == cudaSuccess && g) cudaGraphDestroy(g);
+  cudaGetLastError();  // an invalidated capture leaves its error behind
+}
+inline void graph_launch(GraphExec e, Stream s) { check(cudaGraphLaunch(e, s), "cudaGraphLaunch"); }
+inline void graph_destroy(GraphExec e) noexcept { cudaGraphExecDestroy(e); }
+#endif
+
 // ---- the one kernel launcher -----------------------------------------------------------------------
 // launch("what", kernel, grid, block, shared_bytes, stream, args...): arguments are converted to
 // the kernel's parameter types first; an empty grid is no work, not an error; a refused launch
-// throws DeviceError naming `what`.
+// throws DeviceError naming `what`. On a captured stream the launch is recorded (CUDA does that
+// itself; the emulation keeps the kernel and its converted arguments for the replay).
 template <class... Params, class... Args>
 void launch(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, size_t shared_bytes, Stream stream,
             Args&&... args) {
   static_assert(sizeof...(Params) == sizeof...(Args), "launch: wrong number of kernel arguments");
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
 #if defined(RRWKV_GPU_EMULATION)
+  if (EmulatedGraph* g = capturing(stream)) {
+    g->steps.emplace_back([kernel, grid, block, shared_bytes, params = std::tuple<Params...>(static_cast<Params>(args)...)](
+                              Stream to) {
+      std::apply([&](const auto&... p) {
+        hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), to, p...);
+      }, params);
+      check(last_error(), "graph replay: a recorded launch");
+    });
+    return;
+  }
   hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), stream,
                      static_cast<Params>(args)...);
 #else

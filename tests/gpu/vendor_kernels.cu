@@ -68,6 +68,14 @@ void reverse_in_shared(const float* x, float* y, unsigned n) {
   stream_synchronize(nullptr);
 }
 
+void reverse_via_scratch(const float* x, float* y, unsigned n, void* stream) {
+  const Stream s = to_stream(stream);
+  float* scratch = static_cast<float*>(malloc_async(n * sizeof(float), s));
+  launch("reverse", reverse_kernel, dim3(1), dim3(n), n * sizeof(float), s, x, scratch, n);
+  copy_async(y, scratch, n * sizeof(float), s);
+  free_async(scratch, s);
+}
+
 void histogram(const uint32_t* x, int64_t n, uint32_t* counts, float* total) {
   launch("histogram", histogram_kernel, dim3(blocks(n, 64)), dim3(64), 0, nullptr, x, n, counts, total);
   stream_synchronize(nullptr);

@@ -13,6 +13,10 @@ void shuffles(const float* x, float* out, unsigned bx, unsigned by);
 // y[t] = x[n - 1 - t] for one block of n threads, through dynamic shared memory and a barrier.
 void reverse_in_shared(const float* x, float* y, unsigned n);
 
+// The same through stream-ordered scratch, queued on `stream` (not waited for): reversed into a
+// buffer from malloc_async, copied to y, freed.
+void reverse_via_scratch(const float* x, float* y, unsigned n, void* stream);
+
 // counts[x[i] % 8] += 1 and *total += 0.5 for i < n, with atomics (many blocks).
 void histogram(const uint32_t* x, int64_t n, uint32_t* counts, float* total);
 
