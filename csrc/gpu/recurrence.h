@@ -11,13 +11,16 @@
 
 namespace rrwkv::gpu {
 
-// Row i owns the token rows [start[i], start[i+1]) and the state at state[i] (a device pointer to
-// the row's state, laid out as the architecture's state schema). `start` and `state` are device
-// arrays of n_rows + 1 and n_rows entries.
+// Row i owns the token rows [start[i], start[i+1]) and row row[i] of a state store: the state at
+// states + row[i] * state_floats, laid out as the architecture's state schema (ops::RaggedRows's
+// fields, all in device memory).
 struct DeviceRows {
   int64_t n_rows = 0;
-  const int64_t* start = nullptr;
-  float* const* state = nullptr;
+  const int64_t* start = nullptr;  // n_rows + 1 token offsets
+  const int64_t* row = nullptr;    // n_rows store rows
+  float* states = nullptr;
+  int64_t state_floats = 0;
+  bool valid() const { return n_rows >= 0 && (n_rows == 0 || (start && row && states && state_floats > 0)); }
 };
 
 // ops::Wkv4Batch on the device: per channel (docs/RRWKV.md §5) the output from the state before

@@ -33,7 +33,7 @@ __global__ void wkv5_kernel(Wkv5Batch b) {
   const int64_t i = blockIdx.x / H, o = blockIdx.x % H * S, j = threadIdx.x;
   const int64_t t0 = b.rows.start[i], t1 = b.rows.start[i + 1];
   float* u = sh;
-  float* state = b.rows.state[i] + b.field + o * S;  // head h's state: h * S * S = o * S
+  float* state = b.rows.states + b.rows.row[i] * b.rows.state_floats + b.field + o * S;  // head h's state: h * S * S = o * S
   if (j < S) u[j] = b.u[o + j];
   for (int64_t t = t0; t < t1; ++t) {
     float* r = sh + S + (t & 1) * 3 * S;
@@ -50,7 +50,7 @@ __global__ void wkv7_kernel(Wkv7Batch b) {
   const int64_t S = b.head_size, H = b.C / S, C = b.C;
   const int64_t i = blockIdx.x / H, o = blockIdx.x % H * S;
   const int64_t t0 = b.rows.start[i], t1 = b.rows.start[i + 1];
-  float* state = b.rows.state[i] + b.field + o * S;
+  float* state = b.rows.states + b.rows.row[i] * b.rows.state_floats + b.field + o * S;
   const int64_t ln = lane(), wp = warp();
   for (int64_t t = t0; t < t1; ++t) {
     float* r = sh + (t & 1) * 6 * S;
@@ -85,8 +85,7 @@ __global__ void wkv7_kernel(Wkv7Batch b) {
 
 // The checks both matrix recurrences share; returns the number of heads.
 int64_t check_heads(const char* op, const DeviceRows& rows, int64_t C, int64_t S, int64_t field, bool operands) {
-  const bool ok = rows.n_rows >= 0 && C > 0 && S > 0 && C % S == 0 && S <= kMaxHeadSize && field >= 0 &&
-                  (rows.n_rows == 0 || (rows.start && rows.state)) && operands;
+  const bool ok = rows.valid() && C > 0 && S > 0 && C % S == 0 && S <= kMaxHeadSize && field >= 0 && operands;
   if (!ok)
     throw InvalidArgument(std::string(op) + ": need C > 0 in heads of 1 to " + std::to_string(kMaxHeadSize) +
                           " channels, a field >= 0, rows and every operand; got C=" + std::to_string(C) +

@@ -21,7 +21,7 @@ __global__ void wkv4_kernel(Wkv4Batch b, int64_t channel_blocks) {
   if (c >= C) return;
   const int64_t t0 = b.rows.start[i], t1 = b.rows.start[i + 1];
   if (t1 == t0) return;
-  float* st = b.rows.state[i];
+  float* st = b.rows.states + b.rows.row[i] * b.rows.state_floats;
   wkv::StepState<float> s{st[b.field[0] + c], st[b.field[1] + c], st[b.field[2] + c], 0.0f, 0.0f, 0.0f};
   int64_t m = 0, m_end = 0;
   if (kMedium) {
@@ -47,8 +47,7 @@ __global__ void wkv4_kernel(Wkv4Batch b, int64_t channel_blocks) {
 
 void wkv4(const Wkv4Batch& b, void* stream) {
   const bool medium = b.wm != nullptr;
-  bool ok = b.rows.n_rows >= 0 && b.C > 0 && (b.rows.n_rows == 0 || (b.rows.start && b.rows.state)) && b.w && b.u &&
-            b.k && b.v && b.out;
+  bool ok = b.rows.valid() && b.C > 0 && b.w && b.u && b.k && b.v && b.out;
   for (int f = 0; f < (medium ? 6 : 3); ++f) ok = ok && b.field[f] >= 0;
   if (medium) ok = ok && b.bm && b.med_start && b.fold_at && b.km && b.vm;
   if (!ok)

@@ -31,7 +31,7 @@ using rrwkv::test::Recurrence;
 struct DecodeStep {
   MatrixProblem p7, p5;  // token inputs of one step; their states are the rows' initial states
   int64_t n = 0, C = 0;
-  DeviceBuffer start, slots7, slots5, ptr7, ptr5;
+  DeviceBuffer start, store_rows, slots7, slots5;
   DeviceBuffer staging, inputs;  // the step's inputs, packed: r, w, k, v, kappa, a (RWKV-7), r, k, v, w, u (RWKV-5)
   DeviceBuffer y7, y5, mixed, mu;
   std::vector<float> packed;     // host copy of one step's inputs
@@ -42,16 +42,17 @@ struct DecodeStep {
     p5 = rrwkv::test::make_matrix_problem(Recurrence::Rwkv6, S, H, std::vector<int64_t>(rows, 1), 32);
     n = rows, C = S * H;
     start = to_device(p7.start);
-    auto slots = [&](const MatrixProblem& p, DeviceBuffer& buf, DeviceBuffer& ptr) {  // row i in slot n - 1 - i
+    std::vector<int64_t> row(n);  // batch row i in store row n - 1 - i
+    for (int64_t i = 0; i < n; ++i) row[i] = n - 1 - i;
+    store_rows = to_device(row);
+    auto slots = [&](const MatrixProblem& p, DeviceBuffer& buf) {
       std::vector<float> all(n * p.state_floats());
-      for (int64_t i = 0; i < n; ++i) std::copy(p.states[i].begin(), p.states[i].end(), all.begin() + (n - 1 - i) * p.state_floats());
+      for (int64_t i = 0; i < n; ++i)
+        std::copy(p.states[i].begin(), p.states[i].end(), all.begin() + row[i] * p.state_floats());
       buf = to_device(all);
-      std::vector<float*> pointers(n);
-      for (int64_t i = 0; i < n; ++i) pointers[i] = buf.as<float>() + (n - 1 - i) * p.state_floats();
-      ptr = to_device(pointers);
     };
-    slots(p7, slots7, ptr7);
-    slots(p5, slots5, ptr5);
+    slots(p7, slots7);
+    slots(p5, slots5);
     const std::vector<float>* parts[11] = {&p7.r, &p7.w, &p7.k, &p7.v, &p7.kappa, &p7.a,
                                            &p5.r, &p5.k, &p5.v, &p5.w, &p5.u};
     for (int q = 0; q < 11; ++q) {
@@ -81,13 +82,13 @@ struct DecodeStep {
     rrwkv::gpu::queue_copy(inputs.data(), staging.data(), packed.size() * sizeof(float), stream);
     const float* in = inputs.as<float>();
     rrwkv::gpu::Wkv7Batch b7;
-    b7.rows = {n, start.as<int64_t>(), ptr7.as<float* const>()};
+    b7.rows = {n, start.as<int64_t>(), store_rows.as<int64_t>(), slots7.as<float>(), p7.state_floats()};
     b7.C = C, b7.head_size = p7.S, b7.field = p7.field;
     b7.r = in + off[0], b7.w = in + off[1], b7.k = in + off[2], b7.v = in + off[3], b7.kappa = in + off[4];
     b7.a = in + off[5], b7.y = y7.as<float>();
     rrwkv::gpu::wkv7(b7, stream);
     rrwkv::gpu::Wkv5Batch b5;
-    b5.rows = {n, start.as<int64_t>(), ptr5.as<float* const>()};
+    b5.rows = {n, start.as<int64_t>(), store_rows.as<int64_t>(), slots5.as<float>(), p5.state_floats()};
     b5.C = C, b5.head_size = p5.S, b5.field = p5.field;
     b5.r = in + off[6], b5.k = in + off[7], b5.v = in + off[8], b5.w = in + off[9], b5.ldw = C, b5.u = in + off[10];
     b5.y = y5.as<float>();

@@ -27,32 +27,37 @@ using rrwkv::gpu::to_host;
 using rrwkv::test::MatrixProblem;
 using rrwkv::test::Recurrence;
 
-// Row states on the device: slot perm[i] of one buffer holds row i's state.
+// Row states on the device: a store of one row more than the batch, batch row i in store row
+// perm[i] (reversed order when permuting); the spare row must stay as it was.
 struct DeviceStates {
-  DeviceBuffer slots, pointers, start;
-  int64_t floats = 0;
+  DeviceBuffer slots, store_rows, start;
+  int64_t floats = 0, spare = 0;
   std::vector<int64_t> perm;
+  std::vector<float> spare_state;
   rrwkv::gpu::DeviceRows rows;
 
   DeviceStates(const std::vector<std::vector<float>>& states, const std::vector<int64_t>& starts, bool permute) {
     const int64_t n = static_cast<int64_t>(states.size());
-    floats = n ? static_cast<int64_t>(states[0].size()) : 0;
+    floats = n ? static_cast<int64_t>(states[0].size()) : 1;
     perm.resize(n);
-    std::iota(perm.begin(), perm.end(), 0);
-    if (permute) std::reverse(perm.begin(), perm.end());
-    std::vector<float> all(std::max<int64_t>(1, n * floats));
+    for (int64_t i = 0; i < n; ++i) perm[i] = permute ? n - i : i;
+    spare = permute ? 0 : n;
+    std::vector<float> all((n + 1) * floats, 0.0f);
     for (int64_t i = 0; i < n; ++i) std::copy(states[i].begin(), states[i].end(), all.begin() + perm[i] * floats);
+    for (int64_t f = 0; f < floats; ++f) all[spare * floats + f] = 1000.0f + static_cast<float>(f);
+    spare_state.assign(all.begin() + spare * floats, all.begin() + (spare + 1) * floats);
     slots = to_device(all);
-    std::vector<float*> ptr(std::max<int64_t>(1, n));
-    for (int64_t i = 0; i < n; ++i) ptr[i] = slots.as<float>() + perm[i] * floats;
-    pointers = to_device(ptr);
+    store_rows = to_device(n ? perm : std::vector<int64_t>(1));
     start = to_device(starts);
-    rows.n_rows = n, rows.start = start.as<int64_t>(), rows.state = pointers.as<float* const>();
+    rows.n_rows = n, rows.start = start.as<int64_t>(), rows.row = store_rows.as<int64_t>();
+    rows.states = slots.as<float>(), rows.state_floats = floats;
   }
-  std::vector<float> row(int64_t i) const {
-    std::vector<float> all = to_host<float>(slots, perm.size() * floats);
-    return std::vector<float>(all.begin() + perm[i] * floats, all.begin() + (perm[i] + 1) * floats);
+  std::vector<float> row(int64_t store_row) const {
+    std::vector<float> all = to_host<float>(slots, (perm.size() + 1) * floats);
+    return std::vector<float>(all.begin() + store_row * floats, all.begin() + (store_row + 1) * floats);
   }
+  std::vector<float> batch_row(int64_t i) const { return row(perm[i]); }
+  void expect_spare_untouched() const { EXPECT_EQ(row(spare), spare_state) << "a store row outside the batch changed"; }
 };
 
 // A device copy of x (one float if x is empty: a row of no tokens still passes buffers).
@@ -99,7 +104,8 @@ MatrixRun run_gpu(const MatrixProblem& p, bool permute = true) {
     rrwkv::gpu::synchronize(nullptr);
   }
   MatrixRun out{to_host<float>(y, N * C), {}};
-  for (int64_t i = 0; i < p.n_rows(); ++i) out.states.push_back(st.row(i));
+  for (int64_t i = 0; i < p.n_rows(); ++i) out.states.push_back(st.batch_row(i));
+  st.expect_spare_untouched();
   return out;
 }
 
@@ -289,7 +295,8 @@ Wkv4Run run_gpu(const Wkv4Problem& p, bool permute = true) {
   rrwkv::gpu::wkv4(b, nullptr);
   rrwkv::gpu::synchronize(nullptr);
   Wkv4Run run{to_host<float>(out, p.n_tokens() * p.C), {}};
-  for (int64_t i = 0; i < p.n_rows(); ++i) run.states.push_back(st.row(i));
+  for (int64_t i = 0; i < p.n_rows(); ++i) run.states.push_back(st.batch_row(i));
+  st.expect_spare_untouched();
   return run;
 }
 

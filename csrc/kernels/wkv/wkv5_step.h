@@ -1,5 +1,5 @@
 // One token of one head of the RWKV-5.2 / RWKV-6 recurrence (ops/wkv5.h), the math shared by the
-// CPU op and the GPU decode kernel (gpu/recurrence.cu). The head's S x S state has a row per key
+// CPU op and the GPU kernel (gpu/recurrence_matrix.cu). The head's S x S state has a row per key
 // channel a and a column per value channel j:
 //     y_j = bonus v_j + Σ_a r_a S[a][j]          bonus = Σ_a r_a u_a k_a (the state before the token)
 //     S[a][j] = k_a v_j + w_a S[a][j]
@@ -21,25 +21,29 @@ RRWKV_HD float bonus(int64_t S, const float* r, const float* u, const float* k) 
   return b;
 }
 
-// Value channel j: returns y_j and leaves the column after the token. The column's elements are
-// `state[a * S + j]`; vj is v_j.
+// One element: y_j gains r_a S[a][j], then S[a][j] becomes k_a v_j + w_a S[a][j].
+RRWKV_HD void element(float& y, float& s, float ra, float ka, float wa, float vj) {
+  const float old = s;
+  y += ra * old;
+  s = ka * vj + wa * old;
+}
+
+// Value channel j (the GPU's split): returns y_j and leaves column j (`state[a * S + j]`) after
+// the token; vj is v_j.
 RRWKV_HD float column_step(int64_t S, float* state, int64_t j, const float* r, const float* k, const float* w,
                            float vj, float bonus_) {
   float y = bonus_ * vj;
-  for (int64_t a = 0; a < S; ++a) {
-    float& s = state[a * S + j];
-    const float old = s;
-    y += r[a] * old;
-    s = k[a] * vj + w[a] * old;
-  }
+  for (int64_t a = 0; a < S; ++a) element(y, state[a * S + j], r[a], k[a], w[a], vj);
   return y;
 }
 
-// The whole head.
+// The whole head, key channels outside (the CPU op's loop nest: the inner loop vectorizes).
 RRWKV_HD void head_step(int64_t S, float* state, const float* r, const float* k, const float* v, const float* w,
                         const float* u, float* y) {
   const float b = bonus(S, r, u, k);
-  for (int64_t j = 0; j < S; ++j) y[j] = column_step(S, state, j, r, k, w, v[j], b);
+  for (int64_t j = 0; j < S; ++j) y[j] = b * v[j];
+  for (int64_t a = 0; a < S; ++a)
+    for (int64_t j = 0; j < S; ++j) element(y[j], state[a * S + j], r[a], k[a], w[a], v[j]);
 }
 
 }  // namespace rrwkv::wkv5

@@ -1,5 +1,5 @@
 // One token of one head of the RWKV-7 recurrence (ops/wkv7.h), the math shared by the CPU op and
-// the GPU decode kernel (gpu/recurrence.cu). The head's S x S state has a row per value channel i
+// the GPU kernel (gpu/recurrence_matrix.cu). The head's S x S state has a row per value channel i
 // and a column per key channel j; the token decays the columns, removes along the unit key κ at
 // the rate a, and learns v kᵀ; the output reads the state after the token:
 //     sk_i    = Σ_j S[i][j] κ_j
