@@ -132,7 +132,7 @@ step gpu-tests-py 120 env -C "$ROOT/tests" "$PYTHON" -m pytest -q -rs -m "cuda o
 no_skips gpu-tests-py "$OUT/gpu-tests-py.xml"
 
 # ---- 5. compute-sanitizer on short runs: memory errors, then shared-memory races -------------------
-SHORT='GpuVendor.*:GpuGemm.*:GpuOps.*:GpuWkvRuns.*:*GpuWkv.MisalignedBuffersAndInPlaceState/*'
+SHORT='GpuVendor.*:GpuGemm.*:GpuOps.*:GpuWkvRuns.*:*GpuWkv.MisalignedBuffersAndInPlaceState/*:*GpuRecurrence*:GpuGraph.*:GpuTimeMix.*'
 if command -v compute-sanitizer >/dev/null; then
   step memcheck 90 compute-sanitizer --tool memcheck --error-exitcode 1 --leak-check full "$GPU_TESTS" \
     --gtest_filter="$SHORT" --gtest_brief=1
