@@ -166,6 +166,12 @@ inline void* malloc_bytes(size_t n) {
   return p;
 }
 inline void free_bytes(void* p) { hipFree(p); }
+inline void* malloc_host_pinned(size_t n) {
+  void* p = nullptr;
+  check(hipHostMalloc(&p, n), "hipHostMalloc");
+  return p;
+}
+inline void free_host_pinned(void* p) { hipHostFree(p); }
 // Stream-ordered scratch. HIP-CPU's hipMallocAsync sets the pointer only when the stream reaches
 // it, so the emulation allocates at once and frees in stream order.
 inline void* malloc_async(size_t n, Stream s) {
@@ -218,6 +224,12 @@ inline void* malloc_bytes(size_t n) {
   return p;
 }
 inline void free_bytes(void* p) { cudaFree(p); }
+inline void* malloc_host_pinned(size_t n) {
+  void* p = nullptr;
+  check(cudaMallocHost(&p, n), "cudaMallocHost");
+  return p;
+}
+inline void free_host_pinned(void* p) { cudaFreeHost(p); }
 inline void* malloc_async(size_t n, Stream s) {
   void* p = nullptr;
   check(cudaMallocAsync(&p, n, s), "cudaMallocAsync");
