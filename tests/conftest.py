@@ -19,8 +19,10 @@ def _nvidia_gpu_present():
 
 
 def pytest_runtest_setup(item):
-    needs_gpu = "real_gpu" in item.keywords
-    if "cuda" not in item.keywords and not needs_gpu:
+    # markers, not item.keywords: keywords hold the names of the folders above the test too, so a
+    # checkout in a folder named `cuda` would mark every test
+    needs_gpu = item.get_closest_marker("real_gpu") is not None
+    if item.get_closest_marker("cuda") is None and not needs_gpu:
         return
     if needs_gpu and EMULATED:
         pytest.skip("needs a physical GPU; this is the emulated build (" + _core.cuda_status() + ")")
