@@ -4,8 +4,9 @@
 # rrwkv_rt with the GPU sources compiled by nvcc (RRWKV_CUDA=ON, the package and the C++ tests in
 # one build tree), checks that the module uses the GPU, runs every GPU
 # test on it (the C++ tests of tests/gpu and every `cuda`-marked pytest test: a skip is a failure
-# here), compute-sanitizer memcheck and racecheck on short runs, and the training-kernel benchmark
-# (tools/bench_train.py). The same tests run in CI on the CPU under HIP-CPU; here a GPU judges them.
+# here), compute-sanitizer memcheck and racecheck on short runs, the training-kernel benchmark
+# (tools/bench_train.py) and the decode recurrences' (tests/gpu/bench_recurrence.cpp, against a
+# copy of the same bytes). The same tests run in CI on the CPU under HIP-CPU; here a GPU judges them.
 #
 #   bash tools/gpu_check.sh              # logs and summary.txt under ${OUT:-./gpu_check_out}
 #
@@ -142,8 +143,10 @@ else
   die 2 "compute-sanitizer not found (it comes with the CUDA toolkit); memcheck and racecheck cannot run"
 fi
 
-# ---- 6. training-kernel benchmark on the GPU ---------------------------------------------------
+# ---- 6. benchmarks on the GPU ---------------------------------------------------------------------
 step bench-train 120 env -C "$ROOT/tests" "$PYTHON" "$ROOT/tools/bench_train.py" --no-torch
+# the decode recurrences against the memory floor (a copy of the same state bytes, same run)
+step bench-recurrence 60 "$BUILD/tests/gpu/rrwkv_gpu_bench"
 
 if [ "${RRWKV_GPU_CHECK_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
   step ncu 180 env -C "$ROOT/tests" ncu --target-processes all --kernel-name regex:wkv --launch-count 4 \
