@@ -1,16 +1,19 @@
-// The matrix architectures' time-mix steps on the GPU (gpu/time_mix.h) against their CPU ops
-// (rwkv6::decay, rwkv7::prepare, rwkv7::add_bonus): heads of 64 and of odd sizes (partial warps,
-// heads smaller than a warp), one token row and many, layer 0 (v_first written) and later layers
-// (v mixed with it). Within 1e-5 of the CPU (the per-head sums are block sums on the GPU).
+// The matrix architectures' own steps on the GPU (gpu/time_mix.h, gpu/deep_embed.h) against their
+// CPU ops (rwkv6::decay, rwkv7::prepare, rwkv7::add_bonus, rwkv7::deep_embed_mix / _scale): heads
+// of 64 and of odd sizes (partial warps, heads smaller than a warp), one token row and many,
+// layer 0 (v_first written) and later layers (v mixed with it). Within 1e-5 of the CPU (the
+// per-head sums are block sums on the GPU).
 #include <cmath>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "arch/rwkv6/decay_op.h"
+#include "arch/rwkv7/deep_embed.h"
 #include "arch/rwkv7/ops.h"
 #include "core/errors.h"
 #include "core/thread_pool.h"
+#include "gpu/deep_embed.h"
 #include "gpu/gpu_test.h"
 #include "gpu/runtime.h"
 #include "gpu/time_mix.h"
@@ -106,6 +109,26 @@ TEST(GpuTimeMix, Rwkv7PrepareAndBonusMatchTheCpu) {
     }
 }
 
+TEST(GpuTimeMix, Rwkv7DeepEmbedStepsMatchTheCpu) {
+  RRWKV_NEED_GPU();
+  Cpu cpu;
+  for (auto [n, R, F] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{{1, 32, 96}, {5, 7, 300}}) {
+    const std::string what = "n=" + std::to_string(n) + " R=" + std::to_string(R);
+    const std::vector<float> proj = random_floats(n * R, 41), rows = random_floats(n * R * R, 42);
+    const std::vector<float> mod = random_floats(n * F, 43), s0 = random_floats(F, 44), k = random_floats(n * F, 45);
+    std::vector<float> mixed(n * R), ck = k;
+    rrwkv::rwkv7::deep_embed_mix(cpu.ctx, proj.data(), rows.data(), n, R, mixed.data());
+    rrwkv::rwkv7::deep_embed_scale(cpu.ctx, ck.data(), mod.data(), s0.data(), n, F);
+    DeviceBuffer dproj = to_device(proj), drows = to_device(rows), dmod = to_device(mod), ds0 = to_device(s0);
+    DeviceBuffer dk = to_device(k), dmixed(n * R * sizeof(float));
+    rrwkv::gpu::deep_embed_mix(dproj.as<float>(), drows.as<float>(), n, R, dmixed.as<float>(), nullptr);
+    rrwkv::gpu::deep_embed_scale(dk.as<float>(), dmod.as<float>(), ds0.as<float>(), n, F, nullptr);
+    rrwkv::gpu::synchronize(nullptr);
+    expect_near(to_host<float>(dmixed, n * R), mixed, 1e-5, "deep_embed_mix " + what);
+    expect_near(to_host<float>(dk, n * F), ck, 1e-6, "deep_embed_scale " + what);
+  }
+}
+
 TEST(GpuTimeMix, OperandsAreChecked) {
   RRWKV_NEED_GPU();
   float x = 0;
@@ -115,6 +138,8 @@ TEST(GpuTimeMix, OperandsAreChecked) {
   p.n = 1, p.C = 64, p.head_size = 64;
   EXPECT_THROW(rrwkv::gpu::rwkv7_prepare(p, nullptr), rrwkv::InvalidArgument);
   EXPECT_THROW(rrwkv::gpu::rwkv6_decay(nullptr, &x, &x, 1, 4, nullptr), rrwkv::InvalidArgument);
+  EXPECT_THROW(rrwkv::gpu::deep_embed_mix(&x, &x, 1, 0, &x, nullptr), rrwkv::InvalidArgument);
+  EXPECT_THROW(rrwkv::gpu::deep_embed_scale(&x, nullptr, &x, 1, 4, nullptr), rrwkv::InvalidArgument);
 }
 
 }  // namespace
