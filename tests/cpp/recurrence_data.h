@@ -4,12 +4,13 @@
 // (tests/cpp) and the GPU decode kernels' tests (tests/gpu).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
 #include <vector>
 
-#include "core/thread_pool.h"
+#include "ops/backend.h"
 #include "ops/wkv5.h"
 #include "ops/wkv7.h"
 
@@ -78,14 +79,19 @@ inline MatrixProblem make_matrix_problem(Recurrence kind, int64_t S, int64_t H, 
 // The CPU op on the problem's rows and states (in place), one thread, rows computed as alone;
 // returns y (token rows of C).
 inline std::vector<float> run_cpu_op(MatrixProblem& p) {
-  ThreadPool pool(1);
-  ExecContext ctx{Device::cpu(), &pool, nullptr};
+  CpuBackend backend(1, 0);
+  ExecContext ctx(backend);
   ctx.batch_invariant = true;
-  std::vector<float*> sp;
-  for (auto& st : p.states) sp.push_back(st.data());
+  // the rows' states in a store, batch row i in store row n - 1 - i
+  const int64_t n = p.n_rows(), F = p.state_floats();
+  std::vector<float> store(std::max<int64_t>(1, n * F));
+  std::vector<int64_t> store_row(std::max<int64_t>(1, n));
+  for (int64_t i = 0; i < n; ++i) {
+    store_row[i] = n - 1 - i;
+    std::copy(p.states[i].begin(), p.states[i].end(), store.begin() + store_row[i] * F);
+  }
   std::vector<float> y(p.n_tokens() * p.C, 0.0f);
-  ops::RaggedRows rows;
-  rows.n_rows = p.n_rows(), rows.start = p.start.data(), rows.state = sp.data();
+  ops::RaggedRows rows{n, p.start.data(), store_row.data(), store.data(), F};
   if (p.kind == Recurrence::Rwkv7) {
     ops::Wkv7Batch b;
     b.rows = rows, b.C = p.C, b.head_size = p.S, b.field = p.field;
@@ -99,6 +105,8 @@ inline std::vector<float> run_cpu_op(MatrixProblem& p) {
     b.y = y.data();
     ops::wkv5(ctx, b);
   }
+  for (int64_t i = 0; i < n; ++i)
+    std::copy(store.begin() + store_row[i] * F, store.begin() + (store_row[i] + 1) * F, p.states[i].begin());
   return y;
 }
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "core/errors.h"
-#include "core/thread_pool.h"
+#include "ops/backend.h"
 #include "cpp/recurrence_data.h"
 #include "gpu/gpu_test.h"
 #include "gpu/recurrence.h"
@@ -257,24 +257,26 @@ struct Wkv4Run {
 };
 
 Wkv4Run run_cpu(Wkv4Problem p) {
-  rrwkv::ThreadPool pool(1);
-  rrwkv::ExecContext ctx{rrwkv::Device::cpu(), &pool, nullptr};
+  rrwkv::CpuBackend backend(1, 0);
+  rrwkv::ExecContext ctx(backend);
   ctx.batch_invariant = true;
-  std::vector<float*> sp;
-  for (auto& st : p.states) sp.push_back(st.data());
+  const int64_t n = p.n_rows(), F = static_cast<int64_t>(p.states[0].size());
+  std::vector<float> store(n * F);  // batch row i in store row i
+  std::vector<int64_t> store_row(n);
+  for (int64_t i = 0; i < n; ++i)
+    store_row[i] = i, std::copy(p.states[i].begin(), p.states[i].end(), store.begin() + i * F);
   Wkv4Run run{std::vector<float>(p.n_tokens() * p.C), {}};
   rrwkv::ops::Wkv4Batch b;
   b.C = p.C, b.w = p.w.data(), b.u = p.u.data();
   if (p.s > 0) {
-    b.wm = p.wm.data(), b.bm = p.bm.data(), b.med_start = p.med_start.data(), b.fold_at = p.fold_at.data();
+    b.wm = p.wm.data(), b.bm = p.bm.data(), b.mediums = {p.s, p.med_start.data(), p.fold_at.data()};
     b.km = p.km.data(), b.vm = p.vm.data();
   }
-  b.n_rows = p.n_rows(), b.start = p.start.data(), b.k = p.k.data(), b.v = p.v.data();
-  b.state = sp.data();
+  b.rows = {n, p.start.data(), store_row.data(), store.data(), F}, b.k = p.k.data(), b.v = p.v.data();
   for (int f = 0; f < 6; ++f) b.field[f] = f < 3 || p.s > 0 ? p.field(f) : -1;
   b.r = p.r.data(), b.out = run.out.data();
   rrwkv::ops::wkv4(ctx, b);
-  run.states = p.states;
+  for (int64_t i = 0; i < n; ++i) run.states.emplace_back(store.begin() + i * F, store.begin() + (i + 1) * F);
   return run;
 }
 

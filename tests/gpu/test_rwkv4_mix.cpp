@@ -11,7 +11,7 @@
 
 #include "arch/rwkv4/mix_ops.h"
 #include "core/errors.h"
-#include "core/thread_pool.h"
+#include "ops/backend.h"
 #include "gpu/gpu_test.h"
 #include "gpu/runtime.h"
 #include "gpu/rwkv4_mix.h"
@@ -67,22 +67,24 @@ TEST_P(GpuRwkv4Mix, MatchesTheCpuOps) {
   const std::vector<float> mu = random_floats(5 * C, rng), eta = random_floats(2 * C, rng);
   std::vector<std::vector<float>> states(n);
   for (auto& st : states) st = random_floats(F, rng);
-  // the CPU
-  std::vector<std::vector<float>> cpu_states = states;
-  std::vector<float*> sp;
-  for (auto& st : cpu_states) sp.push_back(st.data());
-  rrwkv::ThreadPool pool(1);
-  rrwkv::ExecContext ctx{rrwkv::Device::cpu(), &pool, nullptr};
-  rrwkv::rwkv4::RowsView rows;
-  rows.C = C, rows.n_rows = n, rows.start = start.data(), rows.state = sp.data(), rows.s = c.s;
-  rows.med_start = med_start.data(), rows.fold_at = fold_at.empty() ? nullptr : fold_at.data();
+  // the CPU: batch row i in store row i
+  std::vector<float> cpu_store(n * F);
+  std::vector<int64_t> cpu_row(n);
+  for (int64_t i = 0; i < n; ++i)
+    cpu_row[i] = i, std::copy(states[i].begin(), states[i].end(), cpu_store.begin() + i * F);
+  rrwkv::CpuBackend backend(1, 0);
+  rrwkv::ExecContext ctx(backend);
+  const rrwkv::ops::RaggedRows rows{n, start.data(), cpu_row.data(), cpu_store.data(), F};
+  const rrwkv::ops::MediumRows meds{c.s, med_start.data(), fold_at.empty() ? nullptr : fold_at.data()};
   std::vector<float> xk((N + M) * C), xv((N + M) * C), xr(N * C), yk(N * C), yr(N * C);
   rrwkv::rwkv4::TimeMixInputs tm;
-  tm.rows = rows, tm.x = x.data(), tm.mu_k = &mu[0], tm.mu_v = &mu[C], tm.mu_r = &mu[2 * C];
+  tm.C = C, tm.rows = rows, tm.mediums = meds, tm.x = x.data();
+  tm.mu_k = &mu[0], tm.mu_v = &mu[C], tm.mu_r = &mu[2 * C];
   tm.att_x = 0, tm.att_seg = c.s > 0 ? C : -1, tm.xk = xk.data(), tm.xv = xv.data(), tm.xr = xr.data();
   rrwkv::rwkv4::time_mix_inputs(ctx, tm);
   rrwkv::rwkv4::ChannelMixInputs cm;
-  cm.rows = rows, cm.mode = c.mode, cm.y = y.data(), cm.mu_k = &mu[3 * C], cm.mu_r = &mu[4 * C];
+  cm.C = C, cm.rows = rows, cm.mediums = meds, cm.mode = c.mode, cm.y = y.data();
+  cm.mu_k = &mu[3 * C], cm.mu_r = &mu[4 * C];
   cm.eta_k = &eta[0], cm.eta_r = &eta[C], cm.ffn_x = c.mode == Mode::Replace ? -1 : 2 * C;
   cm.ffn_med = c.mode == Mode::Rwkv4 ? -1 : 3 * C, cm.ffn_seg = c.mode == Mode::Rwkv4 ? -1 : 4 * C;
   cm.yk = yk.data(), cm.yr = yr.data();
@@ -121,7 +123,8 @@ TEST_P(GpuRwkv4Mix, MatchesTheCpuOps) {
   const std::vector<float> got = to_host<float>(dstore, n * F);
   for (int64_t i = 0; i < n; ++i)
     expect_near(std::vector<float>(got.begin() + store_row[i] * F, got.begin() + (store_row[i] + 1) * F),
-                cpu_states[i], "state of row " + std::to_string(i));
+                std::vector<float>(cpu_store.begin() + i * F, cpu_store.begin() + (i + 1) * F),
+                "state of row " + std::to_string(i));
 }
 
 INSTANTIATE_TEST_SUITE_P(

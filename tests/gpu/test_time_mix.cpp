@@ -12,7 +12,7 @@
 #include "arch/rwkv7/deep_embed.h"
 #include "arch/rwkv7/ops.h"
 #include "core/errors.h"
-#include "core/thread_pool.h"
+#include "ops/backend.h"
 #include "gpu/deep_embed.h"
 #include "gpu/gpu_test.h"
 #include "gpu/runtime.h"
@@ -25,8 +25,8 @@ using rrwkv::gpu::to_device;
 using rrwkv::gpu::to_host;
 
 struct Cpu {
-  rrwkv::ThreadPool pool{1};
-  rrwkv::ExecContext ctx{rrwkv::Device::cpu(), &pool, nullptr};
+  rrwkv::CpuBackend backend{1, 0};
+  rrwkv::ExecContext ctx{backend};
 };
 
 std::vector<float> random_floats(size_t n, uint32_t seed, float scale = 1.0f) {
