@@ -1,30 +1,22 @@
 // RWKV-5/6 recurrence on the CPU: one task per (row, head), walking the row's tokens in order.
-// For each key channel the inner loop over value channels reads the old state for the output and
-// writes the new one in the same pass; it vectorizes (cloned for AVX2, core/clones.h).
+// The step is kernels/wkv/wkv5_step.h's: for each key channel the inner loop over value channels
+// reads the old state for the output and writes the new one in the same pass; it vectorizes
+// (cloned for AVX2, core/clones.h).
 #include <algorithm>
 
 #include "core/clones.h"
+#include "kernels/wkv/wkv5_step.h"
 #include "ops/parallel.h"
 #include "ops/wkv5.h"
 
 namespace rrwkv::ops::detail {
 namespace {
 
-// One token of one head: y = rᵀ (diag(u) k vᵀ + S), then S = k vᵀ + diag(w) S.
+// One token of one head (kernels/wkv/wkv5_step.h, the step the GPU kernel runs too).
 RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __restrict r,
                             const float* __restrict k, const float* __restrict v, const float* __restrict w,
                             const float* __restrict u, float* __restrict y) {
-  float bonus = 0.0f;  // rᵀ diag(u) k, a scalar: its term of y is bonus * v (S terms, once a token)
-  for (int64_t a = 0; a < S; ++a) bonus += r[a] * u[a] * k[a];
-  for (int64_t j = 0; j < S; ++j) y[j] = bonus * v[j];
-  for (int64_t a = 0; a < S; ++a) {
-    float* __restrict row = state + a * S;
-    const float ra = r[a], ka = k[a], wa = w[a];
-    for (int64_t j = 0; j < S; ++j) {
-      y[j] += ra * row[j];
-      row[j] = ka * v[j] + wa * row[j];
-    }
-  }
+  wkv5::head_step(S, state, r, k, v, w, u, y);
 }
 
 }  // namespace

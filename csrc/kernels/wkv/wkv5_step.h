@@ -38,8 +38,9 @@ RRWKV_HD float column_step(int64_t S, float* state, int64_t j, const float* r, c
 }
 
 // The whole head, key channels outside (the CPU op's loop nest: the inner loop vectorizes).
-RRWKV_HD void head_step(int64_t S, float* state, const float* r, const float* k, const float* v, const float* w,
-                        const float* u, float* y) {
+RRWKV_HD void head_step(int64_t S, float* __restrict state, const float* __restrict r, const float* __restrict k,
+                        const float* __restrict v, const float* __restrict w, const float* __restrict u,
+                        float* __restrict y) {
   const float b = bonus(S, r, u, k);
   for (int64_t j = 0; j < S; ++j) y[j] = b * v[j];
   for (int64_t a = 0; a < S; ++a)

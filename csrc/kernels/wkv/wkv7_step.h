@@ -18,7 +18,7 @@
 namespace rrwkv::wkv7 {
 
 // Σ a_i b_i in 16 partial sums, then the partials in order (ops/wkv7_cpu.cpp's order).
-RRWKV_HD float dot(const float* a, const float* b, int64_t n) {
+RRWKV_HD float dot(const float* __restrict a, const float* __restrict b, int64_t n) {
   float part[16] = {};
   int64_t i = 0;
   for (; i + 16 <= n; i += 16)
@@ -35,16 +35,17 @@ RRWKV_HD float element(float s, float wj, float sk, float kappa_j, float aj, flo
 }
 
 // Value channel i: updates the row (S floats) and returns y_i.
-RRWKV_HD float row_step(int64_t S, float* row, const float* r, const float* w, const float* k, float vi,
-                        const float* kappa, const float* a) {
+RRWKV_HD float row_step(int64_t S, float* __restrict row, const float* __restrict r, const float* __restrict w,
+                        const float* __restrict k, float vi, const float* __restrict kappa, const float* __restrict a) {
   const float sk = dot(row, kappa, S);
   for (int64_t j = 0; j < S; ++j) row[j] = element(row[j], w[j], sk, kappa[j], a[j], vi, k[j]);
   return dot(row, r, S);
 }
 
 // The whole head.
-RRWKV_HD void head_step(int64_t S, float* state, const float* r, const float* w, const float* k, const float* v,
-                        const float* kappa, const float* a, float* y) {
+RRWKV_HD void head_step(int64_t S, float* __restrict state, const float* __restrict r, const float* __restrict w,
+                        const float* __restrict k, const float* __restrict v, const float* __restrict kappa,
+                        const float* __restrict a, float* __restrict y) {
   for (int64_t i = 0; i < S; ++i) y[i] = row_step(S, state + i * S, r, w, k, v[i], kappa, a);
 }
 
