@@ -1,0 +1,96 @@
+// The CUDA backend (backend_cuda.h), over the GPU layer's runtime (gpu/runtime.h).
+#include "ops/backend_cuda.h"
+
+#ifdef RRWKV_WITH_CUDA
+
+#include <algorithm>
+#include <string>
+
+#include "core/errors.h"
+#include "gpu/gemm.h"
+#include "gpu/runtime.h"
+#include "gpu/staging.h"
+
+namespace rrwkv {
+namespace {
+
+// Row r at data() + r * row_floats(), in device memory; get / set / copy wait for the copy.
+class DeviceStateStore final : public StateStore {
+ public:
+  DeviceStateStore(int64_t rows, std::vector<float> initial)
+      : StateStore(rows, std::move(initial)), states_(bytes(this->rows() * row_floats())) {}
+  float* data() override { return states_.as<float>(); }
+  void get(int64_t row, float* host) const override {
+    check(row);
+    states_.download(host, bytes(row_floats()), bytes(row * row_floats()));
+  }
+  void set(int64_t row, const float* host) override {
+    check(row);
+    states_.upload(host, bytes(row_floats()), bytes(row * row_floats()));
+  }
+  void copy(int64_t from, int64_t to) override {
+    check(from), check(to);
+    if (from == to) return;
+    gpu::queue_copy(data() + to * row_floats(), data() + from * row_floats(), bytes(row_floats()), nullptr);
+    gpu::synchronize(nullptr);
+  }
+
+ private:
+  static size_t bytes(int64_t floats) { return static_cast<size_t>(floats) * sizeof(float); }
+  void check(int64_t row) const {
+    if (row < 0 || row >= rows())
+      throw InvalidArgument("state store: row " + std::to_string(row) + " of a store of " + std::to_string(rows()));
+  }
+  gpu::DeviceBuffer states_;
+};
+
+class CudaBackend final : public GpuBackend {
+ public:
+  CudaBackend(const Device& device, int64_t max_staged) : GpuBackend(device), staging_(max_staged) {}
+  void begin_call() override {
+    staging_.begin(stream_.get());  // waits for the previous call's copies before reusing their buffer
+    if (!spill_.empty()) {  // the last call outgrew the scratch: one buffer of what it used
+      gpu::synchronize(stream_.get());
+      spill_.clear();
+      scratch_ = gpu::DeviceBuffer(peak_);
+    }
+    scratch_used_ = peak_ = 0;
+  }
+  const int64_t* stage(const int64_t* host, int64_t n) override { return staging_.stage(host, n); }
+  std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const override {
+    return std::make_unique<DeviceStateStore>(rows, std::move(initial));
+  }
+  void* stream() const override { return stream_.get(); }
+  void* blas_handle() const override { return &blas_; }  // a gpu::Blas on the backend's stream
+  // Pieces of one buffer, valid until the next begin_call(); a call that needs more gets buffers
+  // of its own for the rest, and the next call one buffer of the whole.
+  void* scratch(size_t bytes) override {
+    const size_t at = (scratch_used_ + 255) / 256 * 256;
+    peak_ = (peak_ + 255) / 256 * 256 + bytes;
+    if (at + bytes <= scratch_.bytes()) {
+      scratch_used_ = at + bytes;
+      return static_cast<char*>(scratch_.data()) + at;
+    }
+    spill_.emplace_back(bytes);
+    return spill_.back().data();
+  }
+
+ private:
+  gpu::OwnedStream stream_;
+  mutable gpu::Blas blas_{stream_.get()};
+  gpu::StagingBuffer staging_;
+  gpu::DeviceBuffer scratch_;
+  std::vector<gpu::DeviceBuffer> spill_;
+  size_t scratch_used_ = 0, peak_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<GpuBackend> make_cuda_backend(const Device& device, int64_t max_staged) {
+  if (device.is_cpu()) throw InvalidArgument("make_cuda_backend: " + device.str() + " is not a CUDA device");
+  return std::make_unique<CudaBackend>(device, max_staged);
+}
+
+}  // namespace rrwkv
+
+#endif  // RRWKV_WITH_CUDA
