@@ -96,6 +96,24 @@ inline void check(Error e, const char* what) {
 }
 
 #if defined(RRWKV_GPU_EMULATION)
+// ---- the default stream under HIP-CPU ------------------------------------------------------------
+// HIP-CPU can run two tasks of its null stream out of order: Runtime::wait_all_streams_ drains the
+// null stream's queue in a std::async task while its parallel loop over every stream, the null one
+// among them, takes the queue's next tasks. A kernel then ran beside the hipFreeAsync of its own
+// scratch (seen: wrong wkv gradients and heap corruption, about 1 run in 60). Each other stream is
+// drained by one thread at a time, in order; so work for the default stream (a null Stream) goes
+// to one stream of our own. Synchronous calls (hipMemcpy, hipFree, hipDeviceSynchronize) wait for
+// every stream, as the legacy default stream's implicit synchronization does.
+inline hipStream_t ordered(hipStream_t s) {
+  if (s) return s;
+  static const hipStream_t own = [] {
+    hipStream_t x{};
+    check(hipStreamCreate(&x), "hipStreamCreate");
+    return x;
+  }();
+  return own;
+}
+
 // ---- stream capture under HIP-CPU ------------------------------------------------------------------
 // HIP-CPU has no graphs. While a stream is captured (capture_begin .. capture_end), the work queued
 // on it is recorded instead of run, as under CUDA: each launch, asynchronous copy and fill becomes
@@ -184,26 +202,26 @@ inline void free_async(void* p, Stream s) {
     if (std::find(g->owned.begin(), g->owned.end(), p) != g->owned.end()) return;  // freed with the graph
     throw DeviceError("hipFreeAsync: freeing memory that the capture did not allocate is not emulated");
   }
-  check(hipFreeAsync(p, s), "hipFreeAsync");
+  check(hipFreeAsync(p, ordered(s)), "hipFreeAsync");
 }
 inline void copy(void* dst, const void* src, size_t n) { check(hipMemcpy(dst, src, n, hipMemcpyDefault), "hipMemcpy"); }
 inline void copy_async(void* dst, const void* src, size_t n, Stream s) {
   if (EmulatedGraph* g = capturing(s)) {
-    g->steps.emplace_back([=](Stream to) { check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, to), "hipMemcpyAsync"); });
+    g->steps.emplace_back([=](Stream to) { check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, ordered(to)), "hipMemcpyAsync"); });
     return;
   }
-  check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, s), "hipMemcpyAsync");
+  check(hipMemcpyAsync(dst, src, n, hipMemcpyDefault, ordered(s)), "hipMemcpyAsync");
 }
 inline void fill_async(void* dst, int byte, size_t n, Stream s) {
   if (EmulatedGraph* g = capturing(s)) {
-    g->steps.emplace_back([=](Stream to) { check(hipMemsetAsync(dst, byte, n, to), "hipMemsetAsync"); });
+    g->steps.emplace_back([=](Stream to) { check(hipMemsetAsync(dst, byte, n, ordered(to)), "hipMemsetAsync"); });
     return;
   }
-  check(hipMemsetAsync(dst, byte, n, s), "hipMemsetAsync");
+  check(hipMemsetAsync(dst, byte, n, ordered(s)), "hipMemsetAsync");
 }
 inline void stream_synchronize(Stream s) {
   if (capturing(s)) throw DeviceError("hipStreamSynchronize: the stream is being captured (operation not permitted)");
-  check(hipStreamSynchronize(s), "hipStreamSynchronize");
+  check(hipStreamSynchronize(ordered(s)), "hipStreamSynchronize");
 }
 inline Stream stream_create() { Stream s{}; check(hipStreamCreate(&s), "hipStreamCreate"); return s; }
 inline void stream_destroy(Stream s) { hipStreamDestroy(s); }
@@ -330,13 +348,13 @@ void launch(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, 
     g->steps.emplace_back([kernel, grid, block, shared_bytes, params = std::tuple<Params...>(static_cast<Params>(args)...)](
                               Stream to) {
       std::apply([&](const auto&... p) {
-        hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), to, p...);
+        hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), ordered(to), p...);
       }, params);
       check(last_error(), "graph replay: a recorded launch");
     });
     return;
   }
-  hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), stream,
+  hipLaunchKernelGGL(kernel, grid, block, static_cast<std::uint32_t>(shared_bytes), ordered(stream),
                      static_cast<Params>(args)...);
 #else
   kernel<<<grid, block, shared_bytes, stream>>>(static_cast<Params>(args)...);
