@@ -4,9 +4,10 @@ Against an independent reference: the PyTorch reference model whose every linear
 the fast path defines (kernels/cpu/fast_reference.h): its input to bf16 (round to nearest even)
 and its weights to bf16 for float types; its input quantized to int8 per block of 32 (scale
 max|x| / 127, nearest-even levels) against the dequantized weights for q8_0 / q4_1; products
-summed in float64. The runtime must agree with it up to the f32 accumulation (and the rare input
-that sits on a rounding boundary), for the architectures whose matrices are all plain linear
-maps (RWKV-4, RRWKV, RWKV-5).
+summed in float64. RWKV-6/7's low-rank products (``x @ A``, the reference's ``lowrank``) go
+through the same kernels in the runtime, so the reference rounds them the same way by the type
+each is stored in. The runtime must agree with it up to the f32 accumulation (and the rare input
+that sits on a rounding boundary), for every architecture.
 
 For every architecture and weight type: a row gives the same numbers (bit for bit) in a batch, in
 a Session and whatever the prefill chunking, and stays close to the exact path.
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 
 import rrwkv_rt
+from rrwkv_rt.arch import module_for
 from rrwkv_rt.config import ModelConfig
 from rrwkv_rt.io import quant
 
@@ -33,7 +35,6 @@ CONFIGS = {
     "rwkv7": ModelConfig("rwkv7", 2, 64, 150, head_size=32, lora_decay=13, lora_a=7, lora_v=9, lora_gate=11),
 }
 DTYPES = ("f32", "f16", "bf16", "q8_0", "q4_1")
-LINEAR_ONLY = ("rwkv4", "rrwkv", "rwkv5")  # every matrix an nn.Linear in the reference
 # Observed on these random models, max |Δlogit| fast vs exact over the logits' std: bf16 family
 # <= 0.03, int8 <= 0.05. Random weights amplify rounding far more than trained ones do; the
 # real measure is bits/byte (docs/QUANTIZATION.md).
@@ -74,9 +75,29 @@ def _int8_blocks(x):
     return (q.to(torch.float64) * d.to(torch.float64)).reshape(shape)
 
 
+def _rounded_product(x, w_t, kind):
+    """x @ w_t (w_t: (in, out)) as the fast path computes it for weights of that kind."""
+    if kind == "bf16":
+        y = _bf16(x) @ _bf16(w_t)
+    else:
+        y = _int8_blocks(x) @ w_t.to(torch.float64)
+    return y.to(torch.float32)
+
+
+def _from_runtime_layout(arch, name, value, ref_shape):
+    """A matrix as the file stores it (the runtime's (out, in) layout) back in the reference's
+    layout: the inverse of the architecture's to_runtime, found by sending indices through it."""
+    to_runtime = getattr(module_for(arch), "to_runtime", lambda n, a: (n, a))
+    index = np.arange(int(np.prod(ref_shape))).reshape(ref_shape)
+    _, moved = to_runtime(name, index)
+    out = np.empty(index.size, dtype=np.float32)
+    out[np.asarray(moved).reshape(-1)] = np.asarray(value, dtype=np.float32).reshape(-1)
+    return torch.from_numpy(out.reshape(ref_shape))
+
+
 def _fast_reference(ref, path):
-    """The reference with the file's matrices (decoded) and every linear map rounding as the
-    fast path defines."""
+    """The reference with the file's matrices (decoded) and every matrix product (the linear
+    maps and RWKV-6/7's low-rank maps) rounding as the fast path defines."""
     f = rrwkv_rt.ModelFile(path)
     sd = ref.state_dict()
     kinds = {}
@@ -84,27 +105,22 @@ def _fast_reference(ref, path):
         if len(t["shape"]) != 2 or t["name"] not in sd:
             continue
         if t["dtype"] in quant.QUANTIZED:
-            sd[t["name"]] = torch.from_numpy(quant.decode(f.tensor(t["name"]), t["dtype"], t["shape"][-1]))
+            value = quant.decode(f.tensor(t["name"]), t["dtype"], t["shape"][-1])
         elif t["dtype"] == "bf16":  # stored as its bits
-            bits = np.asarray(f.tensor(t["name"])).astype(np.uint32) << 16
-            sd[t["name"]] = torch.from_numpy(bits.view(np.float32).copy())
+            value = (np.asarray(f.tensor(t["name"])).astype(np.uint32) << 16).view(np.float32)
         else:
-            sd[t["name"]] = torch.from_numpy(np.array(f.tensor(t["name"]), dtype=np.float32))
+            value = np.array(f.tensor(t["name"]), dtype=np.float32)
+        sd[t["name"]] = _from_runtime_layout(ref.cfg.arch, t["name"], value, tuple(sd[t["name"]].shape))
         kinds[t["name"]] = "int8" if t["dtype"] in quant.QUANTIZED else "bf16"
     model = copy.deepcopy(ref)
     model.load_state_dict(sd)
     for name, module in model.named_modules():
         if isinstance(module, torch.nn.Linear):
             kind = kinds[f"{name}.weight"]
-
-            def forward(x, w=module.weight, kind=kind):
-                if kind == "bf16":
-                    y = _bf16(x) @ _bf16(w).T
-                else:
-                    y = _int8_blocks(x) @ w.to(torch.float64).T
-                return y.to(torch.float32)
-
-            module.forward = forward
+            module.forward = lambda x, w=module.weight, kind=kind: _rounded_product(x, w.T, kind)
+        elif hasattr(module, "lowrank"):  # RWKV-6/7's time mix: x @ A, A stored (in, out)
+            module.lowrank = lambda lora, x, m=module, prefix=name: _rounded_product(
+                x, getattr(m, lora), kinds[f"{prefix}.{lora}"])
     return model.eval()
 
 
@@ -116,8 +132,6 @@ def test_fast_path_equals_the_rounding_reference(exported, dtype):
     bf16 step or one int8 level, and that sequence's logits from then on move by up to ~1e-2 of
     the scale. Such flips hit a few percent of the tokens: most sequences must agree fully."""
     cfg, ref, paths = exported
-    if cfg.arch not in LINEAR_ONLY:
-        pytest.skip("the reference's low-rank maps are plain matmuls here (covered by the kernels' tests)")
     model, rounding = rrwkv_rt.Model(paths[dtype]), _fast_reference(ref, paths[dtype])
     agree = 0
     for seed in range(24):

@@ -49,13 +49,19 @@ class TimeMix6(nn.Module):
             setattr(self, name, nn.Linear(C, C, bias=False))
         self.ln_x = nn.GroupNorm(H, C, eps=cfg.group_norm_eps)
 
+    def lowrank(self, name: str, x: Tensor) -> Tensor:
+        """x @ the low-rank matrix ``name`` (time_maa_w2: per branch, a batched product). The one
+        place these products happen, so that a reference that rounds them as the runtime's fast
+        path does (tests/runtime/test_rt_fast.py) can replace it."""
+        return x @ getattr(self, name)
+
     def token_shift(self, x: Tensor, x_prev: Tensor) -> dict[str, Tensor]:
         """The five data-dependent mixes z_b (B, T, C), by branch name."""
         B, T, C = x.shape
         d = shifted(x, x_prev) - x
-        q = torch.tanh((x + d * self.time_maa_x) @ self.time_maa_w1)           # (B, T, 5 D)
+        q = torch.tanh(self.lowrank("time_maa_w1", x + d * self.time_maa_x))   # (B, T, 5 D)
         q = q.view(B * T, len(MIX_BRANCHES), -1).transpose(0, 1)                # (5, B T, D)
-        m = torch.bmm(q, self.time_maa_w2).view(len(MIX_BRANCHES), B, T, C)
+        m = self.lowrank("time_maa_w2", q).view(len(MIX_BRANCHES), B, T, C)     # per branch
         return {b: x + d * (getattr(self, f"time_maa_{b}") + m[i]) for i, b in enumerate(MIX_BRANCHES)}
 
     def forward(self, x: Tensor, x_prev: Tensor, S: Tensor, v_first=None):
@@ -63,7 +69,7 @@ class TimeMix6(nn.Module):
         z = self.token_shift(x, x_prev)
         r, k, v = self.receptance(z["r"]), self.key(z["k"]), self.value(z["v"])
         g = F.silu(self.gate(z["g"]))
-        w = self.time_decay + torch.tanh(z["w"] @ self.time_decay_w1) @ self.time_decay_w2
+        w = self.time_decay + self.lowrank("time_decay_w2", torch.tanh(self.lowrank("time_decay_w1", z["w"])))
         w = torch.exp(-torch.exp(w))
         n = self.head_size
         y, S = scan(lambda S, r, k, v, w: wkv5_step(S, r, k, v, w, self.time_faaaa), S,

@@ -75,6 +75,12 @@ class TimeMix7(nn.Module):
             setattr(self, name, nn.Linear(C, C, bias=False))
         self.ln_x = nn.GroupNorm(H, C, eps=cfg.group_norm_eps)
 
+    def lowrank(self, name: str, x: Tensor) -> Tensor:
+        """x @ the low-rank matrix ``name``: the one place these products happen, so that a
+        reference that rounds them as the runtime's fast path does (tests/runtime/test_rt_fast.py)
+        can replace it."""
+        return x @ getattr(self, name)
+
     def forward(self, x: Tensor, x_prev: Tensor, S: Tensor, v_first):
         """x (B, T, C) -> (out (B, T, C), S after the chunk, v_first (B, T, C) of block 0)."""
         B, T, C = x.shape
@@ -82,15 +88,16 @@ class TimeMix7(nn.Module):
         d = shifted(x, x_prev) - x
         z = {m: x + d * getattr(self, f"x_{m}") for m in SHIFT_BRANCHES}
         r, k, v = self.receptance(z["r"]), self.key(z["k"]), self.value(z["v"])
-        w = torch.tanh(z["w"] @ self.w1) @ self.w2
-        a = torch.sigmoid(self.a0 + (z["a"] @ self.a1) @ self.a2)
-        g = torch.sigmoid(z["g"] @ self.g1) @ self.g2
+        lr = self.lowrank
+        w = lr("w2", torch.tanh(lr("w1", z["w"])))
+        a = torch.sigmoid(self.a0 + lr("a2", lr("a1", z["a"])))
+        g = lr("g2", torch.sigmoid(lr("g1", z["g"])))
         kappa = F.normalize(heads(k * self.k_k, n), dim=-1, p=2.0)
         k = k * (1 + (a - 1) * self.k_a)
         if self.layer_id == 0:
             v_first = v
         else:
-            v = v + (v_first - v) * torch.sigmoid(self.v0 + (z["v"] @ self.v1) @ self.v2)
+            v = v + (v_first - v) * torch.sigmoid(self.v0 + lr("v2", lr("v1", z["v"])))
         w = torch.exp(-DECAY_SCALE * torch.sigmoid(self.w0 + w))
         y, S = scan(wkv7_step, S, heads(r, n), heads(w, n), heads(k, n), heads(v, n), kappa, heads(a, n))
         y = self.ln_x(y.reshape(B * T, C)).view(B, T, C)
