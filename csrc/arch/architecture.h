@@ -21,6 +21,8 @@
 
 namespace rrwkv {
 
+class PackCache;  // core/pack_cache.h
+
 class ModelFile;
 struct TensorInfo;
 
@@ -97,6 +99,9 @@ class WeightPlacement : public OnDevice {
   using OnDevice::OnDevice;
   // The tensor's bytes where the device reads them, valid as long as this placement.
   virtual const void* place(const TensorInfo& t) = 0;
+  // Where the device's kernels keep converted copies of the matrices (core/pack_cache.h), owned
+  // by this placement; null where they keep none.
+  virtual PackCache* packs() { return nullptr; }
 };
 
 // The placement of weights on `device`: InvalidArgument (throw_backend_unavailable, naming `what`)

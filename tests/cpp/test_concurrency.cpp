@@ -6,9 +6,11 @@
 #include <atomic>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "core/pack_cache.h"
 #include "core/thread_pool.h"
 #include "engine/engine.h"
 #include "engine/model.h"
@@ -102,6 +104,73 @@ TEST(Concurrency, FastPathEnginesOnManyThreadsEqualOneAlone) {
   for (int t = 0; t < 3; ++t) threads.emplace_back([&, t] { got[static_cast<size_t>(t)] = run(); });
   for (auto& th : threads) th.join();
   for (const auto& g : got) EXPECT_EQ(g, expected);
+}
+
+// Engines starting at once on a fresh model: the first fast step of each asks for the same
+// packed weights (core/pack_cache.h) at the same time; one packs each matrix, the others wait for
+// it, and every engine's numbers equal an engine's on a model of its own.
+TEST(Concurrency, FastPathEnginesPackingAFreshModelAtOnceEqualOneAlone) {
+  rrwkv::ModelConfig c;
+  c.arch = "rwkv4", c.n_layer = 2, c.n_embd = 256, c.ffn_dim = 512, c.vocab_size = 600;
+  for (rrwkv::DType dt : {rrwkv::DType::F16, rrwkv::DType::F32}) {
+    const std::string bytes = rrwkv::testing::build_model(c, dt);
+    auto fresh = [&] {
+      return std::make_shared<rrwkv::Model>(rrwkv::ModelFile::from_buffer(bytes.data(), bytes.size(), "<test>"));
+    };
+    auto run = [](const std::shared_ptr<rrwkv::Model>& model) {
+      rrwkv::EngineOptions o;
+      o.capacity = 4, o.threads = 2, o.exact = false;
+      rrwkv::Engine e(model, o);
+      std::vector<int64_t> rows, toks(4);
+      for (int i = 0; i < 4; ++i) rows.push_back(e.add());
+      std::vector<float> logits(4 * 600);
+      for (int step = 0; step < 2; ++step) {
+        for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int64_t>((step * 13 + i * 7) % 600);
+        e.step(rows.data(), toks.data(), 4, logits.data());
+      }
+      return logits;
+    };
+    const std::vector<float> expected = run(fresh());
+    auto shared = fresh();
+    std::vector<std::vector<float>> got(3);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) threads.emplace_back([&, t] { got[static_cast<size_t>(t)] = run(shared); });
+    for (auto& th : threads) th.join();
+    for (const auto& g : got) EXPECT_EQ(g, expected) << rrwkv::dtype_name(dt);
+  }
+}
+
+// The cache itself: threads asking for one matrix at once get one packing and one pointer; a
+// packing that throws keeps nothing, and the next call packs.
+TEST(Concurrency, PackCachePacksEachMatrixOnceForThreadsAskingAtOnce) {
+  rrwkv::PackCache cache;
+  alignas(64) static const float data[4 * 8] = {};
+  const rrwkv::Matrix m = rrwkv::Matrix::dense(data, rrwkv::DType::F32, 4, 8);
+  int kind = 0;
+  std::atomic<int> fills{0};
+  std::vector<const uint8_t*> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      got[static_cast<size_t>(t)] = cache.get(m, &kind, 256, [&](uint8_t* out) {
+        fills.fetch_add(1);
+        std::memset(out, 7, 256);
+      });
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(fills.load(), 1);
+  for (const uint8_t* p : got) {
+    EXPECT_EQ(p, got[0]);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+  }
+  EXPECT_EQ(got[0][255], 7);
+  EXPECT_EQ(cache.count(), 1);
+  EXPECT_GE(cache.bytes(), 256);
+  int other = 0;
+  EXPECT_THROW(cache.get(m, &other, 64, [](uint8_t*) { throw std::runtime_error("out of memory"); }), std::runtime_error);
+  EXPECT_EQ(cache.count(), 1);
+  EXPECT_NE(cache.get(m, &other, 64, [](uint8_t* out) { out[0] = 1; }), nullptr);
+  EXPECT_EQ(cache.count(), 2);
 }
 
 }  // namespace

@@ -186,6 +186,46 @@ TEST_P(FastKernelsOn, ARowGivesTheSameNumbersAloneAsInAnyBatch) {
   }
 }
 
+// Packing once (what the engines do with a model's weights, core/pack_cache.h): the whole
+// matrix packed in tasks of any multiple of row_group is byte for byte each task's own tile, and
+// gemm_packed on a slice of it gives gemm's numbers bit for bit.
+TEST_P(FastKernelsOn, AMatrixPackedOnceIsEveryTasksTileAndGivesTheSameNumbers) {
+  const FastKernels* k = kernels();
+  if (!k) GTEST_SKIP() << GetParam().second << " is not supported on this CPU";
+  const bool bf = GetParam().first == FastFamily::Bf16;
+  for (DType dt : dtypes(GetParam().first))
+    for (int64_t cols : bf ? std::vector<int64_t>{7, 64, 100} : std::vector<int64_t>{32, 160})
+      for (int64_t rows : {1, 16, 37, 50}) {
+        Weights w(dt, rows, cols, static_cast<uint32_t>(cols * 7 + rows));
+        const int64_t n = 9, g = k->row_group;
+        const std::vector<float> x = activations(n, cols, static_cast<uint32_t>(cols + 3 * rows));
+        const std::vector<float> want = run(*k, w.m, x, n, rows);
+        const int64_t bytes = k->pack_bytes(dt, cols, rows);
+        std::vector<uint8_t> whole_buf(static_cast<size_t>(bytes + 64));
+        uint8_t* whole = whole_buf.data() + (64 - reinterpret_cast<uintptr_t>(whole_buf.data()) % 64) % 64;
+        for (int64_t task : {g, 2 * g, (rows + g - 1) / g * g}) {
+          for (int64_t r0 = 0; r0 < rows; r0 += task) k->pack(w.m, r0, std::min(rows, r0 + task), whole + k->pack_bytes(dt, cols, r0));
+          Prepared p(*k, dt, x, n, cols);
+          std::vector<float> got(static_cast<size_t>(n * rows), std::numeric_limits<float>::quiet_NaN());
+          for (int64_t r0 = 0; r0 < rows; r0 += task) {
+            const int64_t r1 = std::min(rows, r0 + task), off = k->pack_bytes(dt, cols, r0);
+            const int64_t slice = k->pack_bytes(dt, cols, r1) - off;
+            std::vector<uint8_t> tile_buf(static_cast<size_t>(slice + 64));
+            uint8_t* tile = tile_buf.data() + (64 - reinterpret_cast<uintptr_t>(tile_buf.data()) % 64) % 64;
+            k->pack(w.m, r0, r1, tile);  // the slice packed alone, as a task converts it
+            ASSERT_EQ(std::memcmp(tile, whole + off, static_cast<size_t>(slice)), 0)
+                << k->name << " " << rrwkv::dtype_name(dt) << " rows " << r0 << ".." << r1;
+            std::vector<uint8_t> scratch_buf(static_cast<size_t>(k->scratch_bytes(dt, cols, r1 - r0) + 64));
+            uint8_t* scratch = scratch_buf.data() + (64 - reinterpret_cast<uintptr_t>(scratch_buf.data()) % 64) % 64;
+            k->gemm_packed(w.m, whole + off, r0, r1, p.data(), p.stride, n, got.data(), rows, scratch);
+          }
+          for (int64_t i = 0; i < n * rows; ++i)
+            ASSERT_TRUE(same_bits(got[i], want[i])) << k->name << " " << rrwkv::dtype_name(dt) << " cols=" << cols
+                                                    << " rows=" << rows << " task=" << task << " at " << i;
+        }
+      }
+}
+
 // The int8 implementations share one prepared layout (fast_layout.h): byte for byte the same.
 TEST(FastKernels, Int8RowsArePreparedAlikeByEveryImplementation) {
   const FastKernels& scalar = *rrwkv::cpu::fast_kernels_named(FastFamily::Int8, "scalar");

@@ -1,5 +1,6 @@
 #include "arch/base/weights.h"
 
+#include "core/pack_cache.h"
 #include "format/model_file.h"
 
 namespace rrwkv {
@@ -10,6 +11,10 @@ class HostPlacement final : public WeightPlacement {
  public:
   HostPlacement() : WeightPlacement(Device::cpu()) {}
   const void* place(const TensorInfo& t) override { return t.data; }
+  PackCache* packs() override { return &packs_; }  // the fast path's packed weights
+
+ private:
+  PackCache packs_;
 };
 
 }  // namespace
@@ -24,8 +29,10 @@ Binder::Binder(const ModelFile& file, const ModelConfig& config, WeightPlacement
 
 Matrix Binder::mat(const std::string& name) const {
   const TensorInfo& t = file_.tensor(name);
-  return Matrix::dense(placement_.place(t), t.dtype, static_cast<int64_t>(t.shape[0]),
-                       static_cast<int64_t>(t.shape[1]));
+  Matrix m = Matrix::dense(placement_.place(t), t.dtype, static_cast<int64_t>(t.shape[0]),
+                           static_cast<int64_t>(t.shape[1]));
+  m.packs = placement_.packs();
+  return m;
 }
 
 const float* Binder::vec(const std::string& name) const {

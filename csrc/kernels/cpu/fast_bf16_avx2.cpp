@@ -118,11 +118,20 @@ void rows_block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t 
   if (i < n) block<R, 1>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
 }
 
-void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-          int64_t ldy, uint8_t* tile) {
-  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 4;
-  auto* t = reinterpret_cast<float*>(tile);
+int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return tile_bytes(DType::F32, cols, rows); }
+
+void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+  const int64_t ws = fast_layout::split_row_bytes(w.cols) / 4;
+  auto* t = reinterpret_cast<float*>(out);
   for (int64_t r = r0; r < r1; ++r) to_split(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
+}
+
+int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
+
+void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+                 int64_t n, float* y, int64_t ldy, uint8_t*) {
+  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 4;
+  const auto* t = reinterpret_cast<const float*>(packed);
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);  // FTZ | DAZ: vdpbf16ps's arithmetic
   const auto* x = reinterpret_cast<const float*>(xp);
@@ -132,7 +141,14 @@ void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs
   _mm_setcsr(csr);
 }
 
-const FastKernels kTable = {"avx2", FastFamily::Bf16, 2, &act_row_bytes, &prepare, &tile_bytes, &gemm};
+void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+          int64_t ldy, uint8_t* tile) {
+  pack(w, r0, r1, tile);
+  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, nullptr);
+}
+
+const FastKernels kTable = {"avx2", FastFamily::Bf16, 2,             &act_row_bytes, &prepare, &tile_bytes, &gemm,
+                             &pack_bytes, &pack,           &scratch_bytes, &gemm_packed};
 
 }  // namespace
 

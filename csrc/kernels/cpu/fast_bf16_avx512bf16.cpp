@@ -94,11 +94,20 @@ void rows_block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, in
   }
 }
 
-void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-          int64_t ldy, uint8_t* tile) {
-  const int64_t kp = padded(w.cols), ws = fast_layout::pairs_row_bytes(w.cols) / 2, xs = xstride / 2;
-  auto* t = reinterpret_cast<uint16_t*>(tile);
+int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return tile_bytes(DType::F32, cols, rows); }
+
+void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+  const int64_t ws = fast_layout::pairs_row_bytes(w.cols) / 2;
+  auto* t = reinterpret_cast<uint16_t*>(out);
   for (int64_t r = r0; r < r1; ++r) to_pairs(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
+}
+
+int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
+
+void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+                 int64_t n, float* y, int64_t ldy, uint8_t*) {
+  const int64_t kp = padded(w.cols), ws = fast_layout::pairs_row_bytes(w.cols) / 2, xs = xstride / 2;
+  const auto* t = reinterpret_cast<const uint16_t*>(packed);
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);  // the reduction flushes denormals as vdpbf16ps does
   const auto* x = reinterpret_cast<const uint16_t*>(xp);
@@ -113,7 +122,14 @@ void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs
   _mm_setcsr(csr);
 }
 
-const FastKernels kTable = {"avx512bf16", FastFamily::Bf16, 4, &act_row_bytes, &prepare, &tile_bytes, &gemm};
+void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+          int64_t ldy, uint8_t* tile) {
+  pack(w, r0, r1, tile);
+  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, nullptr);
+}
+
+const FastKernels kTable = {"avx512bf16", FastFamily::Bf16, 4,       &act_row_bytes, &prepare, &tile_bytes, &gemm,
+                             &pack_bytes, &pack,           &scratch_bytes, &gemm_packed};
 
 }  // namespace
 

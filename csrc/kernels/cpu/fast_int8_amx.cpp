@@ -103,16 +103,24 @@ void group_n(int n, const uint8_t* t, int64_t nb, int64_t bb, const uint8_t* a, 
   if constexpr (N > 1) group_n<Q41, N - 1>(n, t, nb, bb, a, as, L, p, y, ldy, valid);
 }
 
+int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return tile_bytes(w, cols, rows); }
+
+void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+  const int64_t gb = w.cols / kChunk * block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
+  for (int64_t g = 0; g < groups; ++g) repack_group<false>(w, r0 + kGroup * g, r1, out + g * gb);
+}
+
+// 16 zero-padded activation rows for a last partial group, then two blocks' integer results.
+int64_t scratch_bytes(DType, int64_t cols, int64_t) { return kActs * Int8Row(cols).bytes + 2 * kActs * 64; }
+
 template <bool Q41>
-void gemm_q(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs, int64_t n, float* y,
-            int64_t ldy, uint8_t* tile) {
+void gemm_q(const Matrix& w, const uint8_t* tile, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs, int64_t n,
+            float* y, int64_t ldy, uint8_t* pad) {
   static const TileConfig config = make_config();
   _tile_loadconfig(&config);
   const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), gb = nb * bb;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
-  for (int64_t g = 0; g < groups; ++g) repack_group<false>(w, r0 + kGroup * g, r1, tile + g * gb);
   const Int8Row L(w.cols);
-  uint8_t* pad = tile + tile_bytes(w.dtype, w.cols, r1 - r0);  // 16 rows of L.bytes
   auto* p = reinterpret_cast<int32_t*>(pad + kActs * L.bytes);
   for (int64_t i = 0; i < n; i += kActs) {
     const int rows = static_cast<int>(std::min<int64_t>(kActs, n - i));
@@ -131,13 +139,20 @@ void gemm_q(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t 
   _tile_release();
 }
 
-void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-          int64_t ldy, uint8_t* tile) {
-  if (w.dtype == DType::Q4_1) return gemm_q<true>(w, r0, r1, xp, xstride, n, y, ldy, tile);
-  gemm_q<false>(w, r0, r1, xp, xstride, n, y, ldy, tile);
+void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+                 int64_t n, float* y, int64_t ldy, uint8_t* scratch) {
+  if (w.dtype == DType::Q4_1) return gemm_q<true>(w, packed, r0, r1, xp, xstride, n, y, ldy, scratch);
+  gemm_q<false>(w, packed, r0, r1, xp, xstride, n, y, ldy, scratch);
 }
 
-const FastKernels kTable = {"amx", FastFamily::Int8, kGroup, &act_row_bytes, &prepare, &amx_tile_bytes, &gemm};
+void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+          int64_t ldy, uint8_t* tile) {
+  pack(w, r0, r1, tile);
+  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, tile + tile_bytes(w.dtype, w.cols, r1 - r0));
+}
+
+const FastKernels kTable = {"amx", FastFamily::Int8, kGroup, &act_row_bytes, &prepare, &amx_tile_bytes, &gemm,
+                             &pack_bytes, &pack,           &scratch_bytes, &gemm_packed};
 
 }  // namespace
 

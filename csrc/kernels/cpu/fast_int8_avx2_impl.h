@@ -178,12 +178,20 @@ struct Int8Avx2 {
     }
   }
 
+  static int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return tile_bytes(w, cols, rows); }
+
+  static void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+    const int64_t gb = w.cols / kChunk * block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
+    for (int64_t g = 0; g < groups; ++g) repack_group(w, r0 + kGroup * g, r1, out + g * gb);
+  }
+
+  static int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
+
   template <bool Q41>
-  static void gemm_q(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs, int64_t n, float* y,
-                     int64_t ldy, uint8_t* tile) {
+  static void gemm_q(const Matrix& w, const uint8_t* tile, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs,
+                     int64_t n, float* y, int64_t ldy) {
     const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), gb = nb * bb;
     const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
-    for (int64_t g = 0; g < groups; ++g) repack_group(w, r0 + kGroup * g, r1, tile + g * gb);
     const Int8Row L(w.cols);
     for (int64_t g = 0; g < groups; ++g) {
       const uint8_t* t = tile + g * gb;
@@ -200,10 +208,16 @@ struct Int8Avx2 {
     }
   }
 
+  static void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp,
+                          int64_t xs, int64_t n, float* y, int64_t ldy, uint8_t*) {
+    if (w.dtype == DType::Q4_1) return gemm_q<true>(w, packed, r0, r1, xp, xs, n, y, ldy);
+    gemm_q<false>(w, packed, r0, r1, xp, xs, n, y, ldy);
+  }
+
   static void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xs, int64_t n, float* y,
                    int64_t ldy, uint8_t* tile) {
-    if (w.dtype == DType::Q4_1) return gemm_q<true>(w, r0, r1, xp, xs, n, y, ldy, tile);
-    gemm_q<false>(w, r0, r1, xp, xs, n, y, ldy, tile);
+    pack(w, r0, r1, tile);
+    gemm_packed(w, tile, r0, r1, xp, xs, n, y, ldy, nullptr);
   }
 };
 

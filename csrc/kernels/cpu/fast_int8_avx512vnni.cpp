@@ -75,12 +75,20 @@ void groups_block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t
   }
 }
 
+int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return tile_bytes(w, cols, rows); }
+
+void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+  const int64_t gb = w.cols / kChunk * block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
+  for (int64_t g = 0; g < groups; ++g) repack_group<true>(w, r0 + kGroup * g, r1, out + g * gb);
+}
+
+int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
+
 template <bool Q41>
-void gemm_q(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-            int64_t ldy, uint8_t* tile) {
+void gemm_q(const Matrix& w, const uint8_t* tile, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+            int64_t n, float* y, int64_t ldy) {
   const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), gb = nb * bb;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
-  for (int64_t g = 0; g < groups; ++g) repack_group<true>(w, r0 + kGroup * g, r1, tile + g * gb);
   const Int8Row L(w.cols);
   for (int64_t g = 0; g < groups; g += 2) {
     const int64_t left = r1 - r0 - kGroup * g;  // rows from group g on
@@ -93,13 +101,20 @@ void gemm_q(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t 
   }
 }
 
-void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-          int64_t ldy, uint8_t* tile) {
-  if (w.dtype == DType::Q4_1) return gemm_q<true>(w, r0, r1, xp, xstride, n, y, ldy, tile);
-  gemm_q<false>(w, r0, r1, xp, xstride, n, y, ldy, tile);
+void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+                 int64_t n, float* y, int64_t ldy, uint8_t*) {
+  if (w.dtype == DType::Q4_1) return gemm_q<true>(w, packed, r0, r1, xp, xstride, n, y, ldy);
+  gemm_q<false>(w, packed, r0, r1, xp, xstride, n, y, ldy);
 }
 
-const FastKernels kTable = {"avx512vnni", FastFamily::Int8, kGroup, &act_row_bytes, &prepare, &tile_bytes, &gemm};
+void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+          int64_t ldy, uint8_t* tile) {
+  pack(w, r0, r1, tile);
+  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, nullptr);
+}
+
+const FastKernels kTable = {"avx512vnni", FastFamily::Int8, kGroup,  &act_row_bytes, &prepare, &tile_bytes, &gemm,
+                             &pack_bytes, &pack,           &scratch_bytes, &gemm_packed};
 
 }  // namespace
 

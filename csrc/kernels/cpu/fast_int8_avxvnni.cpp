@@ -7,7 +7,8 @@ namespace {
 
 using Impl = Int8Avx2<true>;
 const FastKernels kTable = {"avxvnni", FastFamily::Int8, Impl::kGroup, &Impl::act_row_bytes, &Impl::prepare,
-                            &Impl::tile_bytes, &Impl::gemm};
+                            &Impl::tile_bytes, &Impl::gemm, &Impl::pack_bytes, &Impl::pack,
+                            &Impl::scratch_bytes, &Impl::gemm_packed};
 
 }  // namespace
 

@@ -41,6 +41,22 @@ struct FastKernels {
   // bytes, 64-byte aligned.
   void (*gemm)(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
                int64_t ldy, uint8_t* tile);
+  // The same split in two, so that a weight can be packed once and kept (core/pack_cache.h):
+  // gemm(...) is pack(w, r0, r1, tile) then gemm_packed(w, tile, ...) with the rest of the tile
+  // as scratch, and gives the same numbers.
+  // Bytes of rows [0, rows) of a weight in the kernel's layout; the pack of rows [r0, r1) (r0 a
+  // multiple of row_group) starts pack_bytes(w, cols, r0) bytes into the whole matrix's pack.
+  // 0: the kernel reads the weights as stored (nothing to pack).
+  int64_t (*pack_bytes)(DType w, int64_t cols, int64_t rows);
+  // Rows [r0, r1) of w into that layout at `out` (64-byte aligned); r0 a multiple of row_group,
+  // r1 too or w.rows (the last group is padded).
+  void (*pack)(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out);
+  // Scratch bytes gemm_packed needs besides the packed weights, for a task of `rows` rows.
+  int64_t (*scratch_bytes)(DType w, int64_t cols, int64_t rows);
+  // gemm with rows [r0, r1) already packed at `packed`; `scratch` has scratch_bytes(...) bytes,
+  // 64-byte aligned.
+  void (*gemm_packed)(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp,
+                      int64_t xstride, int64_t n, float* y, int64_t ldy, uint8_t* scratch);
 };
 
 // The implementation of a family in use: the best one this CPU runs within the ISA the matvec

@@ -43,14 +43,35 @@ float weight_value(DType dt, const uint8_t* row, int64_t c) {
 
 int64_t bf16_tile_bytes(DType, int64_t cols, int64_t) { return fast_layout::split_row_bytes(cols); }
 
-void bf16_gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
-               int64_t ldy, uint8_t* tile) {
-  float* wr = reinterpret_cast<float*>(tile);  // one converted weight row at a time
+// Packed: each weight row's values in order, padded with zeros (split_row_bytes apart).
+int64_t bf16_pack_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::split_row_bytes(cols); }
+
+void bf16_pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
+  const int64_t ws = fast_layout::split_row_bytes(w.cols) / 4;
   for (int64_t r = r0; r < r1; ++r) {
+    float* wr = reinterpret_cast<float*>(out) + (r - r0) * ws;
     for (int64_t c = 0; c < w.cols; ++c) wr[c] = weight_value(w.dtype, w.row(r), c);
     for (int64_t c = w.cols; c < padded(w.cols); ++c) wr[c] = 0.0f;
+  }
+}
+
+int64_t no_scratch(DType, int64_t, int64_t) { return 0; }
+
+void bf16_gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp,
+                      int64_t xstride, int64_t n, float* y, int64_t ldy, uint8_t*) {
+  const int64_t ws = fast_layout::split_row_bytes(w.cols) / 4;
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* wr = reinterpret_cast<const float*>(packed) + (r - r0) * ws;
     for (int64_t i = 0; i < n; ++i)
       y[i * ldy + r] = fast_ref::bf16_dot(wr, reinterpret_cast<const float*>(xp + i * xstride), w.cols);
+  }
+}
+
+void bf16_gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
+               int64_t ldy, uint8_t* tile) {
+  for (int64_t r = r0; r < r1; ++r) {  // one converted weight row at a time
+    bf16_pack(w, r, r + 1, tile);
+    bf16_gemm_packed(w, tile, r, r + 1, xp, xstride, n, y, ldy, nullptr);
   }
 }
 
@@ -94,10 +115,20 @@ void int8_gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64
   }
 }
 
-const FastKernels kBf16 = {"scalar", FastFamily::Bf16, 1, &bf16_act_row_bytes, &bf16_prepare, &bf16_tile_bytes,
-                           &bf16_gemm};
-const FastKernels kInt8 = {"scalar", FastFamily::Int8, 1, &int8_act_row_bytes, &int8_prepare, &int8_tile_bytes,
-                           &int8_gemm};
+// The int8 kernel reads the weights as stored: nothing to pack.
+int64_t int8_pack_bytes(DType, int64_t, int64_t) { return 0; }
+void int8_pack(const Matrix&, int64_t, int64_t, uint8_t*) {}
+void int8_gemm_packed(const Matrix& w, const uint8_t*, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
+                      int64_t n, float* y, int64_t ldy, uint8_t* scratch) {
+  int8_gemm(w, r0, r1, xp, xstride, n, y, ldy, scratch);
+}
+
+const FastKernels kBf16 = {"scalar",          FastFamily::Bf16, 1,    &bf16_act_row_bytes, &bf16_prepare,
+                           &bf16_tile_bytes,  &bf16_gemm,       &bf16_pack_bytes,     &bf16_pack,
+                           &no_scratch,       &bf16_gemm_packed};
+const FastKernels kInt8 = {"scalar",          FastFamily::Int8, 1,    &int8_act_row_bytes, &int8_prepare,
+                           &int8_tile_bytes,  &int8_gemm,       &int8_pack_bytes,     &int8_pack,
+                           &no_scratch,       &int8_gemm_packed};
 
 }  // namespace
 

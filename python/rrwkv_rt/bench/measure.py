@@ -118,13 +118,16 @@ def bandwidth_repeats(size: int, args) -> int:
     return max(3, min(64, 3 * (args.bandwidth_mib << 20) // size))
 
 
-def warm_up(workers: list[Worker], prefill_len: int) -> None:
+def warm_up(workers: list[Worker], prefill_len: int, fast: bool = False) -> None:
     """Page in the weights and allocate the scratch and BLAS buffers, with a prefill of the
-    measured length, so that no measured prefill is the first of its size."""
+    measured length, so that no measured prefill is the first of its size; with ``fast`` also a
+    fast prefill, which packs the weights for the fast kernels (once per model: docs/FAST_PATH.md)."""
     bar = Bar(f"warm-up (a {prefill_len}-token prefill and 4 steps)", len(workers), 1, step="worker")
     for i, w in enumerate(workers):
         bar.round(i)
         w.call(op="prefill", n=prefill_len)
+        if fast and w.info.get("fast_kernels"):
+            w.call(op="prefill", n=prefill_len, exact=False)
         w.call(op="decode", n=4)
         settle(w)
         bar.update()
@@ -142,7 +145,7 @@ def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
     per buffer size. Each round: the bandwidths, a decode block of every worker, a prefill of
     every worker (and its fast prefill)."""
     from rrwkv_rt import _core
-    warm_up(workers, args.prefill_len)
+    warm_up(workers, args.prefill_len, fast=fast_wanted(args))
     decode = {w.label: [] for w in workers}
     prefill = {w.label: [] for w in workers}
     # installations before the fast path ignore the option (their prefill is exact): not asked
