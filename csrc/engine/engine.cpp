@@ -25,6 +25,17 @@ const EngineOptions& checked(const EngineOptions& o) {
   return o;
 }
 
+// What an engine on a GPU cannot run yet, as a sentence ("" if it can): checked before the
+// weights are copied to the device, so an unsupported model never computes there.
+std::string gpu_unsupported(const Model& m, const EngineOptions& o) {
+  const std::string arch = m.arch().name();
+  if (arch != "rwkv4" && arch != "rrwkv")
+    return arch + " models (" + m.arch().description() +
+           ") do not run on CUDA devices yet (these do: rwkv4, rrwkv); use device=\"cpu\"";
+  if (!o.exact) return "exact=False (the fast path) runs on the CPU only; use exact=True on a CUDA device";
+  return "";
+}
+
 void check_initial(const InitialState& initial, int64_t floats) {
   if (initial && static_cast<int64_t>(initial->size()) != floats)
     throw InvalidArgument("an initial state of " + std::to_string(initial->size()) + " floats for a model whose "
@@ -39,9 +50,16 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
       floats_(model_->state_schema().floats()),
       max_tokens_(std::max(opts_.capacity, opts_.prefill_chunk)),
       threads_(opts_.threads > 0 ? opts_.threads : ThreadPool::available_cpus()) {
+  if (!opts_.device.is_cpu() && cuda_compiled()) {
+    const std::string why = gpu_unsupported(*model_, opts_);
+    if (!why.empty()) throw InvalidArgument(why);
+  }
   const BoundWeights& w = model_->weights(opts_.device);
   const bool f32 = model_->matrix_dtypes() == "f32";
-  backend_ = make_backend(opts_.device, threads_, f32 ? 0 : tile_floats(model_->config()), !opts_.exact);
+  // a call stages its offsets, store rows, positions, logit rows and RRWKV's schedule (each
+  // array rounded up to 32 values) and its tokens
+  const int64_t staged = 6 * (opts_.capacity + 33) + 2 * (max_tokens_ + 32);
+  backend_ = make_backend(opts_.device, threads_, f32 ? 0 : tile_floats(model_->config()), !opts_.exact, staged);
   ctx_ = ExecContext(*backend_);
   ctx_.fast = !opts_.exact;
   runner_ = w.make_runner(max_tokens_, opts_.capacity);
@@ -276,23 +294,24 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
     b.host_pos = piece_pos_.data();
     const bool scatter = logits && !all_logits && n_finish > 0 && !in_order;
     if (logits && all_logits) {  // one row (forward): each piece's logits go straight out
-      b.logits = logits + (offset_[0] + done_[0]) * V;
+      b.logits = backend_->output(logits + (offset_[0] + done_[0]) * V, nt * V);
       b.ld_logits = V;
       b.all_logits = true;
     } else if (logits && n_finish > 0) {
       if (scatter && logits_scratch_.empty()) logits_scratch_.resize(static_cast<size_t>(opts_.capacity * V));
-      b.logits = scatter ? logits_scratch_.data() : logits;
+      b.logits = backend_->output(scatter ? logits_scratch_.data() : logits, n_finish * V);
       b.ld_logits = V;
       b.n_logit_rows = n_finish;
     }
     if (hidden && (all_logits || n_finish > 0)) {  // forward() only: one row, so in order
-      b.hidden = hidden + (all_logits ? (offset_[0] + done_[0]) * C : 0);
+      b.hidden = backend_->output(hidden + (all_logits ? (offset_[0] + done_[0]) * C : 0), (all_logits ? nt : n_finish) * C);
       b.ld_hidden = C;
       b.all_logits = all_logits;
       b.n_logit_rows = all_logits ? 0 : n_finish;
     }
     ctx_.batch_invariant = opts_.exact && nt == n_pieces;  // a decode step: every row as if alone
     runner_->run(ctx_, b);
+    backend_->end_call();  // the outputs at their host addresses (a GPU's copied back)
     for (int64_t j = 0; j < n_pieces; ++j) {
       const int64_t i = order_[static_cast<size_t>(j)];
       done_[static_cast<size_t>(i)] += take_[static_cast<size_t>(i)];

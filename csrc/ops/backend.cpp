@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "ops/backend_cuda.h"
+
 namespace rrwkv {
 
 HostStateStore::HostStateStore(int64_t rows, std::vector<float> initial)
@@ -28,9 +30,22 @@ std::unique_ptr<StateStore> CpuBackend::make_state_store(int64_t rows, std::vect
   return std::make_unique<HostStateStore>(rows, std::move(initial));
 }
 
-std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast) {
-  if (!device.is_cpu()) throw_backend_unavailable("an engine", device);
-  return std::make_unique<CpuBackend>(threads, tile_floats, fast);
+std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast,
+                                      int64_t max_staged) {
+  if (device.is_cpu()) return std::make_unique<CpuBackend>(threads, tile_floats, fast);
+#ifdef RRWKV_WITH_CUDA
+  return make_cuda_backend(device, std::max<int64_t>(max_staged, 256));
+#else
+  throw_backend_unavailable("an engine", device);
+#endif
+}
+
+std::shared_ptr<float> device_floats(const Device& device, int64_t n) {
+#ifdef RRWKV_WITH_CUDA
+  if (!device.is_cpu()) return cuda_floats(device, n);
+#endif
+  if (!device.is_cpu()) throw_backend_unavailable("device memory", device);
+  return std::shared_ptr<float>(new float[static_cast<size_t>(n)](), std::default_delete<float[]>());
 }
 
 }  // namespace rrwkv

@@ -39,6 +39,11 @@ class Backend : public OnDevice {
   virtual const int64_t* stage(const int64_t* host, int64_t n) = 0;
   // A store of `rows` states of `initial.size()` floats each, every row at `initial` to begin with.
   virtual std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const = 0;
+  // Where the device writes `floats` results of this call that end_call() leaves at `host`
+  // (logits, hidden states): `host` itself on the CPU, call scratch on a GPU.
+  virtual float* output(float* host, int64_t) { return host; }
+  // The call's end: its work is done and its outputs are at their host addresses.
+  virtual void end_call() {}
 };
 
 // Per-thread f32 tiles (CPU): f16 / bf16 weights are converted tile by tile for BLAS.
@@ -83,8 +88,15 @@ class GpuBackend : public Backend {
   virtual void* scratch(size_t bytes) = 0;
 };
 
-// The backend of an engine on `device`: CPU ones here; InvalidArgument (throw_backend_unavailable)
-// for a device this build has no backend for. fast: what the fast path (exact=false) needs.
-std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast = false);
+// The backend of an engine on `device`: CPU ones here, the CUDA one (ops/backend_cuda.h) in GPU
+// builds; InvalidArgument (throw_backend_unavailable) for a device this build has no backend for.
+// fast: what the CPU's fast path (exact=false) needs; max_staged: the int64 values a call stages
+// (a GPU's staging buffer).
+std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t tile_floats, bool fast = false,
+                                      int64_t max_staged = 0);
+
+// `n` zeroed floats in the memory of `device` for as long as the pointer is held (a runner's
+// scratch); InvalidArgument (throw_backend_unavailable) where this build has no such device.
+std::shared_ptr<float> device_floats(const Device& device, int64_t n);
 
 }  // namespace rrwkv

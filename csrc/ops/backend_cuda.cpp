@@ -55,6 +55,21 @@ class CudaBackend final : public GpuBackend {
       scratch_ = gpu::DeviceBuffer(peak_);
     }
     scratch_used_ = peak_ = 0;
+    outputs_.clear();
+  }
+  float* output(float* host, int64_t floats) override {
+    if (!host || floats <= 0) return host;
+    auto* device = static_cast<float*>(scratch(static_cast<size_t>(floats) * sizeof(float)));
+    outputs_.push_back({host, device, floats});
+    return device;
+  }
+  // Waits for the stream even without outputs: the state store's copies (get / set) run on the
+  // default stream, which does not wait for this one.
+  void end_call() override {
+    for (const Output& o : outputs_)
+      gpu::queue_copy(o.host, o.device, static_cast<size_t>(o.floats) * sizeof(float), stream_.get());
+    outputs_.clear();
+    gpu::synchronize(stream_.get());
   }
   const int64_t* stage(const int64_t* host, int64_t n) override { return staging_.stage(host, n); }
   std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const override {
@@ -82,6 +97,12 @@ class CudaBackend final : public GpuBackend {
   gpu::DeviceBuffer scratch_;
   std::vector<gpu::DeviceBuffer> spill_;
   size_t scratch_used_ = 0, peak_ = 0;
+  struct Output {
+    float* host;
+    const float* device;
+    int64_t floats;
+  };
+  std::vector<Output> outputs_;
 };
 
 }  // namespace
@@ -89,6 +110,13 @@ class CudaBackend final : public GpuBackend {
 std::unique_ptr<GpuBackend> make_cuda_backend(const Device& device, int64_t max_staged) {
   if (device.is_cpu()) throw InvalidArgument("make_cuda_backend: " + device.str() + " is not a CUDA device");
   return std::make_unique<CudaBackend>(device, max_staged);
+}
+
+std::shared_ptr<float> cuda_floats(const Device& device, int64_t n) {
+  if (device.is_cpu()) throw InvalidArgument("cuda_floats: " + device.str() + " is not a CUDA device");
+  auto buffer = std::make_shared<gpu::DeviceBuffer>(static_cast<size_t>(std::max<int64_t>(n, 1)) * sizeof(float));
+  buffer->upload(std::vector<float>(static_cast<size_t>(std::max<int64_t>(n, 1)), 0.0f).data(), buffer->bytes());
+  return std::shared_ptr<float>(buffer, buffer->as<float>());  // aliasing: owns the buffer
 }
 
 }  // namespace rrwkv

@@ -1,8 +1,7 @@
 // The CUDA backend (ops/backend.h's GpuBackend) and its state store, in GPU builds (nvcc or the
 // emulated device): a stream of its own, the call's staged arrays (gpu/staging.h), scratch device
-// memory that lives until the next call, and row states in device memory. The ops' CUDA bodies
-// and the device weight placement are not there yet: an engine on a GPU still stops at binding
-// its weights (placement_for), before it makes this backend.
+// memory that lives until the next call (the call's outputs too, copied to the host at its end),
+// and row states in device memory. make_backend returns it for a CUDA device.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +14,8 @@ namespace rrwkv {
 
 // `max_staged` int64 values can be staged a call (every array rounded up to 32 values).
 std::unique_ptr<GpuBackend> make_cuda_backend(const Device& device, int64_t max_staged);
+
+// n zeroed floats of device memory (device_floats on a CUDA device).
+std::shared_ptr<float> cuda_floats(const Device& device, int64_t n);
 
 }  // namespace rrwkv

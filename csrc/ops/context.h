@@ -25,6 +25,9 @@ struct ExecContext {
 
   // The CPU's context, for the CPU bodies of the ops (RRWKV_DISPATCH runs them on the CPU only).
   CpuBackend& cpu() const { return static_cast<CpuBackend&>(*backend); }
+  // The GPU's (the ops' CUDA bodies): the stream every op of the call is queued on.
+  GpuBackend& gpu() const { return static_cast<GpuBackend&>(*backend); }
+  void* stream() const { return gpu().stream(); }
 };
 
 }  // namespace rrwkv

@@ -12,7 +12,7 @@ void run(ExecContext& ctx, detail::Elementwise op, float* y, const float* a, con
   if (n < 0 || dim < 0 || ld < dim || (n > 0 && (!y || !a || (op != detail::Elementwise::Add && !b))))
     throw InvalidArgument("elementwise: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
   RRWKV_DISPATCH("elementwise", ctx.device, detail::elementwise_cpu(ctx, op, y, a, b, n, dim, ld),
-                 throw_backend_unavailable("elementwise", ctx.device));
+                 detail::elementwise_cuda(ctx, op, y, a, b, n, dim, ld));
 }
 
 }  // namespace
@@ -34,7 +34,7 @@ void lerp(ExecContext& ctx, float* y, const float* x, const float* prev, const f
   if (n < 0 || dim < 0 || ld < dim || (n > 0 && (!y || !x || !prev || !mu)))
     throw InvalidArgument("lerp: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
   RRWKV_DISPATCH("lerp", ctx.device, detail::lerp_cpu(ctx, y, x, prev, mu, n, dim, ld),
-                 throw_backend_unavailable("lerp", ctx.device));
+                 detail::lerp_cuda(ctx, y, x, prev, mu, n, dim, ld));
 }
 
 void shift_mix(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, const float* m,
@@ -42,7 +42,7 @@ void shift_mix(ExecContext& ctx, float* y, const float* x, const float* prev, co
   if (n < 0 || dim < 0 || ld < dim || (m && ldm < dim) || (n > 0 && (!y || !x || !prev || !mu)))
     throw InvalidArgument("shift_mix: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
   RRWKV_DISPATCH("shift_mix", ctx.device, detail::shift_mix_cpu(ctx, y, x, prev, mu, m, ldm, n, dim, ld),
-                 throw_backend_unavailable("shift_mix", ctx.device));
+                 detail::shift_mix_cuda(ctx, y, x, prev, mu, m, ldm, n, dim, ld));
 }
 
 void gather(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows, int64_t n, int64_t dim, float* dst,
@@ -50,7 +50,7 @@ void gather(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows
   if (n < 0 || dim < 0 || lds < dim || ldd < dim || (n > 0 && (!src || !rows || !dst)))
     throw InvalidArgument("gather: bad operands (n=" + std::to_string(n) + ", dim=" + std::to_string(dim) + ")");
   RRWKV_DISPATCH("gather", ctx.device, detail::gather_cpu(ctx, src, lds, rows, n, dim, dst, ldd),
-                 throw_backend_unavailable("gather", ctx.device));
+                 detail::gather_cuda(ctx, src, lds, rows, n, dim, dst, ldd));
 }
 
 }  // namespace rrwkv::ops

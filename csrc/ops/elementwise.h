@@ -36,6 +36,14 @@ void gather_cpu(ExecContext& ctx, const float* src, int64_t lds, const int64_t* 
 enum class Elementwise { Add, AddProduct, Multiply };
 void elementwise_cpu(ExecContext& ctx, Elementwise op, float* y, const float* a, const float* b, int64_t n,
                      int64_t dim, int64_t ld);
+void lerp_cuda(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, int64_t n, int64_t dim,
+               int64_t ld);
+void shift_mix_cuda(ExecContext& ctx, float* y, const float* x, const float* prev, const float* mu, const float* m,
+                    int64_t ldm, int64_t n, int64_t dim, int64_t ld);
+void gather_cuda(ExecContext& ctx, const float* src, int64_t lds, const int64_t* rows, int64_t n, int64_t dim,
+                 float* dst, int64_t ldd);
+void elementwise_cuda(ExecContext& ctx, Elementwise op, float* y, const float* a, const float* b, int64_t n,
+                      int64_t dim, int64_t ld);
 }  // namespace detail
 
 }  // namespace rrwkv::ops

@@ -12,7 +12,7 @@ void embedding(ExecContext& ctx, const Matrix& emb, const int64_t* ids, int64_t 
     throw InvalidArgument("embedding: bad operands (n=" + std::to_string(n) + ")");
   require_kernel("embedding", emb.dtype, ctx.device);
   RRWKV_DISPATCH("embedding", ctx.device, detail::embedding_cpu(ctx, emb, ids, n, out, ldo),
-                 throw_backend_unavailable("embedding", ctx.device));
+                 detail::embedding_cuda(ctx, emb, ids, n, out, ldo));
 }
 
 }  // namespace rrwkv::ops

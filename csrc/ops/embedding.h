@@ -12,6 +12,7 @@ void embedding(ExecContext& ctx, const Matrix& emb, const int64_t* ids, int64_t 
 
 namespace detail {
 void embedding_cpu(ExecContext& ctx, const Matrix& emb, const int64_t* ids, int64_t n, float* out, int64_t ldo);
+void embedding_cuda(ExecContext& ctx, const Matrix& emb, const int64_t* ids, int64_t n, float* out, int64_t ldo);
 }
 
 }  // namespace rrwkv::ops

@@ -1,7 +1,7 @@
 // Which weight types have kernels on which device: the kernel columns of the dtype table
 // (core/dtype.h holds its storage columns, as ggml splits type_traits from its CPU traits). The
 // CPU's are the rows of the kernel table of the ISA in use (kernels/cpu/matvec.h); the CUDA
-// backend's will be its own table. An op asks here before it takes a matrix of a type.
+// backend's matvec and embedding kernels read every storable type. An op asks here before it takes a matrix of a type.
 #pragma once
 
 #include "core/device.h"

@@ -18,7 +18,8 @@ void linear(ExecContext& ctx, const Projection* ps, int count) {
                             std::to_string(p.w->rows) + " outputs)");
     require_kernel("linear", p.w->dtype, ctx.device);
   }
-  RRWKV_DISPATCH("linear", ctx.device, detail::linear_cpu(ctx, ps, count), throw_backend_unavailable("linear", ctx.device));
+  RRWKV_DISPATCH("linear", ctx.device, detail::linear_cpu(ctx, ps, count),
+                 detail::linear_cuda(ctx, ps, count));
 }
 
 }  // namespace rrwkv::ops

@@ -36,6 +36,7 @@ namespace detail {
 void linear_cpu(ExecContext& ctx, const Projection* projections, int count);
 // ctx.fast: activations rounded for the fast kernels (kernels/cpu/fast_kernels.h)
 void linear_fast_cpu(ExecContext& ctx, const Projection* projections, int count);
+void linear_cuda(ExecContext& ctx, const Projection* projections, int count);
 }  // namespace detail
 
 }  // namespace rrwkv::ops

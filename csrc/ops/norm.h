@@ -22,6 +22,10 @@ void group_norm_cpu(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, in
                     const float* w, const float* b, double eps, float* y, int64_t ldy);
 void layer_norm_cpu(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, int64_t dim, const float* w,
                     const float* b, double eps, float* y, int64_t ldy);
+void group_norm_cuda(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, int64_t dim, int64_t groups,
+                     const float* w, const float* b, double eps, float* y, int64_t ldy);
+void layer_norm_cuda(ExecContext& ctx, const float* x, int64_t ldx, int64_t n, int64_t dim, const float* w,
+                     const float* b, double eps, float* y, int64_t ldy);
 // One row (also used inside other CPU bodies).
 void layer_norm_row(const float* x, int64_t dim, const float* w, const float* b, double eps, float* y);
 }  // namespace detail

@@ -9,7 +9,7 @@ void token_shift(ExecContext& ctx, const RaggedRows& rows, const float* x, int64
       x == prev)
     throw InvalidArgument("token_shift: bad operands");
   RRWKV_DISPATCH("token_shift", ctx.device, detail::token_shift_cpu(ctx, rows, x, dim, field, prev),
-                 throw_backend_unavailable("token_shift", ctx.device));
+                 detail::token_shift_cuda(ctx, rows, x, dim, field, prev));
 }
 
 }  // namespace rrwkv::ops

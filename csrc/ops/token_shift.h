@@ -14,6 +14,7 @@ void token_shift(ExecContext& ctx, const RaggedRows& rows, const float* x, int64
 
 namespace detail {
 void token_shift_cpu(ExecContext& ctx, const RaggedRows& rows, const float* x, int64_t dim, int64_t field, float* prev);
+void token_shift_cuda(ExecContext& ctx, const RaggedRows& rows, const float* x, int64_t dim, int64_t field, float* prev);
 }
 
 }  // namespace rrwkv::ops

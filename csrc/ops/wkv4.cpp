@@ -14,7 +14,8 @@ void wkv4(ExecContext& ctx, const Wkv4Batch& b) {
     for (int f = 3; f < 6; ++f) ok = ok && b.field[f] >= 0;
   }
   if (!ok) throw InvalidArgument("wkv4: incomplete operands (a null buffer or a missing state field)");
-  RRWKV_DISPATCH("wkv4", ctx.device, detail::wkv4_cpu(ctx, b), throw_backend_unavailable("wkv4", ctx.device));
+  RRWKV_DISPATCH("wkv4", ctx.device, detail::wkv4_cpu(ctx, b),
+                 detail::wkv4_cuda(ctx, b));
 }
 
 }  // namespace rrwkv::ops

@@ -31,6 +31,7 @@ void wkv4(ExecContext& ctx, const Wkv4Batch& b);
 
 namespace detail {
 void wkv4_cpu(ExecContext& ctx, const Wkv4Batch& b);
+void wkv4_cuda(ExecContext& ctx, const Wkv4Batch& b);
 }
 
 }  // namespace rrwkv::ops

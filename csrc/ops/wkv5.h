@@ -24,6 +24,7 @@ void wkv5(ExecContext& ctx, const Wkv5Batch& b);
 
 namespace detail {
 void wkv5_cpu(ExecContext& ctx, const Wkv5Batch& b);
+void wkv5_cuda(ExecContext& ctx, const Wkv5Batch& b);
 }
 
 }  // namespace rrwkv::ops

@@ -22,6 +22,7 @@ void wkv7(ExecContext& ctx, const Wkv7Batch& b);
 
 namespace detail {
 void wkv7_cpu(ExecContext& ctx, const Wkv7Batch& b);
+void wkv7_cuda(ExecContext& ctx, const Wkv7Batch& b);
 }
 
 }  // namespace rrwkv::ops

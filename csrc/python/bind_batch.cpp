@@ -23,8 +23,9 @@ void bind_batch(py::module_& m) {
       "are read once for all of them. Rows join with add() and leave with remove() between calls; each has its "
       "own state and position. Calls on one batch are serialised.")
       .def(py::init([](const py::object& src, int64_t capacity, std::optional<int> threads, int64_t prefill_chunk,
-                       bool exact) {
+                       bool exact, const std::string& device) {
              EngineOptions o;
+             o.device = Device::parse(device);
              o.capacity = capacity;
              o.threads = threads_arg(threads);
              o.prefill_chunk = prefill_chunk;
@@ -33,12 +34,13 @@ void bind_batch(py::module_& m) {
              py::gil_scoped_release release;
              return std::make_unique<Engine>(model, o);
            }), py::arg("model"), py::arg("capacity"), py::arg("threads") = py::none(), py::arg("prefill_chunk") = 128,
-           py::arg("exact") = true,
+           py::arg("exact") = true, py::arg("device") = "cpu",
            "model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: "
            "f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path "
            "(activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: "
            "more throughput on large batches and, for quantized weights, prompts; each row bit for bit what "
-           "Session(exact=False) gives alone; docs/FAST_PATH.md).")
+           "Session(exact=False) gives alone; docs/FAST_PATH.md); device: \"cpu\" or \"cuda\" / \"cuda:N\" (as Session's).")
+      .def_property_readonly("device", [](const Engine& e) { return e.device().str(); })
       .def_property_readonly("capacity", &Engine::capacity)
       .def_property_readonly("threads", &Engine::threads)
       .def_property_readonly("prefill_chunk", &Engine::prefill_chunk)

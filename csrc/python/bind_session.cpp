@@ -13,21 +13,24 @@ void bind_session(py::module_& m) {
   py::class_<Session>(m, "Session",
       "One sequence's recurrent state and scratch on a shared Model. Calls on one session are serialised.")
       .def(py::init([](const py::object& src, std::optional<int> threads, int64_t prefill_chunk,
-                       const py::object& initial_state, bool exact) {
+                       const py::object& initial_state, bool exact, const std::string& device) {
              const int n = threads_arg(threads);
+             const Device dev = Device::parse(device);
              ModelPtr model = model_arg(src);
              InitialState initial = initial_state_arg(model, initial_state);
              py::gil_scoped_release release;
-             return std::make_unique<Session>(model, n, prefill_chunk, Device::cpu(), std::move(initial), exact);
+             return std::make_unique<Session>(model, n, prefill_chunk, dev, std::move(initial), exact);
            }), py::arg("model"), py::arg("threads") = py::none(),
            py::arg("prefill_chunk") = Session::kDefaultPrefillChunk, py::arg("initial_state") = py::none(),
-           py::arg("exact") = true,
+           py::arg("exact") = true, py::arg("device") = "cpu",
            "model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: "
            "tokens per internal call of forward() (more is a little faster and uses more scratch memory); "
            "initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or "
            ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False "
            "runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the "
-           "numbers of Batch(exact=False)).")
+           "numbers of Batch(exact=False)); device: \"cpu\" or \"cuda\" / \"cuda:N\" (the weights are copied to the "
+           "device once per Model and shared; logits come back as host arrays; RWKV-4 and RRWKV so far).")
+      .def_property_readonly("device", [](const Session& s) { return s.device().str(); })
       .def_property_readonly("initial_state", [](const Session& s) { return initial_state_to_python(s.initial_state()); },
            "The floats of the state reset() returns to, in the state's layout (None: the model's own).")
       .def_property_readonly("prefill_chunk", &Session::prefill_chunk)

@@ -18,12 +18,22 @@ void LayerRunner::carve(std::initializer_list<std::pair<float**, int64_t>> buffe
   const int64_t NC = max_tokens_ * base_.C;
   std::vector<int64_t> sizes = {NC, NC, max_tokens_ * base_.F};
   for (const auto& [ptr, floats] : buffers) sizes.push_back(floats);
-  buf_ = AlignedFloats(sizes);
-  x_ = buf_[0];
-  xa_ = buf_[1];
-  kk_ = buf_[2];
+  std::vector<float*> at;
+  if (base_.placement->device().is_cpu()) {
+    buf_ = AlignedFloats(sizes);
+    for (size_t i = 0; i < sizes.size(); ++i) at.push_back(buf_[i]);
+  } else {  // in device memory, each piece 256-byte aligned
+    int64_t total = 0;
+    for (int64_t n : sizes) total += (n + 63) / 64 * 64;
+    device_buf_ = device_floats(base_.placement->device(), total);
+    float* p = device_buf_.get();
+    for (int64_t n : sizes) at.push_back(p), p += (n + 63) / 64 * 64;
+  }
+  x_ = at[0];
+  xa_ = at[1];
+  kk_ = at[2];
   size_t i = 3;
-  for (const auto& [ptr, floats] : buffers) *ptr = buf_[i++];
+  for (const auto& [ptr, floats] : buffers) *ptr = at[i++];
 }
 
 void LayerRunner::channel_output(ExecContext& ctx, int64_t N, const Matrix& key, const Matrix* receptance,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -62,7 +63,8 @@ class LayerRunner : public Runner {
 
  private:
   const ModelWeights& base_;
-  AlignedFloats buf_;
+  AlignedFloats buf_;                 // the scratch on the CPU
+  std::shared_ptr<float> device_buf_;  // on a GPU
   std::vector<int64_t> last_;  // the logits' token rows
 };
 

@@ -1,7 +1,12 @@
 #include "arch/base/weights.h"
 
+#include <map>
+
 #include "core/pack_cache.h"
 #include "format/model_file.h"
+#ifdef RRWKV_WITH_CUDA
+#include "gpu/runtime.h"
+#endif
 
 namespace rrwkv {
 
@@ -17,11 +22,36 @@ class HostPlacement final : public WeightPlacement {
   PackCache packs_;
 };
 
+#ifdef RRWKV_WITH_CUDA
+// Each tensor copied to device memory once, when it is first placed (the binder places every
+// tensor of the layout once; a tensor placed again gets the same copy).
+class DevicePlacement final : public WeightPlacement {
+ public:
+  using WeightPlacement::WeightPlacement;
+  const void* place(const TensorInfo& t) override {
+    auto it = copies_.find(&t);
+    if (it == copies_.end()) {
+      gpu::DeviceBuffer b(static_cast<size_t>(t.nbytes));
+      b.upload(t.data, static_cast<size_t>(t.nbytes));
+      it = copies_.emplace(&t, std::move(b)).first;
+    }
+    return it->second.data();
+  }
+
+ private:
+  std::map<const TensorInfo*, gpu::DeviceBuffer> copies_;
+};
+#endif
+
 }  // namespace
 
 std::unique_ptr<WeightPlacement> placement_for(const Device& device, const std::string& what) {
-  if (!device.is_cpu()) throw_backend_unavailable(what.c_str(), device);
-  return std::make_unique<HostPlacement>();
+  if (device.is_cpu()) return std::make_unique<HostPlacement>();
+#ifdef RRWKV_WITH_CUDA
+  return std::make_unique<DevicePlacement>(device);
+#else
+  throw_backend_unavailable(what.c_str(), device);
+#endif
 }
 
 Binder::Binder(const ModelFile& file, const ModelConfig& config, WeightPlacement& placement, const Architecture& arch)

@@ -16,7 +16,7 @@ void time_mix_inputs(ExecContext& ctx, const TimeMixInputs& a) {
                   a.xv && a.xr && (a.mediums.s == 0 || a.att_seg >= 0);
   if (!ok) throw InvalidArgument("rwkv4 time_mix_inputs: incomplete operands");
   RRWKV_DISPATCH("rwkv4 time_mix_inputs", ctx.device, detail::time_mix_inputs_cpu(ctx, a),
-                 throw_backend_unavailable("rwkv4 time_mix_inputs", ctx.device));
+                 detail::time_mix_inputs_cuda(ctx, a));
 }
 
 void channel_mix_inputs(ExecContext& ctx, const ChannelMixInputs& a) {
@@ -27,7 +27,7 @@ void channel_mix_inputs(ExecContext& ctx, const ChannelMixInputs& a) {
                   (a.mode != Mode::Add || (a.eta_k && a.eta_r));
   if (!ok) throw InvalidArgument("rwkv4 channel_mix_inputs: incomplete operands");
   RRWKV_DISPATCH("rwkv4 channel_mix_inputs", ctx.device, detail::channel_mix_inputs_cpu(ctx, a),
-                 throw_backend_unavailable("rwkv4 channel_mix_inputs", ctx.device));
+                 detail::channel_mix_inputs_cuda(ctx, a));
 }
 
 }  // namespace rrwkv::rwkv4

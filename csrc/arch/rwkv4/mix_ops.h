@@ -45,6 +45,8 @@ void channel_mix_inputs(ExecContext& ctx, const ChannelMixInputs& a);
 namespace detail {
 void time_mix_inputs_cpu(ExecContext& ctx, const TimeMixInputs& a);
 void channel_mix_inputs_cpu(ExecContext& ctx, const ChannelMixInputs& a);
+void time_mix_inputs_cuda(ExecContext& ctx, const TimeMixInputs& a);
+void channel_mix_inputs_cuda(ExecContext& ctx, const ChannelMixInputs& a);
 }  // namespace detail
 
 }  // namespace rrwkv::rwkv4

@@ -12,6 +12,7 @@ void decay(ExecContext& ctx, float* w, const float* time_decay, const float* m, 
 
 namespace detail {
 void decay_cpu(ExecContext& ctx, float* w, const float* time_decay, const float* m, int64_t n, int64_t dim);
+void decay_cuda(ExecContext& ctx, float* w, const float* time_decay, const float* m, int64_t n, int64_t dim);
 }
 
 }  // namespace rrwkv::rwkv6

@@ -35,13 +35,13 @@ void deep_embed_mix(ExecContext& ctx, const float* proj, const float* table_rows
   if (n < 0 || R < 1 || (n > 0 && (!proj || !table_rows || !out)))
     throw InvalidArgument("rwkv7 deep_embed_mix: bad operands");
   RRWKV_DISPATCH("rwkv7 deep_embed_mix", ctx.device, detail::deep_embed_mix_cpu(ctx, proj, table_rows, n, R, out),
-                 throw_backend_unavailable("rwkv7 deep_embed_mix", ctx.device));
+                 detail::deep_embed_mix_cuda(ctx, proj, table_rows, n, R, out));
 }
 
 void deep_embed_scale(ExecContext& ctx, float* k, const float* mod, const float* s0, int64_t n, int64_t F) {
   if (n < 0 || F < 1 || (n > 0 && (!k || !mod || !s0))) throw InvalidArgument("rwkv7 deep_embed_scale: bad operands");
   RRWKV_DISPATCH("rwkv7 deep_embed_scale", ctx.device, detail::deep_embed_scale_cpu(ctx, k, mod, s0, n, F),
-                 throw_backend_unavailable("rwkv7 deep_embed_scale", ctx.device));
+                 detail::deep_embed_scale_cuda(ctx, k, mod, s0, n, F));
 }
 
 namespace detail {

@@ -54,6 +54,8 @@ void deep_embed_scale(ExecContext& ctx, float* k, const float* mod, const float*
 namespace detail {
 void deep_embed_mix_cpu(ExecContext& ctx, const float* proj, const float* table_rows, int64_t n, int64_t R, float* out);
 void deep_embed_scale_cpu(ExecContext& ctx, float* k, const float* mod, const float* s0, int64_t n, int64_t F);
+void deep_embed_mix_cuda(ExecContext& ctx, const float* proj, const float* table_rows, int64_t n, int64_t R, float* out);
+void deep_embed_scale_cuda(ExecContext& ctx, float* k, const float* mod, const float* s0, int64_t n, int64_t F);
 }  // namespace detail
 
 }  // namespace rrwkv::rwkv7

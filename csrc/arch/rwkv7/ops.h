@@ -30,6 +30,9 @@ namespace detail {
 void prepare_cpu(ExecContext& ctx, const Prepare& p);
 void add_bonus_cpu(ExecContext& ctx, float* y, const float* r, const float* k, const float* v, const float* r_k,
                    int64_t n, int64_t C, int64_t head_size);
+void prepare_cuda(ExecContext& ctx, const Prepare& p);
+void add_bonus_cuda(ExecContext& ctx, float* y, const float* r, const float* k, const float* v, const float* r_k,
+                    int64_t n, int64_t C, int64_t head_size);
 }  // namespace detail
 
 }  // namespace rrwkv::rwkv7

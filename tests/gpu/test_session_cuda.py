@@ -1,0 +1,135 @@
+"""Sessions and batches on the CUDA device (the emulated one in the test runs: HIP-CPU, every kernel
+on the CPU) against CPU sessions of the same model: logits within 1e-4 over step, forward (all
+logits) and chunked forms, for RWKV-4 and RRWKV (both channel-mix modes) with f32 weights and with
+f16; a state moves CPU -> GPU -> CPU and goes on as it would have on the CPU; a batched GPU step
+equals each row stepped alone bit for bit; the CPU's errors (bad token, foreign state) come before
+anything runs; an architecture the GPU does not run yet is refused by name."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+
+import rrwkv_rt  # noqa: E402
+from rrwkv_rt.config import ModelConfig  # noqa: E402
+
+from rt_helpers import make_config, max_abs, tokens  # noqa: E402
+
+pytestmark = pytest.mark.cuda
+
+TOL = 1e-4
+CONFIGS = {
+    "rwkv4": make_config("rwkv4", n_layer=2, n_embd=64, vocab=211),
+    "rrwkv-replace-s3": make_config("rrwkv", n_layer=2, n_embd=64, vocab=211, s=3, mode="replace"),
+    "rrwkv-add-s2": make_config("rrwkv", n_layer=2, n_embd=64, vocab=211, s=2, mode="add", ffn_dim=96),
+}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """(case, dtype) -> path, written once per module."""
+    import torch
+    from rrwkv_rt.io.export import export_state_dict
+    from rrwkv_rt.reference import random_model
+
+    folder = tmp_path_factory.mktemp("cuda_models")
+    out = {}
+    for i, (case, cfg) in enumerate(CONFIGS.items()):
+        ref = random_model(cfg, seed=30 + i, dtype=torch.float32).eval()
+        for dtype in ("f32", "f16"):
+            path = folder / f"{case}_{dtype}.rrwkv"
+            export_state_dict(ref.state_dict(), cfg, path, dtype=dtype)
+            out[(case, dtype)] = str(path)
+    return out
+
+
+def sessions(path, **kw):
+    model = rrwkv_rt.Model(path)
+    return model, rrwkv_rt.Session(model, threads=1, **kw), rrwkv_rt.Session(model, threads=1, device="cuda", **kw)
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+@pytest.mark.parametrize("case", list(CONFIGS))
+def test_step_forward_and_chunks_match_the_cpu(models, case, dtype):
+    model, cpu, gpu = sessions(models[(case, dtype)])
+    assert gpu.device == "cuda:0" and cpu.device == "cpu"
+    toks = tokens(model.vocab_size, 23, seed=5)
+    steps_cpu = np.stack([cpu.step(int(t)) for t in toks])
+    steps_gpu = np.stack([gpu.step(int(t)) for t in toks])
+    assert np.std(steps_cpu) > 0.1
+    assert max_abs(steps_gpu, steps_cpu) < TOL
+    # forward, every token's logits, from a fresh state; then the states match too
+    cpu.reset(), gpu.reset()
+    all_cpu, all_gpu = cpu.forward(toks, all_logits=True), gpu.forward(toks, all_logits=True)
+    assert max_abs(all_gpu, all_cpu) < TOL
+    assert max_abs(all_gpu, steps_cpu) < TOL
+    # chunked: a GPU session cutting the prompt into pieces of 5 (RRWKV segments end inside them)
+    chunked = rrwkv_rt.Session(model, threads=1, device="cuda", prefill_chunk=5)
+    assert max_abs(chunked.forward(toks), all_cpu[-1]) < TOL
+    nxt = int(toks[0])
+    assert max_abs(chunked.step(nxt), cpu.step(nxt)) < TOL
+
+
+@pytest.mark.parametrize("case", list(CONFIGS))
+def test_a_state_moves_cpu_gpu_cpu_and_goes_on(models, case):
+    model, cpu, gpu = sessions(models[(case, "f32")])
+    toks = tokens(model.vocab_size, 16, seed=7)
+    cpu.forward(toks[:7])
+    gpu.set_state(cpu.get_state())  # the CPU's blob on the GPU
+    for t in toks[7:11]:
+        assert max_abs(gpu.step(int(t)), cpu.step(int(t))) < TOL
+    back = rrwkv_rt.Session(model, threads=1)
+    back.set_state(gpu.get_state())  # and the GPU's blob on the CPU, at the same position
+    for t in toks[11:]:
+        assert max_abs(back.step(int(t)), cpu.step(int(t))) < TOL
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16"])
+def test_a_batched_gpu_step_is_each_row_alone_bit_for_bit(models, dtype):
+    path = models[("rrwkv-replace-s3", dtype)]
+    model = rrwkv_rt.Model(path)
+    batch = rrwkv_rt.Batch(model, capacity=5, threads=1, device="cuda")
+    alone = [rrwkv_rt.Session(model, threads=1, device="cuda") for _ in range(3)]
+    rows = [batch.add() for _ in range(3)]
+    prompts = [tokens(model.vocab_size, n, seed=n) for n in (1, 4, 6)]  # rows at different positions
+    for r, s, p in zip(rows, alone, prompts):
+        batch.forward(r, p), s.forward(p)
+    for step in range(4):
+        toks = tokens(model.vocab_size, 3, seed=100 + step)
+        got = batch.step(rows, toks)
+        for i, s in enumerate(alone):
+            np.testing.assert_array_equal(got[i], s.step(int(toks[i])))
+
+
+def test_the_cpu_errors_come_first_and_change_nothing(models):
+    model, cpu, gpu = sessions(models[("rwkv4", "f32")])
+    toks = tokens(model.vocab_size, 5, seed=3)
+    gpu.forward(toks)
+    before = gpu.get_state()
+    with pytest.raises(IndexError, match="outside the vocabulary"):
+        gpu.step(model.vocab_size)
+    with pytest.raises(IndexError, match="outside the vocabulary"):
+        gpu.forward([1, 2, model.vocab_size + 3])
+    other = rrwkv_rt.Session(rrwkv_rt.Model(models[("rrwkv-add-s2", "f32")]), threads=1)
+    with pytest.raises(ValueError):
+        gpu.set_state(other.get_state())
+    assert gpu.get_state() == before
+    cpu.forward(toks)
+    assert max_abs(gpu.step(7), cpu.step(7)) < TOL
+
+
+def test_what_the_gpu_does_not_run_yet_is_refused_by_name(models, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
+    from matrix_helpers import random_model
+    from rrwkv_rt.io.export import export_state_dict
+
+    cfg = ModelConfig("rwkv7", 1, 64, 97, head_size=64, lora_decay=7, lora_a=13, lora_v=5, lora_gate=11)
+    path = tmp_path / "rwkv7.rrwkv"
+    export_state_dict(random_model(cfg, seed=1).state_dict(), cfg, path)
+    with pytest.raises(ValueError, match=r"rwkv7 models \(RWKV-7.*\) do not run on CUDA devices yet"):
+        rrwkv_rt.Session(str(path), device="cuda")
+    with pytest.raises(ValueError, match="exact=False"):
+        rrwkv_rt.Session(models[("rwkv4", "f32")], device="cuda", exact=False)
