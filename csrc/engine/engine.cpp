@@ -27,11 +27,7 @@ const EngineOptions& checked(const EngineOptions& o) {
 
 // What an engine on a GPU cannot run yet, as a sentence ("" if it can): checked before the
 // weights are copied to the device, so an unsupported model never computes there.
-std::string gpu_unsupported(const Model& m, const EngineOptions& o) {
-  const std::string arch = m.arch().name();
-  if (arch != "rwkv4" && arch != "rrwkv")
-    return arch + " models (" + m.arch().description() +
-           ") do not run on CUDA devices yet (these do: rwkv4, rrwkv); use device=\"cpu\"";
+std::string gpu_unsupported(const EngineOptions& o) {
   if (!o.exact) return "exact=False (the fast path) runs on the CPU only; use exact=True on a CUDA device";
   return "";
 }
@@ -51,7 +47,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
       max_tokens_(std::max(opts_.capacity, opts_.prefill_chunk)),
       threads_(opts_.threads > 0 ? opts_.threads : ThreadPool::available_cpus()) {
   if (!opts_.device.is_cpu() && cuda_compiled()) {
-    const std::string why = gpu_unsupported(*model_, opts_);
+    const std::string why = gpu_unsupported(opts_);
     if (!why.empty()) throw InvalidArgument(why);
   }
   const BoundWeights& w = model_->weights(opts_.device);

@@ -29,7 +29,7 @@ void bind_session(py::module_& m) {
            ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False "
            "runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the "
            "numbers of Batch(exact=False)); device: \"cpu\" or \"cuda\" / \"cuda:N\" (the weights are copied to the "
-           "device once per Model and shared; logits come back as host arrays; RWKV-4 and RRWKV so far).")
+           "device once per Model and shared; logits come back as host arrays; exact=True only).")
       .def_property_readonly("device", [](const Session& s) { return s.device().str(); })
       .def_property_readonly("initial_state", [](const Session& s) { return initial_state_to_python(s.initial_state()); },
            "The floats of the state reset() returns to, in the state's layout (None: the model's own).")

@@ -1,9 +1,11 @@
 """Sessions and batches on the CUDA device (the emulated one in the test runs: HIP-CPU, every kernel
 on the CPU) against CPU sessions of the same model: logits within 1e-4 over step, forward (all
-logits) and chunked forms, for RWKV-4 and RRWKV (both channel-mix modes) with f32 weights and with
-f16; a state moves CPU -> GPU -> CPU and goes on as it would have on the CPU; a batched GPU step
-equals each row stepped alone bit for bit; the CPU's errors (bad token, foreign state) come before
-anything runs; an architecture the GPU does not run yet is refused by name."""
+logits) and chunked forms, for RWKV-4 and RRWKV (both channel-mix modes), RWKV-5.2, RWKV-6 and
+RWKV-7 (with and without DeepEmbed), with f32 weights and with f16 (RWKV-4 and RWKV-7 also bf16
+and q8_0); a state moves CPU -> GPU -> CPU
+and goes on as it would have on the CPU; a batched GPU step equals each row stepped alone bit for
+bit; the CPU's errors (bad token, foreign state) come before anything runs; exact=False (the CPU's
+fast path) is refused on a GPU by name."""
 import sys
 from pathlib import Path
 
@@ -12,10 +14,12 @@ import pytest
 
 pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
 
 import rrwkv_rt  # noqa: E402
 from rrwkv_rt.config import ModelConfig  # noqa: E402
 
+from matrix_helpers import random_model as matrix_model  # noqa: E402
 from rt_helpers import make_config, max_abs, tokens  # noqa: E402
 
 pytestmark = pytest.mark.cuda
@@ -25,7 +29,29 @@ CONFIGS = {
     "rwkv4": make_config("rwkv4", n_layer=2, n_embd=64, vocab=211),
     "rrwkv-replace-s3": make_config("rrwkv", n_layer=2, n_embd=64, vocab=211, s=3, mode="replace"),
     "rrwkv-add-s2": make_config("rrwkv", n_layer=2, n_embd=64, vocab=211, s=2, mode="add", ffn_dim=96),
+    "rwkv5": ModelConfig("rwkv5", 2, 64, 150, head_size=32, ffn_dim=160),
+    "rwkv6": ModelConfig("rwkv6", 2, 64, 150, head_size=32, lora_mix=13, lora_decay=7, ffn_dim=160),
+    "rwkv7": ModelConfig("rwkv7", 2, 64, 150, head_size=32, lora_decay=13, lora_a=7, lora_v=9, lora_gate=3,
+                         ffn_dim=224),
 }
+DEEP_EMBED = ModelConfig("rwkv7", 2, 64, 97, head_size=32, lora_decay=8, lora_a=8, lora_v=8, lora_gate=16)
+
+
+def deep_embed_state_dict(cfg, seed, R=32):
+    """An RWKV-7 reference model's tensors plus DeepEmbed's (as tests/checkpoints/test_deep_embed.py
+    makes them, at scales that keep the modulation of order one)."""
+    import torch
+    sd = matrix_model(cfg, seed=seed).state_dict()
+    g = torch.Generator().manual_seed(100 + seed)
+    C, F, V = cfg.n_embd, cfg.ffn_dim, cfg.vocab_size
+    for i in range(cfg.n_layer):
+        f = f"blocks.{i}.ffn."
+        sd[f + "s_emb.weight"] = torch.randn(V, R * R, generator=g) * 0.5
+        sd[f + "s_emb_x.weight"] = torch.randn(R * R, C, generator=g) / C ** 0.5
+        sd[f + "s1"] = torch.randn(C, R, generator=g) / C ** 0.5
+        sd[f + "s2"] = torch.randn(R, F, generator=g) * 0.05
+        sd[f + "s0"] = torch.empty(1, 1, F).uniform_(0.5, 1.5, generator=g)
+    return sd
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +64,8 @@ def models(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cuda_models")
     out = {}
     for i, (case, cfg) in enumerate(CONFIGS.items()):
-        ref = random_model(cfg, seed=30 + i, dtype=torch.float32).eval()
-        for dtype in ("f32", "f16"):
+        ref = random_model(cfg, seed=30 + i) if cfg.arch in ("rwkv4", "rrwkv") else matrix_model(cfg, seed=30 + i)
+        for dtype in ("f32", "f16", "bf16", "q8_0"):
             path = folder / f"{case}_{dtype}.rrwkv"
             export_state_dict(ref.state_dict(), cfg, path, dtype=dtype)
             out[(case, dtype)] = str(path)
@@ -88,8 +114,9 @@ def test_a_state_moves_cpu_gpu_cpu_and_goes_on(models, case):
 
 
 @pytest.mark.parametrize("dtype", ["f32", "f16"])
-def test_a_batched_gpu_step_is_each_row_alone_bit_for_bit(models, dtype):
-    path = models[("rrwkv-replace-s3", dtype)]
+@pytest.mark.parametrize("case", ["rrwkv-replace-s3", "rwkv7"])
+def test_a_batched_gpu_step_is_each_row_alone_bit_for_bit(models, case, dtype):
+    path = models[(case, dtype)]
     model = rrwkv_rt.Model(path)
     batch = rrwkv_rt.Batch(model, capacity=5, threads=1, device="cuda")
     alone = [rrwkv_rt.Session(model, threads=1, device="cuda") for _ in range(3)]
@@ -121,15 +148,30 @@ def test_the_cpu_errors_come_first_and_change_nothing(models):
     assert max_abs(gpu.step(7), cpu.step(7)) < TOL
 
 
-def test_what_the_gpu_does_not_run_yet_is_refused_by_name(models, tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
-    from matrix_helpers import random_model
-    from rrwkv_rt.io.export import export_state_dict
+def test_deep_embed_matches_the_cpu(tmp_path):
+    from rrwkv_rt.io.export import export
 
-    cfg = ModelConfig("rwkv7", 1, 64, 97, head_size=64, lora_decay=7, lora_a=13, lora_v=5, lora_gate=11)
-    path = tmp_path / "rwkv7.rrwkv"
-    export_state_dict(random_model(cfg, seed=1).state_dict(), cfg, path)
-    with pytest.raises(ValueError, match=r"rwkv7 models \(RWKV-7.*\) do not run on CUDA devices yet"):
-        rrwkv_rt.Session(str(path), device="cuda")
+    src = tmp_path / "deep.pth"
+    import torch
+    torch.save(deep_embed_state_dict(DEEP_EMBED, seed=4), src)
+    path = tmp_path / "deep.rrwkv"
+    export(str(src), str(path))
+    model, cpu, gpu = sessions(str(path))
+    assert rrwkv_rt.ModelFile(str(path)).config["deep_embed"] == 32
+    toks = tokens(model.vocab_size, 12, seed=9)
+    assert max_abs(gpu.forward(toks, all_logits=True), cpu.forward(toks, all_logits=True)) < TOL
+    assert max_abs(np.stack([gpu.step(int(t)) for t in toks]), np.stack([cpu.step(int(t)) for t in toks])) < TOL
+
+
+@pytest.mark.parametrize("dtype", ["bf16", "q8_0"])
+@pytest.mark.parametrize("case", ["rwkv4", "rwkv7"])
+def test_bf16_and_q8_0_weights_match_the_cpu(models, case, dtype):
+    model, cpu, gpu = sessions(models[(case, dtype)])
+    toks = tokens(model.vocab_size, 12, seed=6)
+    assert max_abs(gpu.forward(toks, all_logits=True), cpu.forward(toks, all_logits=True)) < TOL
+    assert max_abs(np.stack([gpu.step(int(t)) for t in toks]), np.stack([cpu.step(int(t)) for t in toks])) < TOL
+
+
+def test_the_fast_path_is_refused_on_a_gpu_by_name(models):
     with pytest.raises(ValueError, match="exact=False"):
         rrwkv_rt.Session(models[("rwkv4", "f32")], device="cuda", exact=False)

@@ -17,10 +17,22 @@ DeepEmbedWeights bind_deep_embed(const Binder::Block& p) {
   return {p.mat("ffn.s_emb"), p.mat("ffn.s1"), p.mat("ffn.s2"), p.vec("ffn.s0")};
 }
 
-DeepEmbed::DeepEmbed(int64_t rank, int64_t ffn_dim, int64_t max_tokens)
-    : R_(rank), F_(ffn_dim),
-      buf_({max_tokens * rank, max_tokens * rank * rank, max_tokens * rank, max_tokens * ffn_dim}),
-      proj_(buf_[0]), rows_(buf_[1]), mixed_(buf_[2]), mod_(buf_[3]) {}
+DeepEmbed::DeepEmbed(int64_t rank, int64_t ffn_dim, int64_t max_tokens, const Device& device) : R_(rank), F_(ffn_dim) {
+  const std::vector<int64_t> sizes = {max_tokens * rank, max_tokens * rank * rank, max_tokens * rank,
+                                      max_tokens * ffn_dim};
+  float* at[4];
+  if (device.is_cpu()) {
+    buf_ = AlignedFloats(sizes);
+    for (size_t i = 0; i < 4; ++i) at[i] = buf_[i];
+  } else {  // in the device's memory, each piece 256-byte aligned
+    int64_t total = 0;
+    for (int64_t n : sizes) total += (n + 63) / 64 * 64;
+    device_buf_ = device_floats(device, total);
+    float* p = device_buf_.get();
+    for (size_t i = 0; i < 4; ++i) at[i] = p, p += (sizes[i] + 63) / 64 * 64;
+  }
+  proj_ = at[0], rows_ = at[1], mixed_ = at[2], mod_ = at[3];
+}
 
 void DeepEmbed::apply(ExecContext& ctx, const DeepEmbedWeights& w, const int64_t* tokens, int64_t n, const float* x,
                       int64_t C, float* k) {

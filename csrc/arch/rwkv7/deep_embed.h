@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,14 +36,15 @@ DeepEmbedWeights bind_deep_embed(const Binder::Block& p);
 // One runner's scratch for the modulation of up to max_tokens tokens.
 class DeepEmbed {
  public:
-  DeepEmbed(int64_t rank, int64_t ffn_dim, int64_t max_tokens);
+  DeepEmbed(int64_t rank, int64_t ffn_dim, int64_t max_tokens, const Device& device);
   // k (n x F, row stride F) *= s2 · ((s1 · x) E[tokens]) + s0, with x (n x C, row stride C).
   void apply(ExecContext& ctx, const DeepEmbedWeights& w, const int64_t* tokens, int64_t n, const float* x,
              int64_t C, float* k);
 
  private:
   int64_t R_, F_;
-  AlignedFloats buf_;
+  AlignedFloats buf_;                 // on the CPU
+  std::shared_ptr<float> device_buf_;  // on a GPU
   float *proj_, *rows_, *mixed_, *mod_;
 };
 

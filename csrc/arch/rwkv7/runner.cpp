@@ -26,7 +26,7 @@ class Rwkv7Runner final : public matrix::Runner {
     carve({{&xp_, NC}, {&zr_, NC}, {&zw_, NC}, {&zk_, NC}, {&zv_, NC}, {&za_, NC}, {&zg_, NC}, {&r_, NC},
            {&k_, NC}, {&v_, NC}, {&mw_, NC}, {&ma_, NC}, {&mv_, NC}, {&g_, NC}, {&wd_, NC}, {&a_, NC},
            {&kappa_, NC}, {&v_first_, NC}, {&tw_, ND}, {&ta_, ND}, {&tv_, ND}, {&tg_, ND}});
-    if (w.deep_embed) deep_embed_ = std::make_unique<DeepEmbed>(w.deep_embed, w.F, max_tokens);
+    if (w.deep_embed) deep_embed_ = std::make_unique<DeepEmbed>(w.deep_embed, w.F, max_tokens, w.placement->device());
   }
 
  private:
