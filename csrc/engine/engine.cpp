@@ -29,6 +29,9 @@ const EngineOptions& checked(const EngineOptions& o) {
 // weights are copied to the device, so an unsupported model never computes there.
 std::string gpu_unsupported(const EngineOptions& o) {
   if (!o.exact) return "exact=False (the fast path) runs on the CPU only; use exact=True on a CUDA device";
+  if (cuda_device_count() == 0) return "no usable CUDA device (" + cuda_status() + "); use device=\"cpu\"";
+  if (o.device.index != 0)  // the backend and the placement use the current device
+    return "an engine on " + o.device.str() + ": only cuda:0 is supported yet; use device=\"cuda\"";
   return "";
 }
 

@@ -5,7 +5,7 @@ RWKV-7 (with and without DeepEmbed), with f32 weights and with f16 (RWKV-4 and R
 and q8_0); a state moves CPU -> GPU -> CPU
 and goes on as it would have on the CPU; a batched GPU step equals each row stepped alone bit for
 bit; the CPU's errors (bad token, foreign state) come before anything runs; exact=False (the CPU's
-fast path) is refused on a GPU by name."""
+fast path) and devices other than cuda:0 are refused by name."""
 import sys
 from pathlib import Path
 
@@ -172,6 +172,8 @@ def test_bf16_and_q8_0_weights_match_the_cpu(models, case, dtype):
     assert max_abs(np.stack([gpu.step(int(t)) for t in toks]), np.stack([cpu.step(int(t)) for t in toks])) < TOL
 
 
-def test_the_fast_path_is_refused_on_a_gpu_by_name(models):
+def test_the_fast_path_and_other_device_indices_are_refused_by_name(models):
     with pytest.raises(ValueError, match="exact=False"):
         rrwkv_rt.Session(models[("rwkv4", "f32")], device="cuda", exact=False)
+    with pytest.raises(ValueError, match="only cuda:0 is supported yet"):
+        rrwkv_rt.Batch(models[("rwkv4", "f32")], capacity=2, device="cuda:1")
