@@ -162,9 +162,9 @@ class Session:
     def chat(self, messages: typing.Any, max_new_tokens: int = 200, **kwargs: typing.Any) -> typing.Any: ...
     @property
     def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
-    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None, exact: bool = True) -> None:
+    def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None, exact: bool = True, device: str = 'cpu') -> None:
         """
-        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the numbers of Batch(exact=False)).
+        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the numbers of Batch(exact=False)); device: "cpu" or "cuda" / "cuda:N" (the weights are copied to the device once per Model and shared; logits come back as host arrays; exact=True only).
         """
     def __repr__(self) -> str:
         ...
@@ -193,6 +193,9 @@ class Session:
         Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given.
         """
     @property
+    def device(self) -> str:
+        ...
+    @property
     def exact(self) -> bool:
         ...
     @property
@@ -218,9 +221,9 @@ class Batch:
     """
     Up to `capacity` independent sequences (rows) on one shared Model, stepped together so that the weights are read once for all of them. Rows join with add() and leave with remove() between calls; each has its own state and position. Calls on one batch are serialised.
     """
-    def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, exact: bool = True) -> None:
+    def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, exact: bool = True, device: str = 'cpu') -> None:
         """
-        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path (activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: more throughput on large batches and, for quantized weights, prompts; each row bit for bit what Session(exact=False) gives alone; docs/FAST_PATH.md).
+        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path (activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: more throughput on large batches and, for quantized weights, prompts; each row bit for bit what Session(exact=False) gives alone; docs/FAST_PATH.md); device: "cpu" or "cuda" / "cuda:N" (as Session's).
         """
     def __len__(self) -> int:
         ...
@@ -268,6 +271,9 @@ class Batch:
         """
     @property
     def capacity(self) -> int:
+        ...
+    @property
+    def device(self) -> str:
         ...
     @property
     def exact(self) -> bool:
