@@ -49,3 +49,18 @@ def assert_matches_official(path, toks: list[int], out: dict, initial_state=None
 def save(sd: dict, path) -> str:
     torch.save(sd, path)
     return str(path)
+
+
+def add_deep_embed(sd: dict, cfg, seed: int, R: int = 32) -> dict:
+    """Adds RWKV-7 DeepEmbed tensors (ffn.s_emb, s_emb_x, s1, s2, s0 per layer) to `sd`, at scales
+    that keep the channel-mix modulation s2·t + s0 of order one; returns `sd`."""
+    g = torch.Generator().manual_seed(100 + seed)
+    C, F, V = cfg.n_embd, cfg.ffn_dim, cfg.vocab_size
+    for i in range(cfg.n_layer):
+        f = f"blocks.{i}.ffn."
+        sd[f + "s_emb.weight"] = torch.randn(V, R * R, generator=g) * 0.5
+        sd[f + "s_emb_x.weight"] = torch.randn(R * R, C, generator=g) / C ** 0.5
+        sd[f + "s1"] = torch.randn(C, R, generator=g) / C ** 0.5
+        sd[f + "s2"] = torch.randn(R, F, generator=g) * 0.05
+        sd[f + "s0"] = torch.empty(1, 1, F).uniform_(0.5, 1.5, generator=g)
+    return sd

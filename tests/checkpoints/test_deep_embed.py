@@ -11,8 +11,8 @@ import rrwkv_rt  # noqa: E402
 from rrwkv_rt import ModelConfig  # noqa: E402
 from rrwkv_rt.io.export import export  # noqa: E402
 
-from ckpt_helpers import (assert_matches_official, max_abs, official_sd, run_official_on, runtime_outputs,  # noqa: E402
-                          save, tokens)
+from ckpt_helpers import (add_deep_embed, assert_matches_official, max_abs, official_sd, run_official_on,  # noqa: E402
+                          runtime_outputs, save, tokens)
 
 R = 32  # the package's DeepEmbed code is written for 32 x 32 tables
 CASES = {
@@ -23,19 +23,8 @@ CASES = {
 
 
 def deep_embed_sd(cfg: ModelConfig, seed: int) -> dict:
-    """An official-layout RWKV-7 checkpoint with DeepEmbed tensors at scales that keep the
-    channel-mix modulation s2·t + s0 of order one."""
-    sd = official_sd(cfg, seed=seed)
-    g = torch.Generator().manual_seed(100 + seed)
-    C, F, V = cfg.n_embd, cfg.ffn_dim, cfg.vocab_size
-    for i in range(cfg.n_layer):
-        f = f"blocks.{i}.ffn."
-        sd[f + "s_emb.weight"] = torch.randn(V, R * R, generator=g) * 0.5
-        sd[f + "s_emb_x.weight"] = torch.randn(R * R, C, generator=g) / C ** 0.5
-        sd[f + "s1"] = torch.randn(C, R, generator=g) / C ** 0.5
-        sd[f + "s2"] = torch.randn(R, F, generator=g) * 0.05
-        sd[f + "s0"] = torch.empty(1, 1, F).uniform_(0.5, 1.5, generator=g)
-    return sd
+    """An official-layout RWKV-7 checkpoint with DeepEmbed tensors."""
+    return add_deep_embed(official_sd(cfg, seed=seed), cfg, seed, R)
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,12 @@ import pytest
 pytest.importorskip("torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runtime"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "reference"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "checkpoints"))
 
 import rrwkv_rt  # noqa: E402
 from rrwkv_rt.config import ModelConfig  # noqa: E402
 
+from ckpt_helpers import add_deep_embed  # noqa: E402
 from matrix_helpers import random_model as matrix_model  # noqa: E402
 from rt_helpers import make_config, max_abs, tokens  # noqa: E402
 
@@ -37,21 +39,9 @@ CONFIGS = {
 DEEP_EMBED = ModelConfig("rwkv7", 2, 64, 97, head_size=32, lora_decay=8, lora_a=8, lora_v=8, lora_gate=16)
 
 
-def deep_embed_state_dict(cfg, seed, R=32):
-    """An RWKV-7 reference model's tensors plus DeepEmbed's (as tests/checkpoints/test_deep_embed.py
-    makes them, at scales that keep the modulation of order one)."""
-    import torch
-    sd = matrix_model(cfg, seed=seed).state_dict()
-    g = torch.Generator().manual_seed(100 + seed)
-    C, F, V = cfg.n_embd, cfg.ffn_dim, cfg.vocab_size
-    for i in range(cfg.n_layer):
-        f = f"blocks.{i}.ffn."
-        sd[f + "s_emb.weight"] = torch.randn(V, R * R, generator=g) * 0.5
-        sd[f + "s_emb_x.weight"] = torch.randn(R * R, C, generator=g) / C ** 0.5
-        sd[f + "s1"] = torch.randn(C, R, generator=g) / C ** 0.5
-        sd[f + "s2"] = torch.randn(R, F, generator=g) * 0.05
-        sd[f + "s0"] = torch.empty(1, 1, F).uniform_(0.5, 1.5, generator=g)
-    return sd
+def deep_embed_state_dict(cfg, seed):
+    """An RWKV-7 reference model's tensors plus DeepEmbed's (ckpt_helpers.add_deep_embed)."""
+    return add_deep_embed(matrix_model(cfg, seed=seed).state_dict(), cfg, seed)
 
 
 @pytest.fixture(scope="module")
