@@ -14,23 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "tokenizer"))
 
 import tok_corpus  # noqa: E402
+from benchlib.timing import median_time  # noqa: E402
 from rrwkv_rt import Tokenizer  # noqa: E402
-
-
-def median_time(fn, runs: int) -> float:
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def neox_like(texts: list[str], vocab_size: int):
