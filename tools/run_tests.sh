@@ -55,7 +55,16 @@ if command -v nvcc >/dev/null; then
   echo "nvcc found: compiling the GPU sources for sm_80 and sm_90 (build/nvcc-check)"
   cmake -S . -B build/nvcc-check -G Ninja -DRRWKV_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="80-real;90-real" \
     -DRRWKV_BUILD_TESTS=ON -DRRWKV_BUILD_PYTHON=OFF -DRRWKV_BUILD_CAPI=OFF >/dev/null
-  cmake --build build/nvcc-check --target rrwkv_gpu_objects rrwkv_gpu_test_kernels
+  cmake --build build/nvcc-check --target rrwkv_gpu_objects rrwkv_gpu_test_kernels rrwkv_cuda_status
+  # Without a driver nothing of a CUDA build can run but its diagnosis, which must name the cause.
+  if ! ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1'; then
+    status=$(build/nvcc-check/tests/gpu/rrwkv_cuda_status)
+    echo "a CUDA build on this driverless machine says: $status"
+    case "$status" in
+      "0 device(s): "*"no NVIDIA driver is installed"*) ;;
+      *) echo "run_tests.sh: expected cuda_status() to say that no NVIDIA driver is installed" >&2; exit 1 ;;
+    esac
+  fi
 fi
 
 # Sanitizers and fuzzers (clang), each build in its own folder under build/; about 8 minutes on

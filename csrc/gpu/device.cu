@@ -4,6 +4,28 @@
 #include "gpu/vendor.h"
 
 namespace rrwkv {
+#if !defined(RRWKV_GPU_EMULATION)
+namespace {
+
+std::string version(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+// cudaGetDeviceCount's error, said as what is missing and what to do: the runtime reports a
+// missing driver and an old one with the same code, which only the driver's version tells apart.
+std::string why_unusable(cudaError_t err) {
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  if (err == cudaErrorInsufficientDriver && driver == 0)
+    return "no NVIDIA driver is installed or loaded (libcuda.so.1 not found); install the driver, or use the CPU";
+  if (err == cudaErrorInsufficientDriver)
+    return "the NVIDIA driver supports CUDA up to " + version(driver) + ", older than this build's runtime " +
+           version(CUDART_VERSION) + "; update the driver, or use the CPU";
+  if (err == cudaErrorNoDevice)
+    return "the driver sees no CUDA device (CUDA_VISIBLE_DEVICES may hide them); use the CPU";
+  return std::string(cudaGetErrorString(err)) + " (" + cudaGetErrorName(err) + ")";
+}
+
+}  // namespace
+#endif
 
 bool cuda_compiled() { return true; }
 
@@ -31,10 +53,9 @@ std::string cuda_status() {
   const gpu::Error err = gpu::try_device_count(&n);
   if (err != gpu::kSuccess) {
     gpu::last_error();
-    return std::string("CUDA compiled in, no usable device: ") + gpu::error_string(err);
+    return "CUDA " + version(CUDART_VERSION) + " compiled in, no usable device: " + why_unusable(err);
   }
-  std::string s = "CUDA " + std::to_string(CUDART_VERSION / 1000) + "." + std::to_string(CUDART_VERSION % 1000 / 10) +
-                  ", " + std::to_string(n) + " device(s)";
+  std::string s = "CUDA " + version(CUDART_VERSION) + ", " + std::to_string(n) + " device(s)";
   for (int i = 0; i < n; ++i) s += std::string(i ? ", " : ": ") + gpu::device_name(i);
   return s;
 #endif
