@@ -147,6 +147,8 @@ fi
 step bench-train 120 env -C "$ROOT/tests" "$PYTHON" "$ROOT/tools/bench_train.py" --no-torch
 # the decode recurrences against the memory floor (a copy of the same state bytes, same run)
 step bench-recurrence 60 "$BUILD/tests/gpu/rrwkv_gpu_bench"
+# prefill projections: ops::linear's GEMM paths (f32, split f16/bf16) against its matvec kernels
+step bench-linear 90 "$BUILD/tests/gpu/rrwkv_gpu_bench_linear"
 
 if [ "${RRWKV_GPU_CHECK_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
   step ncu 180 env -C "$ROOT/tests" ncu --target-processes all --kernel-name regex:wkv --launch-count 4 \
