@@ -1,0 +1,78 @@
+// Exact matvec kernels' speed per weight byte, one thread, CPU time: how far each weight type's
+// batch-1 kernel (decode) is from streaming memory.
+//   bash tools/microbench/run.sh matvec_bytes [COPIES [ROWS COLS]]
+// COPIES matrices of ROWS x COLS (3072 x 768) are cycled (1: in the L2, the kernel's own speed; 24: from L3 or
+// DRAM as a decode reads them). With BASE=path/to/another/matvec_avx512.cpp (e.g. main's), that
+// file's AVX-512 kernels are measured too, interleaved with these in the same repetitions, so a
+// change is judged on a busy machine by the ratio.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/matrix.h"
+#include "kernels/cpu/matvec.h"
+
+#ifdef RRWKV_MICROBENCH_BASE
+namespace rrwkv::cpu {
+const KernelTable* kernels_avx512_base();  // BASE's kernels_avx512, renamed at its compilation
+}
+#endif
+
+using namespace rrwkv;
+
+namespace {
+
+double cpu_now() {
+  timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+struct Candidate {
+  const char* label;
+  const cpu::KernelTable* table;
+  double best = 1e30;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t copies = argc > 1 ? std::atoi(argv[1]) : 24;
+  const int64_t rows = argc > 2 ? std::atoi(argv[2]) : 3072, cols = argc > 3 ? std::atoi(argv[3]) : 768;
+  std::mt19937 rng(1);
+  std::vector<float> x(cols), y(rows);
+  for (auto& v : x) v = static_cast<float>(rng() % 1000) / 1000.0f - 0.5f;
+  for (DType dt : {DType::F32, DType::F16, DType::Q8_0, DType::Q4_1}) {
+    const auto rb = static_cast<size_t>(row_bytes(dt, cols));
+    std::vector<uint8_t> bytes(static_cast<size_t>(copies * rows) * rb);
+    // small finite values for every type: f16 values and quantized scales below 1, no f32 denormals
+    for (size_t i = 0; i < bytes.size(); ++i)
+      bytes[i] = dt == DType::F32 && i % 4 == 3 ? static_cast<uint8_t>(0x3c + (rng() & 1))
+                                                : static_cast<uint8_t>(rng() & 0x3b);
+    std::vector<Candidate> cands = {{"avx2", cpu::kernels_avx2()}, {"avx512", cpu::kernels_avx512()}};
+#ifdef RRWKV_MICROBENCH_BASE
+    cands.push_back({"avx512 BASE", cpu::kernels_avx512_base()});
+#endif
+    const float* xs[1] = {x.data()};
+    float* ys[1] = {y.data()};
+    for (int rep = 0; rep < 9; ++rep)
+      for (Candidate& c : cands) {
+        if (!c.table) continue;
+        const double t0 = cpu_now();
+        for (int64_t m = 0; m < copies; ++m)
+          c.table->matvec(Matrix::dense(bytes.data() + static_cast<size_t>(m * rows) * rb, dt, rows, cols), xs, 1, ys,
+                          0, rows);
+        c.best = std::min(c.best, cpu_now() - t0);
+      }
+    for (const Candidate& c : cands)
+      if (c.table)
+        std::printf("%-5s %-12s %7.2f GB/s of weights  %6.2f GMAC/s  (1 vector, 1 thread, CPU time, best of 9)\n",
+                    dtype_name(dt), c.label, static_cast<double>(bytes.size()) / c.best / 1e9,
+                    static_cast<double>(copies * rows * cols) / c.best / 1e9);
+  }
+}

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds and runs one micro-benchmark of tools/microbench/ against the core library of a pip build
+# of this worktree (build/<wheel tag>/csrc/librrwkv_core.a, made by `pip install .`):
+#   bash tools/microbench/run.sh NAME [ARGS...]
+# BASE=path/to/matvec_avx512.cpp (another version of the AVX-512 kernels, e.g. from a checkout of
+# main) compiles it in beside them, renamed, for benchmarks that compare the two in one run.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+name=${1:?"usage: run.sh NAME [ARGS...] (NAME.cpp in tools/microbench/)"}
+shift
+lib=$(ls -d "$root"/build/*/csrc/librrwkv_core.a 2>/dev/null | head -1)
+[ -n "$lib" ] || { echo "no build/*/csrc/librrwkv_core.a: run 'pip install .' in $root first" >&2; exit 1; }
+out=${TMPDIR:-/tmp}/rrwkv_microbench_$name
+extra=()
+if [ -n "${BASE:-}" ]; then
+  g++ -O3 -std=c++17 -mavx512f -mavx512bw -mavx512vl -mavx512dq -mavx2 -mfma -mf16c -I"$root/csrc" \
+    -Dkernels_avx512=kernels_avx512_base -c "$BASE" -o "$out.base.o"
+  extra=(-DRRWKV_MICROBENCH_BASE "$out.base.o")
+fi
+g++ -O3 -std=c++17 -I"$root/csrc" "${extra[@]}" "$here/$name.cpp" "$lib" -o "$out" -lpthread -ldl
+"$out" "$@"
