@@ -125,10 +125,8 @@ inline void block_values(const uint8_t* qv, int64_t b, __m512& w0, __m512& w1) {
   } else {
     // One widening for both nibbles: each lane holds a byte, 0..255. A nibble becomes its float
     // by a lookup in the register of 0.0f..15.0f: vpermps reads only an index's low 4 bits, so
-    // the low nibble needs no mask, and the lookup takes the shuffle port where the conversion
-    // it replaces took the port the FMAs need (3 uops per block fewer on ports 0/5 than
-    // and + shift + 2 conversions: 5 -> 4... measured in tools/microbench/matvec_bytes.cpp).
-    // The same floats as the conversion, so the same results.
+    // the low nibble needs no mask (shift + 2 lookups instead of and + shift + 2 conversions,
+    // one uop fewer per block on the two ports the FMAs need). The same floats as a conversion.
     const __m512 nibble_values = _mm512_setr_ps(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qv + 16 * b)));
     w0 = _mm512_permutexvar_ps(bytes, nibble_values);
