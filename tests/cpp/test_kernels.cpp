@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <cstring>
 #include <random>
 #include <string>
@@ -16,6 +17,7 @@
 #include "kernels/cpu/matvec.h"
 #include "cpp/isa_kernels.h"
 #include "ops/linear.h"
+#include "ops/math.h"
 #include "ops/norm.h"
 #include "ops/wkv4.h"
 
@@ -263,3 +265,17 @@ TEST(Ops, Wkv4RaggedBatchWithMediumsMatchesTheDefinition) {
 }
 
 }  // namespace
+
+// relu_square is max(x, 0)² as `x > 0 ? x : 0` defines it, written branch-free with a bit mask:
+// the cases where a mask and a comparison could part (NaN, -0, infinities, denormals).
+TEST(Epilogue, ReluSquareKeepsTheComparisonsDefinition) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const float denorm = std::numeric_limits<float>::denorm_min();
+  for (float x : {3.0f, -3.0f, 0.0f, -0.0f, inf, -inf, nan, -nan, denorm, -denorm, 1e30f, -1e-30f}) {
+    const float r = x > 0.0f ? x : 0.0f, want = r * r, got = rrwkv::ops::relu_square(x);
+    uint32_t a, b;
+    std::memcpy(&a, &want, 4);
+    std::memcpy(&b, &got, 4);
+    EXPECT_EQ(a, b) << "x = " << x;
+  }
+}
