@@ -1,9 +1,11 @@
 // The bf16 family of the fast kernels (fast_kernels.h) on AVX-512F with f32 FMAs: the products of
 // bf16 values are exact in f32, so two FMAs per lane, the odd element first, compute exactly what
 // vdpbf16ps computes (with the FPU set to flush denormals, as that instruction does). Weights and
-// activations are laid out "split" (fast_layout.h): each chunk of 32 as its 16 even elements and
-// its 16 odd ones. A task converts its weight rows into that layout once, then runs 4 x 4 blocks
-// (4 weight rows x 4 activation rows: 16 accumulators, 8 weight and 8 activation registers).
+// activations are bf16 "pairs" (fast_layout.h: the values in order, 2 bytes each, as vdpbf16ps
+// reads them), split into even and odd f32 lanes in registers: a shift and a mask per 32 values.
+// Weights are packed so once per model (core/pack_cache.h); at 2 bytes a weight they cost half
+// the f32 "split" layout they had, which a single sequence, bound by the bytes it reads, gains
+// from. The kernel runs 4 x 4 blocks (4 weight rows x 4 activation rows: 16 accumulators).
 // Compiled with AVX-512 flags for this file only; internal linkage throughout (matvec_avx512.cpp).
 #include <immintrin.h>
 
@@ -37,20 +39,17 @@ inline __m512i widen_bf16(__m256i h) {
   return _mm512_mask_and_epi32(b, tiny, b, _mm512_set1_epi32(static_cast<int>(0x80000000u)));
 }
 
-// 32 values of the family (two vectors of f32 bits, elements 0-15 and 16-31) stored split.
-inline void store_split(__m512i lo, __m512i hi, float* out) {
-  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-  _mm512_storeu_si512(out, _mm512_permutex2var_epi32(lo, even, hi));
-  _mm512_storeu_si512(out + 16, _mm512_permutex2var_epi32(lo, odd, hi));
+// 16 values of the family (f32 bits whose low 16 bits are zero) stored as bf16.
+inline void store_bf16(__m512i v, uint16_t* out) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm512_cvtepi32_epi16(_mm512_srli_epi32(v, 16)));
 }
 
 inline __mmask16 tail_mask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << std::max<int64_t>(0, left)) - 1u);
 }
 
-// One row of `cols` elements of dtype dt (activations: f32) into the split layout.
-void to_split(DType dt, const uint8_t* src, int64_t cols, float* out) {
+// One weight row of `cols` elements of dtype dt into bf16 pairs (zeros past cols).
+void to_pairs(DType dt, const uint8_t* src, int64_t cols, uint16_t* out) {
   for (int64_t c = 0; c < padded(cols); c += kChunk, out += kChunk) {
     const __mmask16 m0 = tail_mask(cols - c), m1 = tail_mask(cols - c - 16);
     __m512i lo, hi;
@@ -67,7 +66,8 @@ void to_split(DType dt, const uint8_t* src, int64_t cols, float* out) {
       lo = widen_bf16(_mm256_maskz_loadu_epi16(m0, h + c));
       hi = widen_bf16(_mm256_maskz_loadu_epi16(m1, h + c + 16));
     }
-    store_split(lo, hi, out);
+    store_bf16(lo, out);
+    store_bf16(hi, out + 16);
   }
 }
 
@@ -84,7 +84,7 @@ void prepare(DType, const float* x, int64_t cols, uint8_t* out) {
   }
 }
 
-int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::split_row_bytes(cols); }
+int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::pairs_row_bytes(cols); }
 
 // y = the fixed reduction tree of the 16 lanes (fast_reference.h).
 inline float reduce(__m512 acc) {
@@ -94,11 +94,11 @@ inline float reduce(__m512 acc) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// R weight rows (split, stride ws floats) x N activation rows (pairs, stride xs bf16 elements),
-// kp = padded columns. A pair (even, odd) of bf16 in a 32-bit lane gives the even element's f32
-// by a shift and the odd one's by a mask.
+// R weight rows (pairs, stride ws bf16 elements) x N activation rows (pairs, stride xs), kp =
+// padded columns. A pair (even, odd) of bf16 in a 32-bit lane gives the even element's f32 by a
+// shift and the odd one's by a mask.
 template <int R, int N>
-void block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
+void block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
   __m512 acc[R][N];
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) acc[r][n] = _mm512_setzero_ps();
@@ -111,7 +111,8 @@ void block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp
       xo[n] = _mm512_castsi512_ps(_mm512_and_si512(p, high));
     }
     for (int r = 0; r < R; ++r) {
-      const __m512 we = _mm512_loadu_ps(w + r * ws + c), wo = _mm512_loadu_ps(w + r * ws + c + 16);
+      const __m512i p = _mm512_loadu_si512(w + r * ws + c);
+      const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(p, 16)), wo = _mm512_castsi512_ps(_mm512_and_si512(p, high));
       for (int n = 0; n < N; ++n) {
         acc[r][n] = _mm512_fmadd_ps(wo, xo[n], acc[r][n]);
         acc[r][n] = _mm512_fmadd_ps(we, xe[n], acc[r][n]);
@@ -123,7 +124,7 @@ void block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp
 }
 
 template <int R>
-void rows_block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t n, int64_t kp, float* y,
+void rows_block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t n, int64_t kp, float* y,
                 int64_t ldy) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) block<R, 4>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
@@ -138,17 +139,17 @@ void rows_block(const float* w, int64_t ws, const uint16_t* x, int64_t xs, int64
 int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return tile_bytes(DType::F32, cols, rows); }
 
 void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
-  const int64_t ws = fast_layout::split_row_bytes(w.cols) / 4;
-  auto* t = reinterpret_cast<float*>(out);
-  for (int64_t r = r0; r < r1; ++r) to_split(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
+  const int64_t ws = fast_layout::pairs_row_bytes(w.cols) / 2;
+  auto* t = reinterpret_cast<uint16_t*>(out);
+  for (int64_t r = r0; r < r1; ++r) to_pairs(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
 }
 
 int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
 
 void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
                  int64_t n, float* y, int64_t ldy, uint8_t*) {
-  const int64_t kp = padded(w.cols), ws = fast_layout::split_row_bytes(w.cols) / 4, xs = xstride / 2;
-  const auto* t = reinterpret_cast<const float*>(packed);
+  const int64_t kp = padded(w.cols), ws = fast_layout::pairs_row_bytes(w.cols) / 2, xs = xstride / 2;
+  const auto* t = reinterpret_cast<const uint16_t*>(packed);
   // vdpbf16ps's arithmetic: denormal inputs read as zero, denormal results flushed
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);  // FTZ | DAZ
