@@ -3,9 +3,10 @@
 //   int8 (every implementation): q[cols] int8 | dx[nb] f32 | sx[nb] int32 | aux[nb]
 //        aux: q8_0: int32 -128 * sx (the correction when the weights are offset to unsigned);
 //             q4_1: f32 dx * float(sx) (the offsets' factor)
-//   bf16 "split" (the FMA emulations): per chunk of 32, the 16 even elements then the 16 odd
-//        ones, as f32 values already rounded to bf16 (so each lane's pair is in the same lane
-//        of two vectors); bf16 "pairs" (vdpbf16ps): the bf16 values in order.
+//   bf16 "split" (the AVX2 FMA emulation): per chunk of 32, the 16 even elements then the 16
+//        odd ones, as f32 values already rounded to bf16 (so each lane's pair is in the same
+//        lane of two vectors); bf16 "pairs" (vdpbf16ps, and the AVX-512 FMA emulation, which
+//        splits them in registers): the bf16 values in order.
 // Rows are padded to 64 bytes (and to whole chunks of 32 elements, with zeros).
 #pragma once
 
