@@ -10,8 +10,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 name=${1:?"usage: run.sh NAME [ARGS...] (NAME.cpp in tools/microbench/)"}
 shift
-lib=$(ls -d "$root"/build/*/csrc/librrwkv_core.a 2>/dev/null | head -1)
-[ -n "$lib" ] || { echo "no build/*/csrc/librrwkv_core.a: run 'pip install .' in $root first" >&2; exit 1; }
+lib=$(ls -d "$root"/build/cp*/csrc/librrwkv_core.a 2>/dev/null | head -1)  # the pip build (build/<wheel tag>)
+[ -n "$lib" ] || { echo "no build/cp*/csrc/librrwkv_core.a: run 'pip install .' in $root first" >&2; exit 1; }
 out=${TMPDIR:-/tmp}/rrwkv_microbench_$name
 extra=()
 if [ -n "${BASE:-}" ]; then
