@@ -1,7 +1,7 @@
 // The fast path's bf16 kernel on AVX-512 (FMA emulation, fast_bf16_avx512.cpp) on weights packed
 // once, one thread, CPU time: GMAC/s at 1, 8 and 64 activation rows, and GB/s of packed weights
 // read at 1 row (a single sequence's decode).
-//   BASE=path/to/another/fast_bf16_avx512.cpp bash tools/microbench/run.sh fast_bf16 [COPIES]
+//   BASE=<another fast_bf16_avx512.cpp> bash tools/microbench/run.sh fast_bf16 [COPIES]
 // BASE (e.g. main's) is measured too, interleaved in the same repetitions. COPIES matrices of
 // 3072 x 768 f16 are cycled (1: in cache; 12: from L3 or DRAM).
 #include <algorithm>

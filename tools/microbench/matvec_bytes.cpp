@@ -2,7 +2,7 @@
 // batch-1 kernel (decode) is from streaming memory.
 //   bash tools/microbench/run.sh matvec_bytes [COPIES [ROWS COLS]]
 // COPIES matrices of ROWS x COLS (3072 x 768) are cycled (1: in the L2, the kernel's own speed; 24: from L3 or
-// DRAM as a decode reads them). With BASE=path/to/another/matvec_avx512.cpp (e.g. main's), that
+// DRAM as a decode reads them). With BASE=<another matvec_avx512.cpp> (e.g. main's), that
 // file's AVX-512 kernels are measured too, interleaved with these in the same repetitions, so a
 // change is judged on a busy machine by the ratio.
 #include <algorithm>

@@ -2,7 +2,7 @@
 # Builds and runs one micro-benchmark of tools/microbench/ against the core library of a pip build
 # of this worktree (build/<wheel tag>/csrc/librrwkv_core.a, made by `pip install .`):
 #   bash tools/microbench/run.sh NAME [ARGS...]
-# BASE=path/to/matvec_avx512.cpp or fast_bf16_avx512.cpp (another version of those kernels, e.g.
+# BASE=<a matvec_avx512.cpp or a fast_bf16_avx512.cpp> (another version of those kernels, e.g.
 # from a checkout of main) compiles it in beside them, renamed, for the benchmarks that compare
 # the two in one run (matvec_bytes, fast_bf16).
 set -euo pipefail
