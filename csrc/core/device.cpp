@@ -1,5 +1,6 @@
 #include "core/device.h"
 
+#include <atomic>
 #include <cstdlib>
 
 #include "core/errors.h"
@@ -18,6 +19,27 @@ Device Device::parse(const std::string& name) {
     if (index >= 0) return cuda(index);
   }
   throw InvalidArgument("unknown device '" + name + "'; expected 'cpu', 'cuda' or 'cuda:N'");
+}
+
+DeviceChoice resolve_device(const std::string& name, const std::string& cpu_only) {
+  if (name != "auto") {
+    try {
+      return {Device::parse(name), ""};
+    } catch (const InvalidArgument&) {
+      throw InvalidArgument("unknown device '" + name + "'; expected 'cpu', 'cuda', 'cuda:N' or 'auto'");
+    }
+  }
+  const int n = cuda_device_count();
+  const std::string prefix = "device=\"auto\": ";
+  if (n == 0) return {Device::cpu(), prefix + "running on the CPU: no usable CUDA device (" + cuda_status() + ")"};
+  if (!cpu_only.empty())
+    return {Device::cpu(), prefix + "running on the CPU although a CUDA device is usable: " + cpu_only};
+  return {Device::cuda(0), prefix + "running on cuda:0 (" + cuda_status() + ")"};
+}
+
+bool claim_device_notice() {
+  static std::atomic<bool> given{false};
+  return !given.exchange(true);
 }
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }

@@ -29,6 +29,19 @@ bool gpu_emulated();        // is the device HIP-CPU's emulation (a test build: 
 int cuda_device_count();    // usable CUDA devices now (0 when none, no driver, or not compiled)
 std::string cuda_status();  // one line for diagnostics, e.g. "CUDA 13.0, 1 device(s): NVIDIA H100"
 
+// A device name as users give it, resolved: "cpu", "cuda", "cuda:N" (Device::parse) or "auto",
+// which picks cuda:0 when a usable CUDA device exists (cuda_device_count() > 0) and otherwise
+// the CPU. `cpu_only` is non-empty when the caller's options run on the CPU only (e.g.
+// "exact=False runs on the CPU only"); "auto" then picks the CPU and says so. Every front (the
+// Python bindings, the C API, through it rrwkv.hpp and the CLI) resolves names here.
+struct DeviceChoice {
+  Device device;
+  std::string notice;  // for "auto": one line naming the device picked and why; "" otherwise
+};
+DeviceChoice resolve_device(const std::string& name, const std::string& cpu_only = "");
+// True for the first caller in the process only: the notice of "auto" is given once per process.
+bool claim_device_notice();
+
 // The one place that says a backend is missing: throws InvalidArgument "OP needs DEVICE, but
 // this build ..." with what to do. Ops call it through RRWKV_DISPATCH.
 [[noreturn]] void throw_backend_unavailable(const char* op, const Device& device);

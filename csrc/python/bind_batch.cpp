@@ -25,12 +25,12 @@ void bind_batch(py::module_& m) {
       .def(py::init([](const py::object& src, int64_t capacity, std::optional<int> threads, int64_t prefill_chunk,
                        bool exact, const std::string& device) {
              EngineOptions o;
-             o.device = Device::parse(device);
              o.capacity = capacity;
              o.threads = threads_arg(threads);
              o.prefill_chunk = prefill_chunk;
              o.exact = exact;
              ModelPtr model = model_arg(src);
+             o.device = device_arg(device, exact);
              py::gil_scoped_release release;
              return std::make_unique<Engine>(model, o);
            }), py::arg("model"), py::arg("capacity"), py::arg("threads") = py::none(), py::arg("prefill_chunk") = 128,
@@ -39,7 +39,7 @@ void bind_batch(py::module_& m) {
            "f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path "
            "(activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: "
            "more throughput on large batches and, for quantized weights, prompts; each row bit for bit what "
-           "Session(exact=False) gives alone; docs/FAST_PATH.md); device: \"cpu\" or \"cuda\" / \"cuda:N\" (as Session's).")
+           "Session(exact=False) gives alone; docs/FAST_PATH.md); device: \"cpu\", \"cuda\" / \"cuda:N\" or \"auto\" (as Session's).")
       .def_property_readonly("device", [](const Engine& e) { return e.device().str(); })
       .def_property_readonly("capacity", &Engine::capacity)
       .def_property_readonly("threads", &Engine::threads)

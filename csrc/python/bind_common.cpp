@@ -27,6 +27,13 @@ int threads_arg(const std::optional<int>& threads) {
   return *threads;
 }
 
+Device device_arg(const std::string& name, bool exact) {
+  const DeviceChoice c = resolve_device(name, exact ? "" : "exact=False (the fast path) runs on the CPU only");
+  if (!c.notice.empty() && claim_device_notice())
+    py::module_::import("logging").attr("getLogger")("rrwkv_rt").attr("warning")(c.notice);
+  return c.device;
+}
+
 int64_t token_id(const py::object& tok, int64_t vocab) {
   py::object id = py::reinterpret_steal<py::object>(PyNumber_Index(tok.ptr()));  // TypeError for non-integers
   if (!id) throw py::error_already_set();

@@ -15,8 +15,8 @@ void bind_session(py::module_& m) {
       .def(py::init([](const py::object& src, std::optional<int> threads, int64_t prefill_chunk,
                        const py::object& initial_state, bool exact, const std::string& device) {
              const int n = threads_arg(threads);
-             const Device dev = Device::parse(device);
              ModelPtr model = model_arg(src);
+             const Device dev = device_arg(device, exact);
              InitialState initial = initial_state_arg(model, initial_state);
              py::gil_scoped_release release;
              return std::make_unique<Session>(model, n, prefill_chunk, dev, std::move(initial), exact);
@@ -28,7 +28,7 @@ void bind_session(py::module_& m) {
            "initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or "
            ".safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False "
            "runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the "
-           "numbers of Batch(exact=False)); device: \"cpu\" or \"cuda\" / \"cuda:N\" (the weights are copied to the "
+           "numbers of Batch(exact=False)); device: \"cpu\", \"cuda\" / \"cuda:N\", or \"auto\" (cuda:0 when a usable CUDA device exists, else the CPU, with a one-line notice on the \"rrwkv_rt\" logger once per process; exact=False stays on the CPU) (the weights are copied to the "
            "device once per Model and shared; logits come back as host arrays; exact=True only).")
       .def_property_readonly("device", [](const Session& s) { return s.device().str(); })
       .def_property_readonly("initial_state", [](const Session& s) { return initial_state_to_python(s.initial_state()); },

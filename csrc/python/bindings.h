@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/device.h"
 #include "core/errors.h"
 #include "engine/model.h"
 
@@ -93,6 +94,10 @@ ModelPtr model_arg(const pybind11::object& model_or_path);
 ModelPtr open_model(const pybind11::object& path, bool verify_checksums);
 // threads=None -> 0 (every CPU); ValueError for < 1.
 int threads_arg(const std::optional<int>& threads);
+// The device of a Session or Batch: "cpu", "cuda", "cuda:N" or "auto" (core/device.h's
+// resolve_device; exact=False keeps "auto" on the CPU). The notice of "auto" goes once per
+// process to the "rrwkv_rt" logger (a warning, so that it shows without logging configured).
+Device device_arg(const std::string& name, bool exact);
 // One token id: any Python or numpy integer; ids beyond int64 are out of range, not an overflow.
 int64_t token_id(const pybind11::object& tok, int64_t vocab);
 // Any 1-D sequence of integers as contiguous int64.

@@ -15,6 +15,7 @@ import sys
 import time
 
 from .. import _core
+from .device import add_device_argument
 
 _DEFAULT = _core.SAMPLING_DEFAULTS  # the sampler's own defaults (sampling/sampler.h)
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "penalty_decay",
@@ -53,6 +54,7 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
     p.add_argument("--fast", action="store_true",
                    help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
                    "CPU's dot-product instructions: faster prompts (docs/FAST_PATH.md)")
+    add_device_argument(p)
 
 
 def add_parsers(sub) -> None:
@@ -81,7 +83,7 @@ def _open(args):
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
     return Session(Model(args.model or default_model_path()), threads=args.threads, initial_state=args.initial_state,
-                   exact=not args.fast)
+                   exact=not args.fast, device=args.device)
 
 
 def _unescape(s: str) -> str:

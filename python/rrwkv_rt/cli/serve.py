@@ -5,6 +5,9 @@
 from __future__ import annotations
 
 
+from .device import add_device_argument
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("serve", help="serve a model over an OpenAI-compatible HTTP API (needs rrwkv_rt[server])")
     p.add_argument("model", nargs="?", default=None, metavar="MODEL",
@@ -23,6 +26,7 @@ def add_parser(sub) -> None:
                    help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
                         "CPU's dot-product instructions: more throughput; outputs equal "
                         "Session(exact=False).generate (docs/FAST_PATH.md)")
+    add_device_argument(p)
     p.add_argument("--capacity", type=int, default=32, metavar="N", help="most concurrent sequences (default 32)")
     p.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="most requests waiting for a row; more get 503 with Retry-After (default 64)")
@@ -76,7 +80,7 @@ def cmd_serve(args) -> None:
             raise ValueError(f"--initial-state takes NAME=FILE, got {item!r}")
         states[name] = path
     cfg = ServerConfig(model_path=args.model, model_name=args.model_name, chat_template=args.chat_template,
-                       threads=args.threads, exact=not args.fast, capacity=args.capacity, max_queue=args.max_queue,
+                       threads=args.threads, exact=not args.fast, device=args.device, capacity=args.capacity, max_queue=args.max_queue,
                        prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
                        max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,
                        max_prompt_tokens=args.max_prompt_tokens, max_prompt_bytes=args.max_prompt_bytes,

@@ -88,7 +88,8 @@ def create_app(cfg: ServerConfig | None = None, service: Service | None = None) 
         if not svc.scheduler.alive:
             return _error(503, "the scheduler thread is not running", type_="server_error")
         m = svc.scheduler.metrics
-        return {"status": "ok", "model": svc.model_id, "batch_size": m.batch_rows, "queue_depth": m.queue_depth}
+        return {"status": "ok", "model": svc.model_id, "device": svc.scheduler.device, "batch_size": m.batch_rows,
+                "queue_depth": m.queue_depth}
 
     @app.get("/metrics")
     async def metrics():

@@ -14,6 +14,7 @@ class ServerConfig:
     chat_template: str | None = None  # a JSON file; default: the model file's meta.chat_template, else World
     threads: int | None = None
     exact: bool = True  # False: the fast path (serve --fast); outputs then equal Session(exact=False).generate
+    device: str = "cpu"  # the Batch's device: "cpu", "cuda", "cuda:N" or "auto" (serve --device)
     capacity: int = 32  # concurrent sequences (batch rows)
     max_queue: int = 64  # requests waiting for a row; more get 503
     prefill_chunk: int = 128  # equal to Session's default, so outputs equal Session.generate

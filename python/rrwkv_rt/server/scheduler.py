@@ -72,12 +72,13 @@ class Scheduler:
 
     def __init__(self, model, tokenizer, *, capacity: int = 32, max_queue: int = 64, threads: int | None = None,
                  prefill_chunk: int = 128, cache_bytes: int = 256 << 20, clock: Callable[[], float] = time.monotonic,
-                 exact: bool = True):
+                 exact: bool = True, device: str = "cpu"):
         from ..runtime import Batch
         self.model = model
         self.clock = clock  # for request deadlines (tests pass a fake one)
         self.tokenizer = tokenizer
-        self.batch = Batch(model, capacity, threads=threads, prefill_chunk=prefill_chunk, exact=exact)
+        self.batch = Batch(model, capacity, threads=threads, prefill_chunk=prefill_chunk, exact=exact, device=device)
+        self.device = self.batch.device  # what the name resolved to ("auto"): "cpu" or "cuda:N"
         self.capacity = capacity
         self.max_queue = max_queue
         self.chunk = prefill_chunk

@@ -47,7 +47,7 @@ class Service:
         self.workers = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="rrwkv-prepare")
         self.scheduler = Scheduler(self.model, self.tokenizer, capacity=cfg.capacity, max_queue=cfg.max_queue,
                                    threads=cfg.threads, prefill_chunk=cfg.prefill_chunk, cache_bytes=cfg.cache_bytes,
-                                   clock=clock, exact=cfg.exact)
+                                   clock=clock, exact=cfg.exact, device=cfg.device)
 
     def close(self) -> None:
         self.scheduler.close()
