@@ -21,6 +21,11 @@ rrwkv_batch_params rrwkv_batch_default_params(void) {
 }
 
 rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params* params, rrwkv_batch** out) {
+  return rrwkv_batch_new_on(model, params, nullptr, out);
+}
+
+rrwkv_status rrwkv_batch_new_on(const rrwkv_model* model, const rrwkv_batch_params* params, const char* device,
+                                rrwkv_batch** out) {
   clear_out(out);
   return guard(__func__, [&] {
     require(model, "model");
@@ -29,19 +34,24 @@ rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params*
     if (c.n_threads < 0)
       throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n_threads is " + std::to_string(c.n_threads) +
                                                      "; expected >= 1, or 0 for every available CPU");
+    const rrwkv::Device dev = device_arg(device, c.exact);
     choose_blas_from_env();
     rrwkv::EngineOptions o;
+    o.device = dev;
     o.capacity = c.capacity;
     o.threads = c.n_threads;
     o.exact = c.exact;
     auto h = std::make_unique<rrwkv_batch>();
     h->engine = std::make_unique<rrwkv::Engine>(model->model, o);
     h->state_size = rrwkv::state_blob_size(*model->model);
+    h->device = dev.str();
     *out = h.release();
   });
 }
 
 void rrwkv_batch_free(rrwkv_batch* batch) { delete batch; }
+
+const char* rrwkv_batch_device(const rrwkv_batch* batch) { return batch ? batch->device.c_str() : ""; }
 
 rrwkv_status rrwkv_batch_add(rrwkv_batch* batch, int32_t* row) {
   if (row) *row = -1;

@@ -32,11 +32,13 @@ struct rrwkv_sampler {
 struct rrwkv_session {
   std::unique_ptr<rrwkv::Session> session;  // holds the model alive
   size_t state_size = 0;
+  std::string device;  // for rrwkv_session_device: "cpu", "cuda:0"
 };
 
 struct rrwkv_batch {
   std::unique_ptr<rrwkv::Engine> engine;  // holds the model alive
   size_t state_size = 0;
+  std::string device;  // for rrwkv_batch_device
 };
 
 namespace rrwkv::capi {
@@ -97,5 +99,8 @@ void check_logits_len(size_t len, size_t needed, const char* what);
 std::vector<int64_t> widen(const int32_t* tokens, size_t n);
 const rrwkv::Tokenizer& tokenizer_of(const rrwkv_model* model);
 void choose_blas_from_env();
+// The device named by a *_new_on call (NULL: the CPU; "auto" as core/device.h's resolve_device,
+// its notice written once per process to stderr); InvalidArgument for a bad name.
+rrwkv::Device device_arg(const char* name, bool exact);
 
 }  // namespace rrwkv::capi

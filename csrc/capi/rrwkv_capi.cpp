@@ -4,6 +4,8 @@
 // a C API function: each body runs inside guard() (handles.h).
 #include "capi/handles.h"
 
+#include <cstdio>
+
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -72,6 +74,13 @@ const rrwkv::Tokenizer& tokenizer_of(const rrwkv_model* model) {
 // environment (RRWKV_BLAS, the policy of kernels/cpu/blas.h).
 std::mutex g_blas_mu;
 bool g_blas_chosen = false;
+
+rrwkv::Device device_arg(const char* name, bool exact) {
+  const rrwkv::DeviceChoice c =
+      rrwkv::resolve_device(name ? name : "cpu", exact ? "" : "exact = false (the fast path) runs on the CPU only");
+  if (!c.notice.empty() && rrwkv::claim_device_notice()) std::fprintf(stderr, "rrwkv_rt: %s\n", c.notice.c_str());
+  return c.device;
+}
 
 void choose_blas_from_env() {
   std::lock_guard<std::mutex> lock(g_blas_mu);
@@ -227,6 +236,11 @@ rrwkv_session_params rrwkv_session_default_params(void) {
 }
 
 rrwkv_status rrwkv_session_new(const rrwkv_model* model, const rrwkv_session_params* params, rrwkv_session** out) {
+  return rrwkv_session_new_on(model, params, nullptr, out);
+}
+
+rrwkv_status rrwkv_session_new_on(const rrwkv_model* model, const rrwkv_session_params* params, const char* device,
+                                  rrwkv_session** out) {
   clear_out(out);
   return guard(__func__, [&] {
     require(model, "model");
@@ -235,15 +249,21 @@ rrwkv_status rrwkv_session_new(const rrwkv_model* model, const rrwkv_session_par
     if (n_threads < 0)
       throw ApiError(RRWKV_ERR_INVALID_ARGUMENT, "n_threads is " + std::to_string(n_threads) +
                                                      "; expected >= 1, or 0 for every available CPU");
+    const rrwkv::Device dev = device_arg(device, true);
     choose_blas_from_env();
     auto h = std::make_unique<rrwkv_session>();
-    h->session = std::make_unique<rrwkv::Session>(model->model, n_threads);
+    h->session = std::make_unique<rrwkv::Session>(model->model, n_threads, rrwkv::Session::kDefaultPrefillChunk, dev);
     h->state_size = rrwkv::state_blob_size(*model->model);
+    h->device = dev.str();
     *out = h.release();
   });
 }
 
 void rrwkv_session_free(rrwkv_session* session) { delete session; }
+
+const char* rrwkv_session_device(const rrwkv_session* session) { return session ? session->device.c_str() : ""; }
+
+int32_t rrwkv_cuda_device_count(void) { return rrwkv::cuda_device_count(); }
 
 rrwkv_status rrwkv_session_clone(const rrwkv_session* session, rrwkv_session** out) {
   clear_out(out);
@@ -253,6 +273,7 @@ rrwkv_status rrwkv_session_clone(const rrwkv_session* session, rrwkv_session** o
     auto h = std::make_unique<rrwkv_session>();
     h->session = session->session->clone();
     h->state_size = session->state_size;
+    h->device = session->device;
     *out = h.release();
   });
 }

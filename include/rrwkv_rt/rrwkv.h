@@ -146,10 +146,31 @@ RRWKV_API rrwkv_session_params rrwkv_session_default_params(void);
 RRWKV_API rrwkv_status rrwkv_session_new(const rrwkv_model* model, const rrwkv_session_params* params,
                                          rrwkv_session** out);
 
+/* Devices. A session or batch runs on the device named at its creation by the *_new_on functions:
+ * "cpu"; "cuda" (= "cuda:0") or "cuda:N", a CUDA GPU (builds with the CUDA kernels; exact
+ * batches only); "auto", cuda:0 when rrwkv_cuda_device_count() > 0 and otherwise the CPU (also
+ * the CPU for a batch with exact = false), writing one line to stderr, once per process, that
+ * says which it picked and why. NULL is "cpu". A name it does not know, or "cuda" where there is
+ * no usable CUDA device (a build without CUDA, no driver, no GPU), is RRWKV_ERR_INVALID_ARGUMENT
+ * with a message saying which. The weights are copied to a GPU once per model and shared by every
+ * session and batch on it; logits and state blobs are host memory on every device, and a state
+ * blob moves between devices. rrwkv_session_new / rrwkv_batch_new are the same on "cpu". */
+
+/* Usable CUDA devices now: 0 in a build without CUDA, without a driver or without a GPU. */
+RRWKV_API int32_t rrwkv_cuda_device_count(void);
+
+/* rrwkv_session_new on a device (see "Devices" above). */
+RRWKV_API rrwkv_status rrwkv_session_new_on(const rrwkv_model* model, const rrwkv_session_params* params,
+                                            const char* device, rrwkv_session** out);
+
+/* The device the session runs on: "cpu" or "cuda:N" (what "auto" resolved to); "" for NULL.
+ * The string lives as long as the session. */
+RRWKV_API const char* rrwkv_session_device(const rrwkv_session* session);
+
 /* NULL is a no-op. */
 RRWKV_API void rrwkv_session_free(rrwkv_session* session);
 
-/* An independent session with a copy of the state, the same model and thread count.
+/* An independent session with a copy of the state, the same model, thread count and device.
  * Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT, RRWKV_ERR_OUT_OF_MEMORY. */
 RRWKV_API rrwkv_status rrwkv_session_clone(const rrwkv_session* session, rrwkv_session** out);
 
@@ -217,6 +238,13 @@ RRWKV_API rrwkv_batch_params rrwkv_batch_default_params(void);
 /* Returns RRWKV_OK and *out; RRWKV_ERR_INVALID_ARGUMENT (NULL, a bad capacity or n_threads),
  * RRWKV_ERR_OUT_OF_MEMORY, RRWKV_ERR_INTERNAL. A batch keeps its model alive. */
 RRWKV_API rrwkv_status rrwkv_batch_new(const rrwkv_model* model, const rrwkv_batch_params* params, rrwkv_batch** out);
+
+/* rrwkv_batch_new on a device (see "Devices" above; a GPU batch must be exact). */
+RRWKV_API rrwkv_status rrwkv_batch_new_on(const rrwkv_model* model, const rrwkv_batch_params* params,
+                                          const char* device, rrwkv_batch** out);
+
+/* The device the batch runs on: "cpu" or "cuda:N"; "" for NULL. Lives as long as the batch. */
+RRWKV_API const char* rrwkv_batch_device(const rrwkv_batch* batch);
 
 /* NULL is a no-op. */
 RRWKV_API void rrwkv_batch_free(rrwkv_batch* batch);

@@ -11,6 +11,7 @@
 //   logits = s.step(token);
 //
 //   rrwkv_rt::Batch batch(model, 8);               // many sequences, stepped together
+//   (Session(model, 0, "cuda") / Batch(model, 8, 0, "auto"): on a GPU, rrwkv.h "Devices")
 //   int32_t a = batch.add(), b = batch.add();
 //   std::vector<float> both = batch.step({a, b}, {t0, t1});  // 2 x vocab_size
 #ifndef RRWKV_RT_RRWKV_HPP
@@ -86,16 +87,19 @@ class Model {
 
 class Session {
  public:
-  // n_threads 0: every CPU this process may use. The session keeps the model alive.
-  explicit Session(const Model& model, int32_t n_threads = 0) : vocab_(model.vocab_size()) {
+  // n_threads 0: every CPU this process may use. device: "cpu", "cuda", "cuda:N" or "auto"
+  // (rrwkv.h, "Devices"). The session keeps the model alive.
+  explicit Session(const Model& model, int32_t n_threads = 0, const std::string& device = "cpu")
+      : vocab_(model.vocab_size()) {
     rrwkv_session_params p = rrwkv_session_default_params();
     p.n_threads = n_threads;
     rrwkv_session* s = nullptr;
-    check(rrwkv_session_new(model.get(), &p, &s));
+    check(rrwkv_session_new_on(model.get(), &p, device.c_str(), &s));
     handle_.reset(s);
   }
 
   rrwkv_session* get() const noexcept { return handle_.get(); }
+  std::string device() const { return rrwkv_session_device(get()); }  // "cpu", "cuda:0"
   int64_t pos() const noexcept { return rrwkv_session_pos(get()); }
 
   // One token; returns its logits (vocab_size floats).
@@ -136,16 +140,18 @@ class Session {
 // Up to `capacity` sequences (rows) stepped together (rrwkv_batch_*).
 class Batch {
  public:
-  explicit Batch(const Model& model, int32_t capacity = 8, int32_t n_threads = 0) : vocab_(model.vocab_size()) {
+  explicit Batch(const Model& model, int32_t capacity = 8, int32_t n_threads = 0, const std::string& device = "cpu")
+      : vocab_(model.vocab_size()) {
     rrwkv_batch_params p = rrwkv_batch_default_params();
     p.capacity = capacity;
     p.n_threads = n_threads;
     rrwkv_batch* b = nullptr;
-    check(rrwkv_batch_new(model.get(), &p, &b));
+    check(rrwkv_batch_new_on(model.get(), &p, device.c_str(), &b));
     handle_.reset(b);
   }
 
   rrwkv_batch* get() const noexcept { return handle_.get(); }
+  std::string device() const { return rrwkv_batch_device(get()); }
   int32_t add() {
     int32_t row = -1;
     check(rrwkv_batch_add(get(), &row));

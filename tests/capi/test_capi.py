@@ -78,7 +78,8 @@ def built(tmp_path_factory, cmake_dir):
     cmake_build(os.path.join(REPO, "examples"), str(d / "examples"), f"-Drrwkv_rt_DIR={cmake_dir}")
     cmake_build(os.path.join(REPO, "tests", "capi"), str(d / "tests"), f"-Drrwkv_rt_DIR={cmake_dir}")
     return {"greedy": str(d / "examples" / "greedy"), "branch": str(d / "examples" / "branch"),
-            "test_capi": str(d / "tests" / "test_capi")}
+            "test_capi": str(d / "tests" / "test_capi"), "test_capi_device": str(d / "tests" / "test_capi_device"),
+            "test_hpp_device": str(d / "tests" / "test_hpp_device")}
 
 
 def test_installed_layout(cmake_dir):
@@ -172,6 +173,19 @@ def test_greedy_example_reports_errors(built, models, tmp_path):
     assert r.returncode == 1 and "RRWKV_ERR_OUT_OF_RANGE" in r.stderr and "token 256 at index 1" in r.stderr
 
 
+@pytest.mark.parametrize("program", ["test_capi_device", "test_hpp_device"])
+def test_devices(built, models, program):
+    """rrwkv_session_new_on / rrwkv_batch_new_on (and rrwkv.hpp over them): bad names, "auto" (cuda:0
+    where this build has a usable device, else the CPU, its notice once per process on stderr),
+    and "cuda": refused by name without a device, the CPU's logits on one."""
+    r = run([built[program], models["rrwkv"]])
+    want = "cuda:0" if rrwkv_rt._core.cuda_device_count() > 0 else "cpu"
+    assert f"auto: {want}" in r.stdout, r.stdout
+    notices = [line for line in r.stderr.splitlines() if 'device="auto"' in line]
+    assert len(notices) == 1 and notices[0].startswith('rrwkv_rt: device="auto": running on ' + ("the CPU" if want == "cpu" else want)), \
+        r.stderr
+
+
 def test_cpp_example(built, models):
     r = run([built["branch"], models["rrwkv"], "6", "hello"])
     assert "clone:" in r.stdout and "restored:" in r.stdout
@@ -181,7 +195,9 @@ def all_programs(exe, models, tmp_path):
     return [[exe["test_capi"], models["rrwkv"], models["other"], str(tmp_path)],
             [exe["greedy"], "-l", models["rrwkv"], "4", "--ids", *map(str, PROMPT)],
             [exe["greedy"], "-t", "1", models["rwkv4"], "4", "hi"],
-            [exe["branch"], models["rrwkv"], "4", "hello"]]
+            [exe["branch"], models["rrwkv"], "4", "hello"],
+            [exe["test_capi_device"], models["rrwkv"]],
+            [exe["test_hpp_device"], models["rrwkv"]]]
 
 
 def test_under_valgrind(built, models, tmp_path):
@@ -218,7 +234,8 @@ def test_under_asan_ubsan(models, tmp_path):
     libs = glob.glob(os.path.join(prefix, "lib*", "librrwkv_rt.so"))  # lib or lib64
     assert len(libs) == 1 and os.path.islink(libs[0])  # -> librrwkv_rt.so.MAJOR.MINOR (the SONAME)
     exe = {}
-    for src, names in (("examples", ("greedy", "branch")), ("tests/capi", ("test_capi",))):
+    for src, names in (("examples", ("greedy", "branch")), ("tests/capi", ("test_capi", "test_capi_device",
+                                                                         "test_hpp_device"))):
         build = str(tmp_path / src.replace("/", "_"))
         cmake_build(os.path.join(REPO, src), build, f"-DCMAKE_PREFIX_PATH={prefix}", f"-DCMAKE_C_FLAGS={SAN}",
                     f"-DCMAKE_CXX_FLAGS={SAN}", f"-DCMAKE_EXE_LINKER_FLAGS={SAN}")
