@@ -2,7 +2,8 @@
 on the CPU) against CPU sessions of the same model: logits within 1e-4 over step, forward (all
 logits) and chunked forms, for RWKV-4 and RRWKV (both channel-mix modes), RWKV-5.2, RWKV-6 and
 RWKV-7 (with and without DeepEmbed), with f32 weights and with f16 (RWKV-4 and RWKV-7 also bf16
-and q8_0); a state moves CPU -> GPU -> CPU
+and q8_0; every architecture q4_1, within the f32 tolerance and a hundredth of what q4_1 itself
+changes on the CPU); a state moves CPU -> GPU -> CPU
 and goes on as it would have on the CPU; a batched GPU step equals each row stepped alone bit for
 bit; the CPU's errors (bad token, foreign state) come before anything runs; exact=False (the CPU's
 fast path) and devices other than cuda:0 are refused by name."""
@@ -55,7 +56,7 @@ def models(tmp_path_factory):
     out = {}
     for i, (case, cfg) in enumerate(CONFIGS.items()):
         ref = random_model(cfg, seed=30 + i) if cfg.arch in ("rwkv4", "rrwkv") else matrix_model(cfg, seed=30 + i)
-        for dtype in ("f32", "f16", "bf16", "q8_0"):
+        for dtype in ("f32", "f16", "bf16", "q8_0", "q4_1"):
             path = folder / f"{case}_{dtype}.rrwkv"
             export_state_dict(ref.state_dict(), cfg, path, dtype=dtype)
             out[(case, dtype)] = str(path)
@@ -160,6 +161,25 @@ def test_bf16_and_q8_0_weights_match_the_cpu(models, case, dtype):
     toks = tokens(model.vocab_size, 12, seed=6)
     assert max_abs(gpu.forward(toks, all_logits=True), cpu.forward(toks, all_logits=True)) < TOL
     assert max_abs(np.stack([gpu.step(int(t)) for t in toks]), np.stack([cpu.step(int(t)) for t in toks])) < TOL
+
+
+@pytest.mark.parametrize("case", list(CONFIGS))
+def test_q4_1_weights_match_the_cpu(models, case):
+    """GPU vs CPU on the same q4_1 weights, within the f32 tolerance: both turn the same 4-bit
+    values into the same floats and accumulate in f32, so they differ by rounding only. What
+    q4_1 itself changes, the CPU's q4_1 logits against its f32 ones on this model, is measured
+    here too: the device must stay a hundred times inside it (a wrong scale, offset or nibble
+    order would land at that gap or beyond, not below it)."""
+    model, cpu, gpu = sessions(models[(case, "q4_1")])
+    toks = tokens(model.vocab_size, 12, seed=6)
+    want = cpu.forward(toks, all_logits=True)
+    f32 = rrwkv_rt.Session(models[(case, "f32")], threads=1).forward(toks, all_logits=True)
+    quantization = max_abs(want, f32)
+    assert quantization > 10 * TOL, quantization  # q4_1 is visible on this model: the bound below means something
+    bound = min(TOL, quantization / 100)
+    assert max_abs(gpu.forward(toks, all_logits=True), want) < bound
+    cpu.reset(), gpu.reset()
+    assert max_abs(np.stack([gpu.step(int(t)) for t in toks]), np.stack([cpu.step(int(t)) for t in toks])) < bound
 
 
 def test_the_fast_path_and_other_device_indices_are_refused_by_name(models):

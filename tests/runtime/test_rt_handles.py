@@ -34,6 +34,30 @@ def test_model_with_block_closes_and_sessions_keep_working(path):
     assert b.step([r], [65]).shape == (1, 256)
 
 
+@pytest.mark.cuda
+def test_a_closed_model_on_the_gpu_path_is_the_cpus_error_and_gpu_engines_outlive_it(path):
+    """The same as above with device="cuda" (the emulated device in the test runs): a closed Model
+    raises the CPU path's ValueError for a GPU Session or Batch too, before anything is placed on
+    the device; GPU engines made before keep the model (and its device weights) and go on."""
+    with rrwkv_rt.Model(path) as m:
+        s = rrwkv_rt.Session(m, threads=1, device="cuda")
+        b = rrwkv_rt.Batch(m, capacity=2, threads=1, device="cuda")
+        want = s.clone().step(65)
+        cpu = rrwkv_rt.Session(m, threads=1).step(65)
+    assert m.closed
+    for device in ("cuda", "cuda:0", "auto"):
+        for use in (lambda: rrwkv_rt.Session(m, device=device), lambda: rrwkv_rt.Batch(m, 2, device=device)):
+            with pytest.raises(ValueError, match="Model is closed"):
+                use()
+    del m
+    gc.collect()
+    got = s.step(65)
+    np.testing.assert_array_equal(got, want)
+    assert np.max(np.abs(got - cpu)) < 1e-4 and s.device == "cuda:0" and not s.model.closed
+    r = b.add()
+    assert np.max(np.abs(b.step([r], [65])[0] - cpu)) < 1e-4
+
+
 def test_model_file_with_block_and_views_that_outlive_it(path):
     with rrwkv_rt.ModelFile(path) as f:
         emb = f.tensor("emb.weight")
