@@ -1,5 +1,7 @@
-"""CPU benchmark of the runtime: decode and prefill speed beside the memory-bandwidth floor and
-the official `rwkv` package, memory, and the batched engine's throughput.
+"""Benchmark of the runtime: decode and prefill speed beside the memory-bandwidth floor and the
+official `rwkv` package, memory, and the batched engine's throughput; on the CPU or, with
+--device cuda, on a GPU (the floor then the device memory's copy bandwidth, the peer the package's
+`cuda fp16` strategy).
 
     python tools/bench.py                          # 169M-shaped RWKV-4 and RRWKV (s=16), f32
     python tools/bench.py --dtypes f32,f16 --batch-sizes 1,2,4,8,16,32,64
@@ -7,6 +9,7 @@ the official `rwkv` package, memory, and the batched engine's throughput.
     python tools/bench.py --compare before=/path/to/other/python   # another installation, same run
     python tools/bench.py --archs rwkv4,rwkv7 --dtypes f32,f16 --blas-compare   # prefill, BLAS on / off
     python tools/bench.py --models-dir /data/benchmodels   # build the random models once, reuse them
+    python tools/bench.py --device cuda --archs rwkv4,rwkv7 --dtypes f16,q8_0,q4_1 --batch-sizes 1,8,64,256
 
 The measuring is the package's (rrwkv_rt/bench/measure.py, also behind `rrwkv bench MODEL` for a
 user's own file); this program adds the random models of the benchmark shapes and the peers:
@@ -26,7 +29,8 @@ import time
 import numpy as np
 
 from rrwkv_rt.bench.measure import (FAST, Worker, close_all, fast_wanted, floor_bandwidth, floor_buffer, l3_bytes,
-                                    load_line, measure, measure_batches, memory, peak_fraction, start_workers, warm_up)
+                                    load_line, measure, measure_batches, memory, on_gpu, peak_fraction, start_workers,
+                                    warm_up)
 from rrwkv_rt.bench.progress import Bar, phase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,7 +48,17 @@ def header(args, threads: int) -> None:
     from rrwkv_rt import _core
     n_layer, n_embd, vocab = models.SHAPES[args.shape]
     print(f"rrwkv_rt bench: {args.shape} shape (n_layer={n_layer}, n_embd={n_embd}, vocab={vocab}), "
-          f"threads={threads}, kernels {_core.cpu_isa()}, BLAS {_core.blas_info()}")
+          f"threads={threads}, kernels {_core.cpu_isa()}, BLAS {_core.blas_info()}, device {args.device}")
+    if on_gpu(args):
+        print(f"  {_core.cuda_status()}")
+        if _core.gpu_emulated():
+            print("  EMULATED GPU (HIP-CPU, a test build): every kernel runs on the CPU, so the figures below say "
+                  "nothing about a GPU's speed; this run only shows that the GPU path runs end to end")
+
+
+def pkg_label(arch: str, args) -> str:
+    """The official package's worker: strategy 'cpu fp32', or 'cuda fp16' beside a GPU run."""
+    return f"pkg {arch} " + ("cuda fp16" if on_gpu(args) else "fp32")
 
 
 def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
@@ -53,14 +67,14 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
     load_before = os.getloadavg()[0]
     keys = [(a, d) for d in args.dtypes for a in args.archs]
     mem = {}
-    if not args.no_memory:
+    if not args.no_memory and not on_gpu(args):  # the peak-memory children measure the CPU's memory
         for key in keys:
             phase(f"peak memory of {key[0]} {key[1]} (a child process: {args.prefill_len}-token prefill, 16 steps)")
             models.evict_from_page_cache(paths[key])
             mem[key] = memory(paths[key], threads, args.prefill_len)
-    specs = [(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads)
-             for inst, python in installations for a, d in keys]
-    specs += [(f"pkg {a} fp32", sys.executable, "pkg", paths[("pth", a)], threads, a)
+    specs = [(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads, "", None,
+              args.device) for inst, python in installations for a, d in keys]
+    specs += [(pkg_label(a, args), sys.executable, "pkg", paths[("pth", a)], threads, a, None, args.device)
               for a in args.archs if ("pth", a) in paths]
     workers = start_workers(specs)
     try:
@@ -69,11 +83,12 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
     finally:
         close_all(workers)
     phase("done")
-    bw = {s: floor_bandwidth(v, s) for s, v in bandwidth.items()}
+    bw = {s: floor_bandwidth(v, s, on_gpu(args)) for s, v in bandwidth.items()}
     dram = args.bandwidth_mib << 20
     load_line(load_before)
     print_worker_builds(workers)
-    print(f"  read bandwidth ({threads} threads, {args.bandwidth_mib} MiB buffer, between decode blocks): median "
+    what = ("device-to-device copy bandwidth (read + written" if on_gpu(args) else f"read bandwidth ({threads} threads")
+    print(f"  {what}, {args.bandwidth_mib} MiB buffer, between decode blocks): median "
           f"{bw[dram] / 1e9:.1f} GB/s (samples {', '.join(f'{b / 1e9:.1f}' for b in bandwidth[dram])})")
     print_speed_table(workers, speed, bw, mem, args)
     print_comparisons(speed, keys, installations, args, threads)
@@ -93,14 +108,18 @@ def print_worker_builds(workers: list[Worker]) -> None:
 
 
 def print_speed_table(workers: list[Worker], speed: dict, bw: dict, mem: dict, args) -> None:
-    l3 = l3_bytes()
-    print(f"  floor = decode bytes per token / read bandwidth of a buffer that size, measured each round: DRAM "
-          f"bandwidth (median) for models larger than the L3 ({_mib(l3)}), the cache's (best round) for those that "
-          f"fit in it (marked)")
+    l3 = 0 if on_gpu(args) else l3_bytes()
+    if on_gpu(args):
+        print("  floor (HBM) = weight bytes read per decode token / the device-to-device copy bandwidth measured each "
+              "round (median)")
+    else:
+        print(f"  floor = decode bytes per token / read bandwidth of a buffer that size, measured each round: DRAM "
+              f"bandwidth (median) for models larger than the L3 ({_mib(l3)}), the cache's (best round) for those "
+              f"that fit in it (marked)")
     print()
     fast = fast_wanted(args)
     print(f"  {'runtime':<22} {'decode ms/tok':>13} {'floor ms':>9} {'x floor':>8} {'prefill tok/s':>14} "
-          + (f"{'fast prefill':>13} " if fast else "") + f"{'peak RSS':>10} {'anon':>9}")
+          + (f"{'fast prefill':>13} " if fast else "") + (f"{'peak RSS':>10} {'anon':>9}" if mem else ""))
     for w in workers:
         s = speed[w.label]
         line = f"  {w.label:<22} {s['decode_ms']:>13.2f}"
@@ -135,12 +154,18 @@ def print_comparisons(speed: dict, keys: list, installations: list, args, thread
         if s.get("fast_prefill_tok_s"):
             print(f"  {a} {d}: fast / exact prefill (same installation): {s['fast_prefill_tok_s'] / s['prefill_tok_s']:.2f}x")
     for a, d in keys:
-        pkg, ours = speed.get(f"pkg {a} fp32"), speed.get(f"{a} {d}")
+        pkg, ours = speed.get(pkg_label(a, args)), speed.get(f"{a} {d}")
         if pkg and ours:
-            peer = "cpu fp32" if d == "f32" else "cpu fp32: its CPU strategies are fp32, bf16 and fp32i8, not " + d
+            peer = ("cuda fp16" if on_gpu(args) else
+                    "cpu fp32" if d == "f32" else "cpu fp32: its CPU strategies are fp32, bf16 and fp32i8, not " + d)
             print(f"  {a} {d} vs the rwkv package ({peer}; {threads} threads): decode "
                   f"{pkg['decode_ms'] / ours['decode_ms']:.2f}x faster, prefill "
                   f"{ours['prefill_tok_s'] / pkg['prefill_tok_s']:.2f}x faster")
+    for a in args.archs:
+        for d in ("q8_0", "q4_1"):
+            if f"{a} f16" in speed and f"{a} {d}" in speed:
+                print(f"  {a}: {d} / f16 decode speed at batch 1: "
+                      f"{speed[f'{a} f16']['decode_ms'] / speed[f'{a} {d}']['decode_ms']:.2f}x")
     for d in args.dtypes:
         if f"rwkv4 {d}" in speed and f"rrwkv {d}" in speed:
             print(f"  RRWKV (s={models.MEDIUM_INTERVAL}) / RWKV-4 decode time ({d}): "
@@ -239,6 +264,7 @@ def run_blas_rounds(workers: list[Worker], keys: list, args) -> dict:
 
 
 def parse_args(argv):
+    from rrwkv_rt.cli.device import add_device_argument
     from rrwkv_rt.cli.formatting import DefaultsHelpFormatter  # no "(default: None)" after a default in words
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelpFormatter)
     p.add_argument("--shape", default="169m", choices=sorted(models.SHAPES))
@@ -248,6 +274,7 @@ def parse_args(argv):
                    "run): f32, f16, bf16, q8_0, q4_1; a quantized one +head (e.g. q4_1+head) quantizes the output head "
                    "too (by default it stays f16). The rwkv package always runs fp32 (it has no f16 CPU strategy)")
     p.add_argument("--threads", type=int, default=None, help="threads for every runtime (default: all CPUs)")
+    add_device_argument(p)
     p.add_argument("--rounds", type=int, default=6, help="interleaved rounds of bandwidth and decode blocks")
     p.add_argument("--decode-tokens", type=int, default=16, help="decode steps per round (rrwkv_rt)")
     p.add_argument("--pkg-decode-tokens", type=int, default=8, help="decode steps per round (rwkv package)")
@@ -285,6 +312,11 @@ def package_available(args) -> bool:
     if importlib.util.find_spec("rwkv") is None or importlib.util.find_spec("torch") is None:
         print("  (the rwkv package or torch is not installed: skipping the comparison)")
         return False
+    if on_gpu(args):
+        import torch
+        if not torch.cuda.is_available():
+            print("  (this torch has no CUDA device: skipping the rwkv package's cuda fp16)")
+            return False
     return True
 
 

@@ -6,14 +6,17 @@
 # test on it (the C++ tests of tests/gpu and every `cuda`-marked pytest test: a skip is a failure
 # here), compute-sanitizer memcheck and racecheck on short runs, the training-kernel benchmark
 # (tools/bench_train.py) and the decode recurrences' (tests/gpu/bench_recurrence.cpp, against a
-# copy of the same bytes). The same tests run in CI on the CPU under HIP-CPU; here a GPU judges them.
+# copy of the same bytes), and inference on the GPU (tools/bench.py --device cuda: decode beside the
+# HBM floor, prefill, batches, the rwkv package's cuda fp16; figures in the summary). The same tests
+# run in CI on the CPU under HIP-CPU; here a GPU judges them.
 #
 #   bash tools/gpu_check.sh              # logs and summary.txt under ${OUT:-./gpu_check_out}
 #
 # Offline: nothing is fetched (the build runs without isolation). Needs nvcc, cmake, ninja,
 # GoogleTest, and a Python (PYTHON, default python3) with torch (CUDA build), pytest, numpy,
 # scikit-build-core and pybind11. CUDA_ARCH (default 90: H100/H200), JOBS (default all cores),
-# RRWKV_GPU_CHECK_NCU=1 adds a short Nsight Compute profile of the WKV kernels.
+# RRWKV_GPU_CHECK_NCU=1 adds a short Nsight Compute profile of the WKV kernels;
+# RRWKV_GPU_CHECK_LARGE=0 leaves out the 1.5B-shaped inference benchmark (its models take a minute).
 # Exit codes: 0 all passed; 1 a step failed (its log is named); 2 a tool the check needs is
 # missing; 3 the CUDA build passed but there is no usable GPU (nothing to run on: not a pass).
 set -euo pipefail
@@ -149,6 +152,29 @@ step bench-train 120 env -C "$ROOT/tests" "$PYTHON" "$ROOT/tools/bench_train.py"
 step bench-recurrence 60 "$BUILD/tests/gpu/rrwkv_gpu_bench"
 # prefill projections: ops::linear's GEMM paths (f32, split f16/bf16) against its matvec kernels
 step bench-linear 90 "$BUILD/tests/gpu/rrwkv_gpu_bench_linear"
+
+# ---- 7. inference on the GPU: tools/bench.py --device cuda --------------------------------------
+# Batch-1 decode ms/token beside the HBM floor (weight bytes per token / the device-to-device copy
+# bandwidth measured in the same rounds), prefill tokens/s, aggregate tokens/s by batch size, and
+# the official rwkv package's `cuda fp16` on the same weights (skipped if it is not installed).
+# Small round counts to fit the lease; the figures (stdout) go to the summary.
+BENCH_MODELS=$OUT/bench-models
+bench_step() {  # bench_step NAME SECONDS BENCH_ARGS...
+  local name=$1 secs=$2
+  shift 2
+  step "$name" "$secs" env -C "$ROOT/tests" bash -c 'set -o pipefail; "$0" "$@" | tee "'"$OUT/$name.txt"'"' \
+    "$PYTHON" "$ROOT/tools/bench.py" --device cuda --models-dir "$BENCH_MODELS" --no-memory "$@"
+  { echo "-- figures of $name:"; cat "$OUT/$name.txt"; } >>"$SUMMARY"
+}
+bench_step bench-inference-169m 180 --shape 169m --archs rwkv4,rwkv7 --dtypes f16,q8_0,q4_1 \
+  --batch-sizes 1,8,64,256 --rounds 3 --repeats 2 --decode-tokens 16 --pkg-decode-tokens 8 --prefill-len 512 \
+  --batch-rounds 2 --batch-steps 4 --bandwidth-mib 1024
+# the 1.5B shape of the speed goals (RWKV-7, f16 and q8_0); RRWKV_GPU_CHECK_LARGE=0 leaves it out
+if [ "${RRWKV_GPU_CHECK_LARGE:-1}" = 1 ]; then
+  bench_step bench-inference-1.5b 240 --shape 1.5b --archs rwkv7 --dtypes f16,q8_0 --batch-sizes 1,64,256 \
+    --rounds 2 --repeats 2 --decode-tokens 16 --pkg-decode-tokens 8 --prefill-len 1024 --batch-rounds 2 \
+    --batch-steps 4 --bandwidth-mib 1024
+fi
 
 if [ "${RRWKV_GPU_CHECK_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
   step ncu 180 env -C "$ROOT/tests" ncu --target-processes all --kernel-name regex:wkv --launch-count 4 \

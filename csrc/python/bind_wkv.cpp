@@ -1,8 +1,11 @@
 // Bindings of the WKV kernels on raw buffers: integer addresses (0 for none) plus sizes, a dtype
 // name and, for CUDA, the device and the cudaStream_t as an integer. No torch here: the autograd
 // wrappers in python/rrwkv_rt/autograd.py pass tensor.data_ptr() and keep the tensors alive and shaped.
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "kernels/wkv/wkv.h"
 #include "python/bindings.h"
@@ -100,6 +103,38 @@ void bind_wkv(py::module_& m) {
         py::arg("stream") = 0,
         "Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; "
         "needed where the caller reads device memory directly (the emulated device's is host memory).");
+
+  m.def("device_copy_bandwidth",
+        [](int64_t nbytes, int repeats) {
+          if (nbytes < 1 || repeats < 1)
+            throw InvalidArgument("device_copy_bandwidth: nbytes and repeats must be >= 1, got " +
+                                  std::to_string(nbytes) + " and " + std::to_string(repeats));
+#ifdef RRWKV_WITH_CUDA
+          if (cuda_device_count() == 0) throw InvalidArgument("device_copy_bandwidth: no usable CUDA device (" +
+                                                              cuda_status() + ")");
+          py::gil_scoped_release release;
+          const auto n = static_cast<size_t>(nbytes);
+          gpu::DeviceBuffer src(n), dst(n);
+          gpu::OwnedStream stream;
+          gpu::queue_copy(dst.data(), src.data(), n, stream.get());  // first touch, not timed
+          gpu::synchronize(stream.get());
+          std::vector<double> secs;
+          for (int r = 0; r < repeats; ++r) {
+            const auto t0 = std::chrono::steady_clock::now();
+            gpu::queue_copy(dst.data(), src.data(), n, stream.get());
+            gpu::synchronize(stream.get());
+            secs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+          }
+          std::nth_element(secs.begin(), secs.begin() + repeats / 2, secs.end());
+          return 2.0 * static_cast<double>(n) / secs[static_cast<size_t>(repeats / 2)];
+#else
+          throw InvalidArgument("device_copy_bandwidth: this build of rrwkv_rt has no CUDA kernels");
+#endif
+        },
+        py::arg("nbytes"), py::arg("repeats") = 5,
+        "Bytes per second a device-to-device copy of nbytes moves on cuda:0 (read plus written, so 2 * nbytes per "
+        "copy), the median of `repeats` copies, each timed from the host around a synchronize: the memory floor of "
+        "the GPU benchmarks (tools/bench.py --device cuda).");
 }
 
 }  // namespace rrwkv::python

@@ -7,7 +7,7 @@ import numpy
 import numpy.typing
 import typing
 import typing_extensions
-__all__: list[str] = ['ALIGNMENT', 'Batch', 'CONFIG_DEFAULTS', 'DTYPES', 'DTYPE_ALIASES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'SAMPLING_DEFAULTS', 'STATE_BLOB_LAYOUT', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'compute_peak', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'fast_kernels', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
+__all__: list[str] = ['ALIGNMENT', 'Batch', 'CONFIG_DEFAULTS', 'DTYPES', 'DTYPE_ALIASES', 'FIELD_TYPES', 'FORMAT_VERSION', 'FormatError', 'MAGIC', 'Model', 'ModelFile', 'PREAMBLE_SIZE', 'SAMPLING_DEFAULTS', 'STATE_BLOB_LAYOUT', 'Sampler', 'Session', 'StateMismatchError', 'Tokenizer', 'WKV_CHECKPOINT_INTERVAL', 'architectures', 'blas_info', 'check_config', 'compute_peak', 'config_fields', 'cpu_isa', 'crc32', 'cuda_compiled', 'cuda_device_count', 'cuda_status', 'cuda_synchronize', 'device_copy_bandwidth', 'fast_kernels', 'gpu_emulated', 'read_bandwidth', 'runtime_layout', 'wkv_backward', 'wkv_checkpoint_count', 'wkv_forward', 'wkv_medium_count']
 class FormatError(ValueError):
     pass
 class StateMismatchError(ValueError):
@@ -164,7 +164,7 @@ class Session:
     def tokenizer(self) -> typing.Any: ...  # the file's rrwkv_rt.Tokenizer, or None
     def __init__(self, model: typing.Any, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, initial_state: typing.Any = None, exact: bool = True, device: str = 'cpu') -> None:
         """
-        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the numbers of Batch(exact=False)); device: "cpu" or "cuda" / "cuda:N" (the weights are copied to the device once per Model and shared; logits come back as host arrays; exact=True only).
+        model: a Model or the path of a .rrwkv file; threads: None for every available CPU; prefill_chunk: tokens per internal call of forward() (more is a little faster and uses more scratch memory); initial_state: the state it starts from and reset() returns to, a state-tuning file (.pth or .safetensors of blocks.N.att.time_state) or its tensors as a dict (None: the model's); exact: False runs the fast path (activations rounded to bf16, or int8 for quantized weights: faster prefill, the numbers of Batch(exact=False)); device: "cpu", "cuda" / "cuda:N", or "auto" (cuda:0 when a usable CUDA device exists, else the CPU, with a one-line notice on the "rrwkv_rt" logger once per process; exact=False stays on the CPU) (the weights are copied to the device once per Model and shared; logits come back as host arrays; exact=True only).
         """
     def __repr__(self) -> str:
         ...
@@ -223,7 +223,7 @@ class Batch:
     """
     def __init__(self, model: typing.Any, capacity: typing.SupportsInt | typing.SupportsIndex, threads: typing.SupportsInt | typing.SupportsIndex | None = None, prefill_chunk: typing.SupportsInt | typing.SupportsIndex = 128, exact: bool = True, device: str = 'cpu') -> None:
         """
-        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path (activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: more throughput on large batches and, for quantized weights, prompts; each row bit for bit what Session(exact=False) gives alone; docs/FAST_PATH.md); device: "cpu" or "cuda" / "cuda:N" (as Session's).
+        model: a Model or a path; capacity: most rows at once; threads: None for every available CPU; exact: f32 activations, every row of a step bit for bit what Session.step gives alone; False: the fast path (activations rounded to bf16, or int8 for quantized weights, for the CPU's dot-product instructions: more throughput on large batches and, for quantized weights, prompts; each row bit for bit what Session(exact=False) gives alone; docs/FAST_PATH.md); device: "cpu", "cuda" / "cuda:N" or "auto" (as Session's).
         """
     def __len__(self) -> int:
         ...
@@ -392,6 +392,10 @@ def cuda_status() -> str:
 def cuda_synchronize(stream: typing.SupportsInt | typing.SupportsIndex = 0) -> None:
     """
     Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; needed where the caller reads device memory directly (the emulated device's is host memory).
+    """
+def device_copy_bandwidth(nbytes: typing.SupportsInt | typing.SupportsIndex, repeats: typing.SupportsInt | typing.SupportsIndex = 5) -> float:
+    """
+    Bytes per second a device-to-device copy of nbytes moves on cuda:0 (read plus written, so 2 * nbytes per copy), the median of `repeats` copies, each timed from the host around a synchronize: the memory floor of the GPU benchmarks (tools/bench.py --device cuda).
     """
 def fast_kernels() -> dict:
     """

@@ -28,16 +28,21 @@ def test_bench_measures_a_model_file(tmp_path):
 
 
 def test_bench_errors_are_one_line(tmp_path):
-    for args, needle in ((["--device", "cuda"], "--device cuda: this rrwkv_rt runs inference on the CPU"),
-                         ([tmp_path / "missing.rrwkv"], "missing.rrwkv"), (["--threads", 0], "--threads must be >= 1")):
+    cases = [(["--device", "tpu"], "--device tpu: unknown device 'tpu'; expected 'cpu', 'cuda', 'cuda:N' or 'auto'"),
+             ([tmp_path / "missing.rrwkv"], "missing.rrwkv"), (["--threads", 0], "--threads must be >= 1")]
+    if rrwkv_rt._core.cuda_device_count() == 0:  # the runtime's reason: no CUDA backend, or no usable device
+        cases.append((["--device", "cuda"], "--device cuda: "))
+    for args, needle in cases:
         r = bench(*args)
         assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
         assert r.stderr.strip().splitlines()[-1].startswith("rrwkv bench: error: ") and needle in r.stderr, r.stderr
+        assert "cuda" not in args or "CUDA" in r.stderr, r.stderr
     r = bench("--batch-sizes", "1,x")
     assert r.returncode == 2 and "comma-separated integers" in r.stderr
 
 
 def test_bench_help_shows_its_defaults():
     text = bench("--help").stdout
-    assert "--batch-sizes B,B,..." in text and "(default: [1, 8])" in text and "{cpu,cuda}" in text, text
+    assert "--batch-sizes B,B,..." in text and "(default: [1, 8])" in text and "--device DEVICE" in text, text
+    assert "auto: cuda:0 when a usable CUDA device exists" in " ".join(text.split()), text
     assert "(default: None)" not in text

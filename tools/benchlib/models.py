@@ -9,6 +9,7 @@ import numpy as np
 SHAPES = {  # name -> (n_layer, n_embd, vocab)
     "169m": (12, 768, 50277),
     "430m": (24, 1024, 50277),
+    "1.5b": (24, 2048, 50277),  # the GPU goals' shape (RWKV-4 1.5B; RWKV-7 1.5B's width and depth)
     "tiny": (4, 256, 5000),
 }
 MEDIUM_INTERVAL = 16  # the RRWKV the benchmarks measure

@@ -6,7 +6,8 @@ Every runtime runs in its own worker process (``worker.py``, driven over stdin/s
 are measured in one run, interleaved: each round measures the read bandwidth, then a block of
 decode steps of every worker, because memory bandwidth on a shared machine drifts by tens of
 percent within seconds. Figures are medians. The floor of decode is the model's decode bytes per
-token over the measured read bandwidth of a buffer that size. Peak memory is measured in a child
+token over the measured read bandwidth of a buffer that size; on a GPU (``args.device``) over the
+device memory's copy bandwidth, measured the same way. Peak memory is measured in a child
 process that runs nothing but the runtime (``memory.py``). ``args`` is any object with the
 settings' attribute names (an argparse namespace of either program).
 """
@@ -25,7 +26,6 @@ import numpy as np
 from .progress import Bar, phase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEVICES = ("cpu", "cuda")  # what --device names; the runtime runs on the CPU so far (Worker checks)
 
 
 class Worker:
@@ -95,21 +95,55 @@ def l3_bytes() -> int:
         return 0
 
 
+def on_gpu(args) -> bool:
+    """Whether the runtimes run on a CUDA device (--device), whose floor is the device memory's."""
+    return getattr(args, "device", "cpu") != "cpu"
+
+
+def device_bandwidth(nbytes: int, repeats: int = 5) -> float:
+    """Bytes per second a device-to-device copy of nbytes moves on cuda:0 (read plus written), the
+    median of `repeats`: timed by CUDA events through torch where torch has CUDA, else by
+    rrwkv_rt's own copy (_core.device_copy_bandwidth, e.g. on the emulated device)."""
+    try:
+        import torch
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    if not cuda:
+        from rrwkv_rt import _core
+        return _core.device_copy_bandwidth(nbytes, repeats)
+    src = torch.empty(nbytes, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        dst.copy_(src)
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / 1e3)
+    del src, dst
+    torch.cuda.empty_cache()  # the workers' memory, not the parent's
+    return 2.0 * nbytes / float(np.median(times))
+
+
 def floor_buffer(w: Worker, args) -> int:
     """Bytes of the buffer whose read bandwidth is `w`'s floor: the DRAM buffer (--bandwidth-mib)
-    for a model larger than the L3; else one of the model's decode bytes per token, so that it
-    gets the cache's bandwidth, not DRAM's (whole MiB: models of about one size share it)."""
-    if w.info["bytes_per_token"] >= l3_bytes():
+    for a model larger than the L3 (on a GPU: always, the device memory's copy bandwidth); else
+    one of the model's decode bytes per token, so that it gets the cache's bandwidth, not DRAM's
+    (whole MiB: models of about one size share it)."""
+    if on_gpu(args) or w.info["bytes_per_token"] >= l3_bytes():
         return args.bandwidth_mib << 20
     return max(1, round(w.info["bytes_per_token"] / 2**20)) << 20
 
 
-def floor_bandwidth(samples: list[float], size: int) -> float:
+def floor_bandwidth(samples: list[float], size: int, gpu: bool = False) -> float:
     """The bandwidth a floor divides by: the median of the rounds for DRAM (which drifts by tens of
     percent within seconds on a shared machine); the best round for a buffer that fits in the L3,
     whose passes last a millisecond and halve whenever one of the threads is preempted (a floor
     is a bound: the fastest this machine read those bytes in this run)."""
-    return float(max(samples) if size < l3_bytes() else np.median(samples))
+    return float(max(samples) if size < l3_bytes() and not gpu else np.median(samples))
 
 
 def bandwidth_repeats(size: int, args) -> int:
@@ -142,7 +176,7 @@ def fast_wanted(args) -> bool:
 def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
     """Decode ms/token and prefill tokens/s per worker (with the fast path wanted, also its
     prefill: "fast_prefill_tok_s", None where an installation has none); read bandwidth samples
-    per buffer size. Each round: the bandwidths, a decode block of every worker, a prefill of
+    per buffer size (on a GPU, ``args.device``: device-to-device copy bandwidth). Each round: the bandwidths, a decode block of every worker, a prefill of
     every worker (and its fast prefill)."""
     from rrwkv_rt import _core
     warm_up(workers, args.prefill_len, fast=fast_wanted(args))
@@ -151,6 +185,7 @@ def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
     # installations before the fast path ignore the option (their prefill is exact): not asked
     fast = {w.label: [] for w in workers if w.info.get("fast_kernels")} if fast_wanted(args) else {}
     sizes = sorted({args.bandwidth_mib << 20} | {floor_buffer(w, args) for w in workers if w.kind == "ours"})
+    gpu = on_gpu(args)
     bandwidth = {s: [] for s in sizes}
     rounds = max(args.rounds, args.repeats)
     bar = Bar("decode and prefill", rounds, 1 + 2 * len(workers) + len(fast))
@@ -158,7 +193,8 @@ def measure(workers: list[Worker], args, threads: int) -> tuple[dict, dict]:
         bar.round(r)
         if r < args.rounds:
             for s in sizes:
-                bandwidth[s].append(_core.read_bandwidth(s, threads=threads, repeats=bandwidth_repeats(s, args)))
+                bandwidth[s].append(device_bandwidth(s) if gpu else
+                                    _core.read_bandwidth(s, threads=threads, repeats=bandwidth_repeats(s, args)))
             bar.update()
             for w in workers:
                 n = args.pkg_decode_tokens if w.kind == "pkg" else args.decode_tokens

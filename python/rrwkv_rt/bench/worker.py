@@ -6,7 +6,7 @@ rwkv package, all interleaved on the same machine at the same time.
 Run by file (measure.Worker), so that another installation's interpreter runs it with its own
 rrwkv_rt; it imports nothing of this one but what that interpreter finds.
 
-Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"},
+Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"|"cuda"|...},
 {"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s, "exact": bool},
 {"op": "batch", "size": b, "steps": k, "seed": s, "exact": bool}, {"op": "quit"}; each answers one JSON line.
 """
@@ -31,11 +31,14 @@ def macs_per_token(rrwkv_rt, path) -> dict:
 
 
 class Ours:
-    def __init__(self, path, threads):
+    def __init__(self, path, threads, device="cpu"):
         import rrwkv_rt
         self.rrwkv_rt = rrwkv_rt
         self.model = rrwkv_rt.Model(path)
-        self.session = rrwkv_rt.Session(self.model, threads=threads)
+        self.device = device
+        # an installation before devices knows no device= (and runs on the CPU only)
+        self.session = (rrwkv_rt.Session(self.model, threads=threads) if device == "cpu" else
+                        rrwkv_rt.Session(self.model, threads=threads, device=device))
         self.threads = threads
         info = self.model.info
         self.vocab = info["vocab_size"]
@@ -45,6 +48,8 @@ class Ours:
                      "file_size": info["file_size"],
                      "blas": getattr(rrwkv_rt._core, "blas_info", lambda: "?")(),  # RRWKV_BLAS=0: built-in kernels
                      "macs_per_token": macs_per_token(rrwkv_rt, path),
+                     "device": getattr(self.session, "device", "cpu"),
+                     "emulated": device != "cpu" and rrwkv_rt._core.gpu_emulated(),
                      "fast_kernels": getattr(rrwkv_rt._core, "fast_kernels", lambda: {})()}
         self.batches = {}
         self.fast_session = None
@@ -70,8 +75,11 @@ class Ours:
             return None
         key = (size, exact)
         if key not in self.batches:
+            if self.device != "cpu" and not exact:
+                return None  # the fast path is the CPU's
+            kw = {} if self.device == "cpu" else {"device": self.device}
             try:
-                b = self.rrwkv_rt.Batch(self.model, capacity=size, threads=self.threads, exact=exact)
+                b = self.rrwkv_rt.Batch(self.model, capacity=size, threads=self.threads, exact=exact, **kw)
             except TypeError:  # an installation without the option
                 return None
             rows = [b.add() for _ in range(size)]
@@ -89,10 +97,11 @@ class Ours:
 
 
 class Package:
-    """The official package, strategy 'cpu fp32', with its default settings (TorchScript on);
+    """The official package with its default settings (TorchScript on), strategy 'cpu fp32', or
+    'cuda fp16' on a GPU (its own CUDA kernel off: RWKV_CUDA_ON=0, which would compile at import);
     RWKV-7 is its RWKV_x070 class, which the package selects by RWKV_V7_ON=1 at import."""
 
-    def __init__(self, pth, threads, arch="rwkv4"):
+    def __init__(self, pth, threads, arch="rwkv4", device="cpu"):
         os.environ.setdefault("RWKV_JIT_ON", "1")
         os.environ.setdefault("RWKV_CUDA_ON", "0")
         os.environ["RWKV_V7_ON"] = "1" if arch == "rwkv7" else "0"
@@ -100,21 +109,29 @@ class Package:
         torch.set_num_threads(threads)
         from rwkv.model import RWKV
         self.torch, self.state = torch, None
+        self.strategy = "cpu fp32" if device == "cpu" else "cuda fp16"  # the runtime's GPU is cuda:0 too
+        self.cuda = device != "cpu"
         if arch == "rwkv7":
-            self.model = RWKV(pth[:-4], "cpu fp32")
+            self.model = RWKV(pth[:-4], self.strategy)
             self.vocab = self.model.z["emb.weight"].shape[0]
         else:
-            self.model = RWKV(pth[:-4], "cpu fp32", verbose=False)
+            self.model = RWKV(pth[:-4], self.strategy, verbose=False)
             self.vocab = self.model.w["emb.weight"].shape[0]
-        self.info = {"vocab": self.vocab, "version": "rwkv package"}
+        self.info = {"vocab": self.vocab, "version": "rwkv package", "strategy": self.strategy}
+
+    def _sync(self):
+        if self.cuda:  # the logits stay on the GPU: wait for the work, as our host logits do
+            self.torch.cuda.synchronize()
 
     def step(self, token):
         with self.torch.no_grad():
             _, self.state = self.model.forward([int(token)], self.state)
+        self._sync()
 
     def prefill(self, tokens, exact=True):
         with self.torch.no_grad():
             self.model.forward(tokens.tolist(), None)
+        self._sync()
 
     def batch_step_times(self, size, steps, rng, exact=True):
         return None
@@ -132,15 +149,14 @@ def main():
         rng = np.random.default_rng(cmd.get("seed", 0))
         if op == "open":
             device = cmd.get("device", "cpu")
-            if device != "cpu":  # the runtime steps sessions on the CPU; a GPU runner goes here
-                reply = {"error": f"--device {device}: this rrwkv_rt runs inference on the CPU only (its CUDA code "
-                                  f"is the training kernels); use --device cpu"}
-            elif cmd["kind"] == "ours":
-                runner = Ours(cmd["path"], cmd["threads"])
-            else:
-                runner = Package(cmd["path"], cmd["threads"], cmd.get("arch", "rwkv4"))
-            if runner is not None:
+            try:
+                if cmd["kind"] == "ours":
+                    runner = Ours(cmd["path"], cmd["threads"], device)
+                else:
+                    runner = Package(cmd["path"], cmd["threads"], cmd.get("arch", "rwkv4"), device)
                 reply = runner.info
+            except ValueError as e:  # the runtime's one-line reason (a bad device, no usable GPU)
+                reply = {"error": f"--device {device}: {e}"}
         elif op == "decode":
             runner.step(0)  # another process's threads may still be spinning
             times = []

@@ -13,6 +13,7 @@ import argparse
 import os
 import sys
 
+from .device import add_device_argument
 from .formatting import DefaultsHelpFormatter
 
 
@@ -27,7 +28,6 @@ def _int_list(text: str) -> list[int]:
 
 
 def add_parser(sub) -> None:
-    from ..bench.measure import DEVICES
     p = sub.add_parser("bench", help="measure decode, prefill and batched speed and memory of a model file",
                        formatter_class=DefaultsHelpFormatter, description=__doc__.split("\n\n")[0])
     p.add_argument("model", nargs="?", default=None, metavar="MODEL",
@@ -36,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-sizes", type=_int_list, default=[1, 8], metavar="B,B,...",
                    help="batched-decode sizes to measure (empty: none)")
     p.add_argument("--prompt-len", type=int, default=512, metavar="T", help="prompt length of the prefill measure")
-    p.add_argument("--device", default="cpu", choices=DEVICES, help="where the model runs")
+    add_device_argument(p)
     p.add_argument("--rounds", type=int, default=5, help="interleaved rounds of bandwidth and decode blocks")
     p.add_argument("--decode-tokens", type=int, default=16, help="decode steps per round")
     p.add_argument("--repeats", type=int, default=3, help="prefill runs (median)")
@@ -52,7 +52,7 @@ def _settings(args) -> argparse.Namespace:
     return argparse.Namespace(rounds=args.rounds, repeats=args.repeats, decode_tokens=args.decode_tokens,
                               pkg_decode_tokens=args.decode_tokens, prefill_len=args.prompt_len,
                               bandwidth_mib=args.bandwidth_mib, batch_sizes=args.batch_sizes, batch_steps=4,
-                              batch_rounds=3, batch_inexact=False)
+                              batch_rounds=3, batch_inexact=False, device=args.device)
 
 
 def _check(args) -> None:
@@ -82,9 +82,15 @@ def cmd_bench(args) -> None:
     load_before = os.getloadavg()[0]
     # the worker first: it says at once if it cannot run on --device; it waits while memory is measured
     worker = m.start_workers([("model", sys.executable, "ours", os.path.abspath(path), threads, "", None, args.device)])
+    w = worker[0]
+    if w.info.get("device", "cpu") != "cpu":
+        print(f"  runs on {w.info['device']}: {_core.cuda_status()}")
+    if w.info.get("emulated"):
+        print("  EMULATED GPU (HIP-CPU, a test build): the kernels run on the CPU, so these figures say nothing about "
+              "a GPU's speed; they only show that the GPU path runs")
     try:
         mem = None
-        if not args.no_memory:
+        if not args.no_memory and not m.on_gpu(s):  # the peak-memory child measures the CPU's memory
             phase(f"peak memory (a child process: a {s.prefill_len}-token prefill, 16 steps)")
             mem = m.memory(os.path.abspath(path), threads, s.prefill_len)
         speed, bandwidth = m.measure(worker, s, threads)
@@ -99,10 +105,12 @@ def cmd_bench(args) -> None:
 def _report(w, speed: dict, bandwidth: dict, batches: dict, mem: dict | None, s) -> None:
     from ..bench import measure as m
     size = m.floor_buffer(w, s)
-    bw = m.floor_bandwidth(bandwidth[size], size)
+    bw = m.floor_bandwidth(bandwidth[size], size, m.on_gpu(s))
     per_token = w.info["bytes_per_token"]
     floor_ms = 1e3 * per_token / bw
-    where = (f"the L3 cache's best round on a {size / 2**20:.0f} MiB buffer" if per_token < m.l3_bytes() else
+    where = (f"device memory: a device-to-device copy, read + written, median of {len(bandwidth[size])} rounds on "
+             f"{size / 2**20:.0f} MiB" if m.on_gpu(s) else
+             f"the L3 cache's best round on a {size / 2**20:.0f} MiB buffer" if per_token < m.l3_bytes() else
              f"DRAM, median of {len(bandwidth[size])} rounds on {size / 2**20:.0f} MiB")
     print(f"  decode:   {speed['decode_ms']:.2f} ms/token ({1e3 / speed['decode_ms']:.1f} tokens/s); floor "
           f"{floor_ms:.2f} ms = {per_token / 2**20:.1f} MiB read per token / {bw / 1e9:.1f} GB/s ({where}): "
