@@ -104,3 +104,16 @@ def test_the_cli_refuses_the_fast_path_on_the_gpu_in_one_line(tmp_path):
     r = cli("generate", tiny_model(tmp_path), "--prompt", "x", "--device", "cuda", "--fast")
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith("rrwkv generate: error: exact=False"), r.stderr
+
+
+def test_the_cli_says_what_is_wrong_with_a_device_in_one_line(tmp_path):
+    path = tiny_model(tmp_path)
+    cases = [("tpu", "unknown device 'tpu'; expected 'cpu', 'cuda', 'cuda:N' or 'auto'")]
+    if not HAVE_CUDA:
+        cases.append(("cuda", "CUDA"))
+    for device, needle in cases:
+        for command in (["generate", path, "--prompt", "x"], ["chat", path]):
+            r = cli(*command, "--device", device, stdin="hi\n")
+            lines = r.stderr.strip().splitlines()
+            assert r.returncode == 1 and len(lines) == 1, r.stderr
+            assert lines[0].startswith(f"rrwkv {command[0]}: error: ") and needle in lines[0], r.stderr

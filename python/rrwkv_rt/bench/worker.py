@@ -98,7 +98,8 @@ class Ours:
 
 class Package:
     """The official package with its default settings (TorchScript on), strategy 'cpu fp32', or
-    'cuda fp16' on a GPU (its own CUDA kernel off: RWKV_CUDA_ON=0, which would compile at import);
+    'cuda fp16' on a GPU (its own CUDA kernel off unless RWKV_CUDA_ON=1 is set in the environment:
+    the kernel compiles at import, with nvcc and ninja);
     RWKV-7 is its RWKV_x070 class, which the package selects by RWKV_V7_ON=1 at import."""
 
     def __init__(self, pth, threads, arch="rwkv4", device="cpu"):
