@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from rrwkv_rt.bench.measure import (FAST, Worker, close_all, fast_wanted, floor_bandwidth, floor_buffer, l3_bytes,
-                                    load_line, measure, measure_batches, memory, on_gpu, peak_fraction, start_workers,
-                                    warm_up)
+                                    load_line, measure, measure_batches, memory, on_gpu, peak_fraction, resolve_auto,
+                                    start_workers, warm_up)
 from rrwkv_rt.bench.progress import Bar, phase
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -322,6 +322,7 @@ def package_available(args) -> bool:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    args.device = resolve_auto(args.device)
     installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare or []]
     want_pkg = package_available(args)
     with tempfile.TemporaryDirectory(prefix="rrwkv-bench-") as tmp:

@@ -17,12 +17,14 @@ def test_bench_measures_a_model_file(tmp_path):
     model = tmp_path / "mine.rrwkv"
     model.write_bytes(open(rrwkv_rt.default_model_path(), "rb").read())
     r = bench("mine.rrwkv", "--threads", 1, "--rounds", 2, "--decode-tokens", 4, "--repeats", 1, "--prompt-len", 40,
-              "--batch-sizes", "1,3", "--bandwidth-mib", 32, cwd=tmp_path)
+              "--batch-sizes", "1,3", "--bandwidth-mib", 32, "--device", "auto", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = r.stdout
+    gpu = rrwkv_rt._core.cuda_device_count() > 0  # "auto" runs there (its notice says so), and the floor is HBM's
+    assert ('device="auto": running on ' + ("cuda:0" if gpu else "the CPU")) in r.stderr, r.stderr
     assert "rrwkv bench mine.rrwkv: rrwkv, 4 layers" in out, out  # a relative path, as a user types it
     for needle in ("ms/token", "x the floor", "MiB read per token", "prefill:", "a 40-token prompt",
-                   "tokens/s by batch size: 1: ", "3: ", "peak RSS", "load average"):
+                   "tokens/s by batch size: 1: ", "3: ", "device memory" if gpu else "peak RSS", "load average"):
         assert needle in out, (needle, out)
     assert "decode and prefill: round 2/2" in r.stderr and "[bench" not in out  # progress on stderr only
 

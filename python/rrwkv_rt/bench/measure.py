@@ -95,6 +95,17 @@ def l3_bytes() -> int:
         return 0
 
 
+def resolve_auto(device: str) -> str:
+    """"auto" as the runtime resolves it (asked of the runtime: a one-row batch of the shipped
+    model, which also gives its one-line notice), so that the floor, the peer and the memory
+    measure follow where the workers really run; other names unchanged (the workers report
+    their errors)."""
+    if device != "auto":
+        return device
+    from rrwkv_rt import Batch, default_model_path
+    return Batch(default_model_path(), 1, threads=1, device=device).device
+
+
 def on_gpu(args) -> bool:
     """Whether the runtimes run on a CUDA device (--device), whose floor is the device memory's."""
     return getattr(args, "device", "cpu") != "cpu"

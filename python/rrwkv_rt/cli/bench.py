@@ -69,6 +69,7 @@ def cmd_bench(args) -> None:
     from ..io import precision
     from ..runtime.generate import default_model_path
     _check(args)
+    args.device = m.resolve_auto(args.device)
     path = args.model or default_model_path()
     f = _core.ModelFile(path)  # a missing or bad file is a one-line error before any child starts
     threads = args.threads or len(os.sched_getaffinity(0))
