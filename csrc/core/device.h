@@ -4,6 +4,7 @@
 // Every query is callable in every build: without CUDA it reports zero devices, never fails.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace rrwkv {
@@ -41,6 +42,12 @@ struct DeviceChoice {
 DeviceChoice resolve_device(const std::string& name, const std::string& cpu_only = "");
 // True for the first caller in the process only: the notice of "auto" is given once per process.
 bool claim_device_notice();
+
+// Memory that a caller hands in (a CUDA array's __cuda_array_interface__): whether `p` is memory
+// of `device` (false in a build without CUDA), and a wait for the work the caller queued on its
+// own `stream` (the interface's handle: 1 the legacy default stream, 2 the per-thread one).
+bool is_device_pointer(const void* p, const Device& device);
+void wait_for_stream(const Device& device, std::uintptr_t stream);
 
 // The one place that says a backend is missing: throws InvalidArgument "OP needs DEVICE, but
 // this build ..." with what to do. Ops call it through RRWKV_DISPATCH.

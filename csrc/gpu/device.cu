@@ -61,4 +61,16 @@ std::string cuda_status() {
 #endif
 }
 
+bool is_device_pointer(const void* p, const Device& device) {
+  return !device.is_cpu() && gpu::is_device_memory(p, device.index);
+}
+
+void wait_for_stream(const Device& device, std::uintptr_t stream) {
+  gpu::DeviceGuard on(device.index);
+#if defined(RRWKV_GPU_EMULATION)
+  if (stream <= 2) stream = 0;  // HIP-CPU has no legacy / per-thread handles: both are its null stream
+#endif
+  gpu::stream_synchronize(reinterpret_cast<gpu::Stream>(stream));
+}
+
 }  // namespace rrwkv

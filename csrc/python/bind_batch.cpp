@@ -85,17 +85,17 @@ void bind_batch(py::module_& m) {
                throw InvalidArgument("step: " + std::to_string(r.size()) + " rows but " + std::to_string(t.size()) +
                                      " tokens; give one token per row");
              const auto n = static_cast<py::ssize_t>(r.size());
-             py::array_t<float> logits = float_output(out, {n, e.model()->vocab_size()});
+             LogitsOut logits = logits_out(out, {n, e.model()->vocab_size()}, e.device());
              const int64_t* tp = t.data();
-             float* dst = logits.mutable_data();
              {
                py::gil_scoped_release release;
-               e.step(r.data(), tp, static_cast<int64_t>(r.size()), dst);
+               e.step(r.data(), tp, static_cast<int64_t>(r.size()), logits.data);
              }
-             return logits;
+             return logits.result;
            }, py::arg("rows"), py::arg("tokens"), py::arg("out") = py::none(),
-           "One token per row: returns logits (len(rows), vocab), row i for rows[i]. A bad row or token raises "
-           "(IndexError names the row) and no row's state changes.")
+           "One token per row: returns logits (len(rows), vocab), row i for rows[i], written into `out` if given "
+           "(a NumPy array, or on a GPU batch a CUDA array such as a torch CUDA tensor: device to device). A bad row "
+           "or token raises (IndexError names the row) and no row's state changes.")
       .def("forward", [](Engine& e, int64_t row, const py::object& tokens, bool all_logits) {
              py::array_t<int64_t> toks = token_array(tokens);
              const int64_t n = toks.size(), V = e.model()->vocab_size();

@@ -1,6 +1,8 @@
 // Conversions shared by the bindings (bindings.h).
 #include <pybind11/stl.h>
 
+#include <algorithm>
+
 #include "core/errors.h"
 #include "python/bindings.h"
 
@@ -99,6 +101,56 @@ py::array_t<float> float_output(const py::object& out, std::vector<py::ssize_t> 
     throw InvalidArgument("out must be a writable, contiguous float32 array of shape (" + s + ")");
   }
   return a.cast<py::array_t<float>>();
+}
+
+namespace {
+
+std::string shape_str(const std::vector<py::ssize_t>& shape) {
+  std::string s = "(";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+float* cuda_array_data(const py::object& out, const std::vector<py::ssize_t>& shape, const Device& device) {
+  if (device.is_cpu())
+    throw InvalidArgument("out is a CUDA array (it has __cuda_array_interface__), but this engine runs on the CPU; "
+                          "pass a NumPy array, or create the engine with device=\"cuda\"");
+  const std::string want = "out must be a writable, C-contiguous float32 CUDA array of shape " + shape_str(shape) +
+                           " on " + device.str();
+  const py::dict cai = out.attr("__cuda_array_interface__");
+  const std::string typestr = cai["typestr"].cast<std::string>();
+  if (typestr != "<f4") throw InvalidArgument(want + "; got typestr '" + typestr + "'");
+  const auto got = cai["shape"].cast<std::vector<py::ssize_t>>();
+  if (got != shape) throw InvalidArgument(want + "; got shape " + shape_str(got));
+  if (cai.contains("strides") && !cai["strides"].is_none()) {
+    py::ssize_t step = sizeof(float);
+    std::vector<py::ssize_t> contiguous(shape.size());
+    for (size_t i = shape.size(); i-- > 0; step *= shape[i]) contiguous[i] = step;
+    if (cai["strides"].cast<std::vector<py::ssize_t>>() != contiguous) throw InvalidArgument(want + "; got a strided view");
+  }
+  if (cai.contains("mask") && !cai["mask"].is_none()) throw InvalidArgument(want + "; got a masked array");
+  const auto data = cai["data"].cast<std::pair<std::uintptr_t, bool>>();
+  if (data.second) throw InvalidArgument(want + "; got a read-only array");
+  auto* p = reinterpret_cast<float*>(data.first);
+  const bool empty = std::find(shape.begin(), shape.end(), 0) != shape.end();
+  if (!empty && !is_device_pointer(p, device)) throw InvalidArgument(want + "; its memory is not on " + device.str());
+  if (cai.contains("stream") && !cai["stream"].is_none()) {
+    const auto stream = cai["stream"].cast<std::uintptr_t>();
+    if (stream == 0)  // the interface's version 3 reserves 0 (ambiguous between the default streams)
+      throw InvalidArgument("out's __cuda_array_interface__ names stream 0, which the interface disallows");
+    py::gil_scoped_release release;
+    wait_for_stream(device, stream);
+  }
+  return p;
+}
+
+}  // namespace
+
+LogitsOut logits_out(const py::object& out, std::vector<py::ssize_t> shape, const Device& device) {
+  if (!out.is_none() && py::hasattr(out, "__cuda_array_interface__")) return {out, cuda_array_data(out, shape, device)};
+  py::array_t<float> a = float_output(out, std::move(shape));
+  float* p = a.mutable_data();
+  return {std::move(a), p};
 }
 
 }  // namespace rrwkv::python

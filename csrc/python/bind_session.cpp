@@ -37,15 +37,16 @@ void bind_session(py::module_& m) {
       .def_property_readonly("exact", &Session::exact)
       .def("step", [](Session& s, const py::object& tok, const py::object& out) {
              const int64_t token = token_id(tok, s.model()->vocab_size());
-             py::array_t<float> logits = float_output(out, {s.model()->vocab_size()});
-             float* dst = logits.mutable_data();
+             LogitsOut logits = logits_out(out, {s.model()->vocab_size()}, s.device());
              {
                py::gil_scoped_release release;
-               s.step(token, dst);
+               s.step(token, logits.data);
              }
-             return logits;
+             return logits.result;
            }, py::arg("token"), py::arg("out") = py::none(),
-           "Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given.")
+           "Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given: a NumPy array, "
+           "or on a GPU session a CUDA array (a torch CUDA tensor, anything with __cuda_array_interface__), "
+           "which gets them device to device, without passing through the host; `out` is then returned.")
       .def("forward", [](Session& s, const py::object& tokens, bool all_logits) {
              py::array_t<int64_t> toks = token_array(tokens);
              const int64_t n = toks.size(), V = s.model()->vocab_size();

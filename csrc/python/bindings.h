@@ -114,4 +114,15 @@ pybind11::object initial_state_to_python(const InitialState& initial);
 // `out` if given (checked: a writable, contiguous float32 array of `shape`), else a new array.
 pybind11::array_t<float> float_output(const pybind11::object& out, std::vector<pybind11::ssize_t> shape);
 
+// Where a call's logits go, and what it returns: `out` if given, else a new array. `out` is a
+// NumPy array (checked as float_output does) or, for an engine on a GPU, a CUDA array (an object
+// with __cuda_array_interface__: a torch CUDA tensor, a CuPy array) of float32 `shape`,
+// C-contiguous and writable, on the engine's device: the logits then go there device to device,
+// never through the host (after the work its producer queued on its stream, if it names one).
+struct LogitsOut {
+  pybind11::object result;
+  float* data;
+};
+LogitsOut logits_out(const pybind11::object& out, std::vector<pybind11::ssize_t> shape, const Device& device);
+
 }  // namespace rrwkv::python

@@ -188,9 +188,9 @@ class Session:
         """
         Restore a blob from get_state(): FormatError if it is not an intact state, StateMismatchError if it is from another model; the state is then unchanged.
         """
-    def step(self, token: typing.Any, out: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
+    def step(self, token: typing.Any, out: typing.Any = None) -> typing.Any:
         """
-        Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given.
+        Feed one token; returns its logits (float32, shape (vocab,)), written into `out` if given: a NumPy array, or on a GPU session a CUDA array (a torch CUDA tensor, anything with __cuda_array_interface__), which gets them device to device, without passing through the host; `out` is then returned.
         """
     @property
     def device(self) -> str:
@@ -265,9 +265,9 @@ class Batch:
         """
         Restore a blob into a row (FormatError / StateMismatchError).
         """
-    def step(self, rows: typing.Any, tokens: typing.Any, out: typing.Any = None) -> numpy.typing.NDArray[numpy.float32]:
+    def step(self, rows: typing.Any, tokens: typing.Any, out: typing.Any = None) -> typing.Any:
         """
-        One token per row: returns logits (len(rows), vocab), row i for rows[i]. A bad row or token raises (IndexError names the row) and no row's state changes.
+        One token per row: returns logits (len(rows), vocab), row i for rows[i], written into `out` if given (a NumPy array, or on a GPU batch a CUDA array such as a torch CUDA tensor: device to device). A bad row or token raises (IndexError names the row) and no row's state changes.
         """
     @property
     def capacity(self) -> int:
