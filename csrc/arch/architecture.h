@@ -77,6 +77,11 @@ struct RaggedBatch {
   // tokens as the logits (embeddings); set with or without `logits`.
   float* hidden = nullptr;
   int64_t ld_hidden = 0;
+  // A decode step that may be captured and replayed (engine/decode_graphs.h): the work the runner
+  // queues must depend only on the batch's shape (rows, tokens, whether logits are wanted), never
+  // on host values that change from step to step; those go to the device as staged data. RRWKV
+  // then projects a medium slot for every row, whether or not its segment ends.
+  bool fixed_shape = false;
 
   int64_t n_rows() const { return rows.n_rows; }
   int64_t n_tokens() const { return host_start[rows.n_rows]; }
@@ -85,10 +90,18 @@ struct RaggedBatch {
 
 // One engine's compute for one architecture: its scratch, sized once for at most `max_tokens`
 // tokens and `max_rows` rows per call. Not thread-safe (an engine serialises its calls).
+// A call is two parts, so that the second can be captured once and replayed: prepare() plans on
+// the host and stages what it planned (Backend::stage: RRWKV's schedule, the rows that get
+// logits); execute() queues the device work and stages nothing.
 class Runner {
  public:
   virtual ~Runner() = default;
-  virtual void run(ExecContext& ctx, const RaggedBatch& batch) = 0;
+  virtual void prepare(ExecContext&, const RaggedBatch&) {}
+  virtual void execute(ExecContext& ctx, const RaggedBatch& batch) = 0;
+  void run(ExecContext& ctx, const RaggedBatch& batch) {
+    prepare(ctx, batch);
+    execute(ctx, batch);
+  }
 };
 
 // Where a model's weights live on one device; the bound weights own it, so a device's copies are

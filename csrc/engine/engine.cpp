@@ -1,6 +1,7 @@
 #include "engine/engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/errors.h"
@@ -35,6 +36,12 @@ std::string gpu_unsupported(const EngineOptions& o) {
   return "";
 }
 
+// Graphs unless the options or the environment (RRWKV_CUDA_GRAPHS=0) turn them off.
+bool graphs_wanted(const EngineOptions& o) {
+  const char* env = std::getenv("RRWKV_CUDA_GRAPHS");
+  return !o.device.is_cpu() && o.cuda_graphs && !(env && std::string(env) == "0");
+}
+
 void check_initial(const InitialState& initial, int64_t floats) {
   if (initial && static_cast<int64_t>(initial->size()) != floats)
     throw InvalidArgument("an initial state of " + std::to_string(initial->size()) + " floats for a model whose "
@@ -64,7 +71,13 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
   runner_ = w.make_runner(max_tokens_, opts_.capacity);
   host_state_.resize(static_cast<size_t>(floats_));
   model_->init_state(host_state_.data());  // the store's initial row: the model's (a baked one, else the schema's)
-  states_ = backend_->make_state_store(opts_.capacity, host_state_);
+  if (graphs_wanted(opts_)) {
+    graphs_ = std::make_unique<DecodeGraphs>(opts_.capacity);
+    pad_row_ = opts_.capacity;  // one row past the caller's: what a step's padding rows compute on
+    // a step's logits (a full bucket's) fit the call scratch, so no step allocates after its first
+    backend_->reserve_scratch(static_cast<size_t>(opts_.capacity * model_->vocab_size()) * sizeof(float) + 256);
+  }
+  states_ = backend_->make_state_store(opts_.capacity + (graphs_ ? 1 : 0), host_state_);
   const auto rows = static_cast<size_t>(opts_.capacity);
   pos_.assign(rows, 0);
   in_use_.assign(rows, 0);
@@ -76,6 +89,11 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
 }
 
 Engine::~Engine() = default;
+
+GraphStats Engine::graph_stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return graphs_ ? graphs_->stats() : GraphStats{};
+}
 
 void Engine::check_row(int64_t row, const char* what) const {
   if (row < 0 || row >= opts_.capacity || !in_use_[static_cast<size_t>(row)])
@@ -243,6 +261,8 @@ void Engine::validate(const int64_t* rows, const int64_t* lens, const int64_t* t
 void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
                      bool all_logits, float* hidden) {
   const int64_t V = model_->vocab_size(), C = static_cast<int64_t>(model_->config().n_embd);
+  if (graphs_ && !all_logits && !hidden && std::all_of(lens, lens + n, [](int64_t l) { return l == 1; }))
+    return step_graph(rows, tokens, n, logits);  // a decode step (n <= capacity: one call)
   for (int64_t i = 0, off = 0; i < n; ++i) {
     offset_[static_cast<size_t>(i)] = off;
     off += lens[i];
@@ -318,6 +338,40 @@ void Engine::execute(const int64_t* rows, const int64_t* lens, const int64_t* to
       if (scatter && j < n_finish) std::copy_n(logits_scratch_.data() + j * V, V, logits + i * V);
     }
   }
+}
+
+// The step as one of its bucket's B rows: row j < n is the caller's rows[j]; the padding rows
+// j >= n take token 0 at position 0 on pad_row_, a store row no caller can name, so they change
+// no caller's state, and their logits are computed but never copied out. Everything that varies
+// from step to step is staged data at the same addresses; the graph holds only addresses.
+void Engine::step_graph(const int64_t* rows, const int64_t* tokens, int64_t n, float* logits) {
+  const int64_t V = model_->vocab_size(), B = graphs_->bucket(n);
+  for (int64_t j = 0; j < B; ++j) {
+    const size_t uj = static_cast<size_t>(j);
+    start_[uj] = j;
+    piece_tokens_[uj] = j < n ? tokens[j] : 0;
+    piece_row_[uj] = j < n ? rows[j] : pad_row_;
+    piece_pos_[uj] = j < n ? pos_[static_cast<size_t>(rows[j])] : 0;
+  }
+  start_[static_cast<size_t>(B)] = B;
+  backend_->begin_call();
+  RaggedBatch b;
+  b.rows = {B, backend_->stage(start_.data(), B + 1), backend_->stage(piece_row_.data(), B), states_->data(), floats_};
+  b.tokens = backend_->stage(piece_tokens_.data(), B);
+  b.pos = backend_->stage(piece_pos_.data(), B);
+  b.host_start = start_.data();
+  b.host_pos = piece_pos_.data();
+  b.fixed_shape = true;
+  if (logits) {
+    b.logits = backend_->output(logits, n * V, B * V);
+    b.ld_logits = V;
+    b.n_logit_rows = B;
+  }
+  ctx_.batch_invariant = opts_.exact;
+  runner_->prepare(ctx_, b);
+  graphs_->run(*backend_, B, logits != nullptr, [&] { runner_->execute(ctx_, b); });
+  backend_->end_call();
+  for (int64_t j = 0; j < n; ++j) ++pos_[static_cast<size_t>(rows[j])];
 }
 
 }  // namespace rrwkv

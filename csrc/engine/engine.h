@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/thread_pool.h"
+#include "engine/decode_graphs.h"
 #include "engine/model.h"
 #include "ops/context.h"
 
@@ -34,6 +35,11 @@ struct EngineOptions {
   // batches and (quantized weights) prefill, results within that rounding of the exact ones;
   // each row still independent of the others.
   bool exact = true;
+  // An engine on a GPU captures its decode steps as CUDA graphs, one per batch-size bucket, and
+  // replays them (engine/decode_graphs.h). false, or the environment variable
+  // RRWKV_CUDA_GRAPHS=0, runs every step launch by launch (for debugging and comparisons); the
+  // results are the same bit for bit.
+  bool cuda_graphs = true;
 };
 
 class Engine {
@@ -51,6 +57,10 @@ class Engine {
   int64_t prefill_chunk() const { return opts_.prefill_chunk; }
   const Device& device() const { return opts_.device; }
   bool exact() const { return opts_.exact; }
+  // Whether decode steps run as captured graphs (a GPU engine with cuda_graphs, not turned off by
+  // RRWKV_CUDA_GRAPHS=0), and what the graphs did so far.
+  bool uses_graphs() const { return graphs_ != nullptr; }
+  GraphStats graph_stats() const;
 
   // A free row at the initial state (`initial`, else the model's); InvalidArgument if all
   // `capacity` rows are in use. reset() returns the row to that state.
@@ -88,6 +98,8 @@ class Engine {
   void validate(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n);
   void execute(const int64_t* rows, const int64_t* lens, const int64_t* tokens, int64_t n, float* logits,
                bool all_logits, float* hidden = nullptr);
+  // A decode step (one token for each of n rows) through the graph of its bucket.
+  void step_graph(const int64_t* rows, const int64_t* tokens, int64_t n, float* logits);
 
   std::shared_ptr<const Model> model_;
   const EngineOptions opts_;
@@ -98,7 +110,9 @@ class Engine {
   std::unique_ptr<Backend> backend_;  // the pool, the BLAS tiles and (exact=false) the fast scratch
   ExecContext ctx_;
   std::unique_ptr<Runner> runner_;
-  std::unique_ptr<StateStore> states_;  // capacity rows of floats_, on the device
+  std::unique_ptr<StateStore> states_;  // capacity rows of floats_ (+ pad_row_), on the device
+  std::unique_ptr<DecodeGraphs> graphs_;  // null: every step uncaptured
+  int64_t pad_row_ = -1;  // with graphs: the store row a step's padding rows use (no caller's)
   mutable std::vector<float> host_state_;  // one row's state on the host (get_state, set_state)
   std::vector<int64_t> pos_;
   std::vector<uint8_t> in_use_;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -30,6 +31,12 @@ class OnDevice {
   Device device_;
 };
 
+// Device work recorded once and replayed (a captured CUDA graph), owned by whoever captured it.
+class CapturedWork {
+ public:
+  virtual ~CapturedWork() = default;
+};
+
 class Backend : public OnDevice {
  public:
   using OnDevice::OnDevice;
@@ -40,10 +47,23 @@ class Backend : public OnDevice {
   // A store of `rows` states of `initial.size()` floats each, every row at `initial` to begin with.
   virtual std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const = 0;
   // Where the device writes `floats` results of this call that end_call() leaves at `host`
-  // (logits, hidden states): `host` itself on the CPU, call scratch on a GPU.
-  virtual float* output(float* host, int64_t) { return host; }
+  // (logits, hidden states): `host` itself on the CPU, call scratch on a GPU, where the device
+  // may write up to `device_floats` (>= floats) of which end_call() copies the first `floats`.
+  virtual float* output(float* host, int64_t /*floats*/, int64_t /*device_floats*/ = 0) { return host; }
   // The call's end: its work is done and its outputs are at their host addresses.
   virtual void end_call() {}
+
+  // Captured work (ops/backend_cuda.h: CUDA graphs). capture() runs `record` with the device's
+  // queue in capture mode (nothing runs; staging is refused, since a replay would not stage
+  // again) and returns what it queued, or null where this backend cannot capture (the CPU).
+  // replay() queues it again: the same kernels on the same addresses, reading their contents
+  // as they are when it runs.
+  virtual std::unique_ptr<CapturedWork> capture(const std::function<void()>&) { return nullptr; }
+  virtual void replay(const CapturedWork&) {}
+  // Changes whenever an address that captured work may hold changes (the call scratch grew).
+  virtual uint64_t address_generation() const { return 0; }
+  // Makes the call scratch at least `bytes` now, so that calls up to that size never allocate.
+  virtual void reserve_scratch(size_t) {}
 };
 
 // Per-thread f32 tiles (CPU): f16 / bf16 weights are converted tile by tile for BLAS.

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "gpu/gemm.h"
+#include "gpu/graph.h"
 #include "gpu/runtime.h"
 #include "gpu/staging.h"
 
@@ -44,6 +45,12 @@ class DeviceStateStore final : public StateStore {
   gpu::DeviceBuffer states_;
 };
 
+class CudaGraph final : public CapturedWork {
+ public:
+  explicit CudaGraph(gpu::Graph g) : graph(std::move(g)) {}
+  gpu::Graph graph;
+};
+
 class CudaBackend final : public GpuBackend {
  public:
   CudaBackend(const Device& device, int64_t max_staged) : GpuBackend(device), staging_(max_staged) {}
@@ -52,16 +59,35 @@ class CudaBackend final : public GpuBackend {
     if (!spill_.empty()) {  // the last call outgrew the scratch: one buffer of what it used
       gpu::synchronize(stream_.get());
       spill_.clear();
-      scratch_ = gpu::DeviceBuffer(peak_);
+      grow_scratch(peak_);
     }
     scratch_used_ = peak_ = 0;
     outputs_.clear();
   }
-  float* output(float* host, int64_t floats) override {
+  float* output(float* host, int64_t floats, int64_t device_floats) override {
     if (!host || floats <= 0) return host;
-    auto* device = static_cast<float*>(scratch(static_cast<size_t>(floats) * sizeof(float)));
+    const int64_t room = std::max(floats, device_floats);
+    auto* device = static_cast<float*>(scratch(static_cast<size_t>(room) * sizeof(float)));
     outputs_.push_back({host, device, floats});
     return device;
+  }
+  std::unique_ptr<CapturedWork> capture(const std::function<void()>& record) override {
+    struct Capturing {  // stage() and growing the scratch are refused meanwhile
+      bool& flag;
+      explicit Capturing(bool& f) : flag(f) { flag = true; }
+      ~Capturing() { flag = false; }
+    } capturing(capturing_);
+    return std::make_unique<CudaGraph>(gpu::Graph::capture(stream_.get(), record));
+  }
+  void replay(const CapturedWork& work) override {
+    static_cast<const CudaGraph&>(work).graph.replay(stream_.get());
+  }
+  uint64_t address_generation() const override { return scratch_generation_; }
+  void reserve_scratch(size_t bytes) override {
+    if (bytes > scratch_.bytes()) {
+      gpu::synchronize(stream_.get());  // queued work may still use the old buffer
+      grow_scratch(bytes);
+    }
   }
   // Waits for the stream even without outputs: the state store's copies (get / set) run on the
   // default stream, which does not wait for this one.
@@ -71,7 +97,12 @@ class CudaBackend final : public GpuBackend {
     outputs_.clear();
     gpu::synchronize(stream_.get());
   }
-  const int64_t* stage(const int64_t* host, int64_t n) override { return staging_.stage(host, n); }
+  const int64_t* stage(const int64_t* host, int64_t n) override {
+    if (capturing_)
+      throw InvalidArgument("stage() during a capture: a replay would not stage the values again; stage them "
+                            "before (Runner::prepare)");
+    return staging_.stage(host, n);
+  }
   std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const override {
     return std::make_unique<DeviceStateStore>(rows, std::move(initial));
   }
@@ -86,6 +117,9 @@ class CudaBackend final : public GpuBackend {
       scratch_used_ = at + bytes;
       return static_cast<char*>(scratch_.data()) + at;
     }
+    if (capturing_)  // a graph must not own memory the next call frees
+      throw DeviceError("call scratch: " + std::to_string(bytes) + " bytes more during a capture, past the " +
+                        std::to_string(scratch_.bytes()) + " reserved; reserve_scratch() before capturing");
     spill_.emplace_back(bytes);
     return spill_.back().data();
   }
@@ -94,9 +128,16 @@ class CudaBackend final : public GpuBackend {
   gpu::OwnedStream stream_;
   mutable gpu::Blas blas_{stream_.get()};
   gpu::StagingBuffer staging_;
+  void grow_scratch(size_t bytes) {
+    scratch_ = gpu::DeviceBuffer(bytes);
+    ++scratch_generation_;  // captured work that holds the old buffer's addresses is stale
+  }
+
   gpu::DeviceBuffer scratch_;
   std::vector<gpu::DeviceBuffer> spill_;
   size_t scratch_used_ = 0, peak_ = 0;
+  uint64_t scratch_generation_ = 0;
+  bool capturing_ = false;
   struct Output {
     float* host;
     const float* device;

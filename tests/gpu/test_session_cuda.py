@@ -6,7 +6,8 @@ and q8_0; every architecture q4_1, within the f32 tolerance and a hundredth of w
 changes on the CPU); a state moves CPU -> GPU -> CPU
 and goes on as it would have on the CPU; a batched GPU step equals each row stepped alone bit for
 bit; the CPU's errors (bad token, foreign state) come before anything runs; exact=False (the CPU's
-fast path) and devices other than cuda:0 are refused by name."""
+fast path) and devices other than cuda:0 are refused by name; a batch whose decode
+steps replay CUDA graphs equals one with graphs turned off (RRWKV_CUDA_GRAPHS=0) bit for bit."""
 import sys
 from pathlib import Path
 
@@ -201,3 +202,23 @@ def test_a_long_prefill_of_16_bit_weights_matches_the_cpu(models, case, dtype):
     assert max_abs(all_gpu, all_cpu) < TOL
     nxt = int(toks[3])
     assert max_abs(gpu.step(nxt), cpu.step(nxt)) < TOL  # and the states after it
+
+
+@pytest.mark.parametrize("case", ["rrwkv-replace-s3", "rwkv7"])
+def test_decode_with_graphs_equals_decode_without_bit_for_bit(models, case, monkeypatch):
+    model = rrwkv_rt.Model(models[(case, "f32")])
+    with_graphs = rrwkv_rt.Batch(model, capacity=5, threads=1, device="cuda")
+    monkeypatch.setenv("RRWKV_CUDA_GRAPHS", "0")  # read when an engine is made
+    without = rrwkv_rt.Batch(model, capacity=5, threads=1, device="cuda")
+    monkeypatch.delenv("RRWKV_CUDA_GRAPHS")
+    rows = [(with_graphs.add(), without.add()) for _ in range(4)]
+    for n, (r, q) in zip((1, 3, 4, 2), rows):
+        prompt = tokens(model.vocab_size, n, seed=n)
+        with_graphs.forward(r, prompt), without.forward(q, prompt)
+    for step, live in enumerate([[0], [0], [0, 1, 2], [2, 0, 1], [2, 0, 1], [0, 1, 2, 3], [3, 1, 2, 0], [1], [1]]):
+        toks = tokens(model.vocab_size, len(live), seed=200 + step)
+        got = with_graphs.step([rows[i][0] for i in live], toks)
+        want = without.step([rows[i][1] for i in live], toks)
+        np.testing.assert_array_equal(got, want)
+    for r, q in rows:
+        assert with_graphs.get_state(r) == without.get_state(q)

@@ -13,8 +13,15 @@ void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float*
   ops::layer_norm(ctx, x, C, N, C, w.ln0_w, w.ln0_b, w.eps, x, C);
 }
 
+const int64_t* stage_logit_rows(ExecContext& ctx, const RaggedBatch& b, std::vector<int64_t>& last) {
+  if ((!b.logits && !b.hidden) || b.all_logits || b.n_logit_rows == 0) return nullptr;
+  last.clear();
+  for (int64_t i = 0; i < b.n_logit_rows; ++i) last.push_back(b.host_start[i + 1] - 1);
+  return ctx.backend->stage(last.data(), b.n_logit_rows);
+}
+
 void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* scratch,
-            std::vector<int64_t>& last) {
+            const int64_t* last) {
   if (!b.logits && !b.hidden) return;
   const int64_t C = w.emb.cols, N = b.n_tokens();
   // ln_out(x) goes to `scratch`, or straight to the caller's hidden rows when it wants them
@@ -28,9 +35,7 @@ void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const
   }
   const int64_t n = b.n_logit_rows;  // the last token of each of the first n rows
   if (n == 0) return;
-  last.clear();
-  for (int64_t i = 0; i < n; ++i) last.push_back(b.host_start[i + 1] - 1);
-  ops::gather(ctx, x, C, ctx.backend->stage(last.data(), n), n, C, scratch, C);
+  ops::gather(ctx, x, C, last, n, C, scratch, C);
   ops::layer_norm(ctx, scratch, C, n, C, w.ln_out_w, w.ln_out_b, w.eps, out, ld);  // in place when not direct
   if (b.logits) ops::linear(ctx, {{&w.head, out, ld, n, b.logits, b.ld_logits}});
 }

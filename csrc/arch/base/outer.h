@@ -20,10 +20,14 @@ struct OuterWeights {
 // x (N x C) = ln0(emb[tokens]).
 void embed(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, float* x);
 
+// The token rows whose logits the batch wants (each of its first n_logit_rows rows' last token),
+// staged where the device reads them; null when it wants every token's or none. `last` is reused
+// (no allocation once sized).
+const int64_t* stage_logit_rows(ExecContext& ctx, const RaggedBatch& b, std::vector<int64_t>& last);
+
 // The logits and final hidden states the batch asks for (RaggedBatch::logits, ::hidden), from the
-// last block's output x (N x C).
-// `scratch` (N x C) is overwritten; `last` is reused (no allocation once sized).
+// last block's output x (N x C); `last`: stage_logit_rows' rows. `scratch` (N x C) is overwritten.
 void logits(ExecContext& ctx, const OuterWeights& w, const RaggedBatch& b, const float* x, float* scratch,
-            std::vector<int64_t>& last);
+            const int64_t* last);
 
 }  // namespace rrwkv

@@ -47,13 +47,18 @@ void LayerRunner::channel_output(ExecContext& ctx, int64_t N, const Matrix& key,
   else ops::add(ctx, x_, v, N, C, C);
 }
 
-void LayerRunner::run(ExecContext& ctx, const RaggedBatch& b) {
-  const int64_t N = b.n_tokens(), C = base_.C;
+void LayerRunner::prepare(ExecContext& ctx, const RaggedBatch& b) {
+  const int64_t N = b.n_tokens();
   if (N > max_tokens_ || b.n_rows() > max_rows_)
     throw InvalidArgument("runner: a call of " + std::to_string(N) + " tokens in " + std::to_string(b.n_rows()) +
                           " rows exceeds its scratch (" + std::to_string(max_tokens_) + " tokens, " +
                           std::to_string(max_rows_) + " rows)");
-  begin_call(ctx, b);
+  plan(ctx, b);
+  staged_last_ = stage_logit_rows(ctx, b, last_);
+}
+
+void LayerRunner::execute(ExecContext& ctx, const RaggedBatch& b) {
+  const int64_t N = b.n_tokens(), C = base_.C;
   embed(ctx, base_.outer, b, x_);
   for (int64_t l = 0; l < base_.n_layer; ++l) {
     const BlockNorms& n = base_.norms[static_cast<size_t>(l)];
@@ -62,7 +67,7 @@ void LayerRunner::run(ExecContext& ctx, const RaggedBatch& b) {
     ops::layer_norm(ctx, x_, C, N, C, n.ln2_w, n.ln2_b, base_.eps, xa_, C);
     channel_mix(ctx, b, l);
   }
-  logits(ctx, base_.outer, b, x_, xa_, last_);
+  logits(ctx, base_.outer, b, x_, xa_, staged_last_);
 }
 
 }  // namespace rrwkv

@@ -33,7 +33,8 @@ class FieldOffsets {
 
 class LayerRunner : public Runner {
  public:
-  void run(ExecContext& ctx, const RaggedBatch& b) final;
+  void prepare(ExecContext& ctx, const RaggedBatch& b) final;
+  void execute(ExecContext& ctx, const RaggedBatch& b) final;
 
  protected:
   LayerRunner(const ModelWeights& w, int64_t max_tokens, int64_t max_rows)
@@ -44,8 +45,8 @@ class LayerRunner : public Runner {
   // each (buffer, floats).
   void carve(std::initializer_list<std::pair<float**, int64_t>> buffers);
 
-  // Once per call before the blocks (RRWKV lays out its mediums here).
-  virtual void begin_call(ExecContext&, const RaggedBatch&) {}
+  // Once per call, in prepare(): what the runner plans on the host, staged (RRWKV's mediums).
+  virtual void plan(ExecContext&, const RaggedBatch&) {}
   // Block l's halves: xa_ holds ln1(x_) (time mix) or ln2(x_) (channel mix); each adds its
   // output to x_ and may overwrite xa_.
   virtual void time_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) = 0;
@@ -66,6 +67,7 @@ class LayerRunner : public Runner {
   AlignedFloats buf_;                 // the scratch on the CPU
   std::shared_ptr<float> device_buf_;  // on a GPU
   std::vector<int64_t> last_;  // the logits' token rows
+  const int64_t* staged_last_ = nullptr;  // last_, staged by prepare()
 };
 
 }  // namespace rrwkv

@@ -32,10 +32,16 @@ class MediumSchedule {
   }
 
   int64_t count() const { return med_start_.back(); }
-  // The schedule where the device reads it (staged for this call).
-  ops::MediumRows staged(Backend& backend) const {
-    return {s_, backend.stage(med_start_.data(), static_cast<int64_t>(med_start_.size())),
-            backend.stage(fold_at_.data(), static_cast<int64_t>(fold_at_.size()))};
+  // The schedule where the device reads it (staged for this call); fold_at takes room for at
+  // least `min_mediums` values, so that a captured step's later staged arrays keep their places
+  // whatever this step's count.
+  ops::MediumRows staged(Backend& backend, int64_t min_mediums = 0) {
+    const size_t n = fold_at_.size();
+    if (static_cast<int64_t>(n) < min_mediums) fold_at_.resize(static_cast<size_t>(min_mediums), 0);
+    ops::MediumRows m{s_, backend.stage(med_start_.data(), static_cast<int64_t>(med_start_.size())),
+                      backend.stage(fold_at_.data(), static_cast<int64_t>(fold_at_.size()))};
+    fold_at_.resize(n);
+    return m;
   }
 
  private:

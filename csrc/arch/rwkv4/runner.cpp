@@ -34,14 +34,17 @@ class Rwkv4Runner final : public LayerRunner {
   }
 
  private:
-  void begin_call(ExecContext& ctx, const RaggedBatch& b) override {
+  void plan(ExecContext& ctx, const RaggedBatch& b) override {
     schedule_.build(b, w_.variant.s);
-    mediums_ = schedule_.staged(*ctx.backend);
+    mediums_ = schedule_.staged(*ctx.backend, b.fixed_shape ? b.n_tokens() : 0);
+    // a captured step projects a medium slot per token (at most one medium each), used or not:
+    // which rows end a segment is data (the staged schedule), not the shape of the work
+    medium_rows_ = !w_.variant.mediums ? 0 : b.fixed_shape ? b.n_tokens() : schedule_.count();
   }
 
   void time_mix(ExecContext& ctx, const RaggedBatch& b, int64_t l) override {
     const LayerWeights& lw = w_.layers[static_cast<size_t>(l)];
-    const int64_t N = b.n_tokens(), C = w_.C, M = schedule_.count();
+    const int64_t N = b.n_tokens(), C = w_.C, M = medium_rows_;
 
     TimeMixInputs in;
     in.C = C, in.rows = b.rows, in.mediums = mediums_;
@@ -94,6 +97,7 @@ class Rwkv4Runner final : public LayerRunner {
   float *xk_, *xv_, *xr_, *k_, *v_, *r_;
   MediumSchedule schedule_;
   ops::MediumRows mediums_;  // this call's schedule, staged
+  int64_t medium_rows_ = 0;  // the medium rows projected in this call (>= the schedule's count)
 };
 
 }  // namespace

@@ -57,7 +57,7 @@ class Rwkv7Runner final : public matrix::Runner {
     p.mw = mw_, p.ma = ma_, p.mv = residual ? mv_ : nullptr;
     p.w0 = lw.w0, p.a0 = lw.a0, p.v0 = lw.v0, p.k_k = lw.k_k, p.k_a = lw.k_a;
     p.w = wd_, p.a = a_, p.kappa = kappa_, p.k = k_, p.v = v_, p.v_first = v_first_;
-    prepare(ctx, p);
+    rwkv7::prepare(ctx, p);
     ops::Wkv7Batch s;
     s.rows = b.rows, s.C = C, s.head_size = head_size_, s.field = wkv_field(l);
     s.r = r_, s.w = wd_, s.k = k_, s.v = v_, s.kappa = kappa_, s.a = a_, s.y = xa_;
