@@ -30,9 +30,12 @@ const EngineOptions& checked(const EngineOptions& o) {
 // weights are copied to the device, so an unsupported model never computes there.
 std::string gpu_unsupported(const EngineOptions& o) {
   if (!o.exact) return "exact=False (the fast path) runs on the CPU only; use exact=True on a CUDA device";
-  if (cuda_device_count() == 0) return "no usable CUDA device (" + cuda_status() + "); use device=\"cpu\"";
-  if (o.device.index != 0)  // the backend and the placement use the current device
-    return "an engine on " + o.device.str() + ": only cuda:0 is supported yet; use device=\"cuda\"";
+  const int count = cuda_device_count();
+  if (count == 0) return "no usable CUDA device (" + cuda_status() + "); use device=\"cpu\"";
+  if (o.device.index < 0 || o.device.index >= count)
+    return "no such device: " + o.device.str() + "; found " + std::to_string(count) + " CUDA device" +
+           (count == 1 ? "" : "s") + " (cuda:0" + (count == 1 ? "" : "..cuda:" + std::to_string(count - 1)) +
+           "); use one of them or device=\"cpu\"";
   return "";
 }
 
@@ -60,6 +63,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
     const std::string why = gpu_unsupported(opts_);
     if (!why.empty()) throw InvalidArgument(why);
   }
+  DeviceScope scope(opts_.device);
   const BoundWeights& w = model_->weights(opts_.device);
   const bool f32 = model_->matrix_dtypes() == "f32";
   // a call stages its offsets, store rows, positions, logit rows and RRWKV's schedule (each
@@ -88,7 +92,16 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
   seen_.resize(rows);
 }
 
-Engine::~Engine() = default;
+Engine::~Engine() {
+  try {
+    DeviceScope scope(opts_.device);  // the device memory is freed on its device
+    graphs_.reset();
+    states_.reset();
+    runner_.reset();
+    backend_.reset();
+  } catch (...) {  // the device cannot be selected: the members go as they are
+  }
+}
 
 GraphStats Engine::graph_stats() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -112,6 +125,7 @@ void Engine::init_row(int64_t row) {
 int64_t Engine::add(InitialState initial) {
   check_initial(initial, floats_);
   std::lock_guard<std::mutex> lock(mu_);
+  DeviceScope scope(opts_.device);
   for (int64_t r = 0; r < opts_.capacity; ++r) {
     if (in_use_[static_cast<size_t>(r)]) continue;
     initial_[static_cast<size_t>(r)] = std::move(initial);
@@ -146,6 +160,7 @@ int64_t Engine::pos(int64_t row) const {
 
 void Engine::reset(int64_t row) {
   std::lock_guard<std::mutex> lock(mu_);
+  DeviceScope scope(opts_.device);
   check_row(row, "reset");
   init_row(row);
 }
@@ -165,6 +180,7 @@ InitialState Engine::initial_state(int64_t row) const {
 
 std::string Engine::get_state(int64_t row) const {
   std::lock_guard<std::mutex> lock(mu_);
+  DeviceScope scope(opts_.device);
   check_row(row, "get_state");
   states_->get(row, host_state_.data());
   return serialize_state(*model_, host_state_.data(), pos_[static_cast<size_t>(row)]);
@@ -172,6 +188,7 @@ std::string Engine::get_state(int64_t row) const {
 
 void Engine::set_state(int64_t row, const void* data, size_t size) {
   std::lock_guard<std::mutex> lock(mu_);
+  DeviceScope scope(opts_.device);
   check_row(row, "set_state");
   const int64_t pos = deserialize_state(*model_, data, size, host_state_.data());  // the row is untouched on error
   states_->set(row, host_state_.data());
@@ -183,6 +200,7 @@ void Engine::copy_row(int64_t from, Engine& dst, int64_t to) const {
     throw StateMismatch("copy_row: the destination runs another model");
   if (&dst == this) {  // within the store, on its device (dst is this engine, writable)
     std::lock_guard<std::mutex> lock(dst.mu_);
+    DeviceScope scope(opts_.device);
     dst.check_row(from, "copy_row");
     dst.check_row(to, "copy_row");
     dst.states_->copy(from, to);
@@ -194,11 +212,13 @@ void Engine::copy_row(int64_t from, Engine& dst, int64_t to) const {
   int64_t p;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    DeviceScope scope(opts_.device);
     check_row(from, "copy_row");
     states_->get(from, tmp.data());
     p = pos_[static_cast<size_t>(from)];
   }
   std::lock_guard<std::mutex> lock(dst.mu_);
+  DeviceScope scope(dst.opts_.device);
   dst.check_row(to, "copy_row");
   dst.states_->set(to, tmp.data());
   dst.pos_[static_cast<size_t>(to)] = p;
@@ -212,6 +232,7 @@ void Engine::step(const int64_t* rows, const int64_t* tokens, int64_t n, float* 
   std::lock_guard<std::mutex> lock(mu_);
   std::fill_n(lens_.begin(), n, 1);
   validate(rows, lens_.data(), tokens, n);
+  DeviceScope scope(opts_.device);
   execute(rows, lens_.data(), tokens, n, logits, false);
 }
 
@@ -219,6 +240,7 @@ void Engine::forward(int64_t row, const int64_t* tokens, int64_t n, float* logit
   if (n <= 0) throw InvalidArgument("forward() needs at least one token");
   std::lock_guard<std::mutex> lock(mu_);
   validate(&row, &n, tokens, 1);
+  DeviceScope scope(opts_.device);
   execute(&row, &n, tokens, 1, logits, all_logits, hidden);
 }
 
@@ -229,6 +251,7 @@ void Engine::run(const int64_t* rows, const int64_t* lens, const int64_t* tokens
                           std::to_string(opts_.capacity));
   std::lock_guard<std::mutex> lock(mu_);
   validate(rows, lens, tokens, n);
+  DeviceScope scope(opts_.device);
   execute(rows, lens, tokens, n, logits, false);
 }
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include "ops/backend.h"
+
 namespace rrwkv {
 
 std::shared_ptr<const Model> Model::open(const std::string& path, const OpenOptions& opts) {
@@ -31,6 +33,7 @@ const BoundWeights& Model::weights(const Device& device) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = weights_.find(device);
   if (it == weights_.end()) {
+    DeviceScope scope(device);  // the copies go to `device`, whatever the thread had selected
     auto placement = placement_for(device, "the " + std::string(arch().name()) + " architecture");
     it = weights_.emplace(device, arch().bind(*file_, config(), std::move(placement))).first;
   }

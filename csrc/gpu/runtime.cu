@@ -37,6 +37,19 @@ OwnedStream::OwnedStream() : stream_(stream_create()) {}
 
 OwnedStream::~OwnedStream() { stream_destroy(to_stream(stream_)); }
 
+int select_device(int device) {
+  const int previous = current_device();
+  if (previous != device) set_device(device);
+  return previous;
+}
+
+void restore_selected_device(int previous) noexcept {
+  try {
+    if (current_device() != previous) restore_device(previous);
+  } catch (...) {  // a destructor's restore: nothing to do about a failure
+  }
+}
+
 void synchronize(void* stream) { stream_synchronize(to_stream(stream)); }
 
 void queue_copy(void* dst, const void* src, size_t n, void* stream) {

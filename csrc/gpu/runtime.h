@@ -50,6 +50,12 @@ class OwnedStream {
   void* stream_ = nullptr;
 };
 
+// Makes `device` the calling thread's current device and returns the one that was current (for
+// restore_selected_device; ops/backend.h's DeviceScope pairs them). Changes nothing when it is
+// current already. DeviceError for a device the runtime does not have.
+int select_device(int device);
+void restore_selected_device(int previous) noexcept;
+
 // Waits for everything queued on `stream` (nullptr: the default stream).
 void synchronize(void* stream);
 

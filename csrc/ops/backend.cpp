@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "ops/backend_cuda.h"
+#ifdef RRWKV_WITH_CUDA
+#include "gpu/runtime.h"
+#endif
 
 namespace rrwkv {
 
@@ -37,6 +40,20 @@ std::unique_ptr<Backend> make_backend(const Device& device, int threads, int64_t
   return make_cuda_backend(device, std::max<int64_t>(max_staged, 256));
 #else
   throw_backend_unavailable("an engine", device);
+#endif
+}
+
+DeviceScope::DeviceScope(const Device& device) {
+#ifdef RRWKV_WITH_CUDA
+  if (!device.is_cpu()) previous_ = gpu::select_device(device.index);
+#else
+  (void)device;
+#endif
+}
+
+DeviceScope::~DeviceScope() {
+#ifdef RRWKV_WITH_CUDA
+  if (previous_ >= 0) gpu::restore_selected_device(previous_);
 #endif
 }
 

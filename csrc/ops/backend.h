@@ -66,6 +66,20 @@ class Backend : public OnDevice {
   virtual void reserve_scratch(size_t) {}
 };
 
+// Makes `device` the calling thread's current CUDA device for a scope and then restores the
+// previous one (nothing for the CPU or a build without CUDA): every engine entry point holds one,
+// so an engine on cuda:N works whatever device the calling thread had selected.
+class DeviceScope {
+ public:
+  explicit DeviceScope(const Device& device);
+  ~DeviceScope();
+  DeviceScope(const DeviceScope&) = delete;
+  DeviceScope& operator=(const DeviceScope&) = delete;
+
+ private:
+  int previous_ = -1;  // -1: nothing to restore
+};
+
 // Per-thread f32 tiles (CPU): f16 / bf16 weights are converted tile by tile for BLAS.
 class Workspace {
  public:

@@ -4,7 +4,8 @@
 // with rows at and off segment ends, RWKV-5.2, RWKV-6, RWKV-7, RWKV-7 DeepEmbed), over steps whose
 // rows join and leave and whose sizes move across buckets (padded and full ones, with and without
 // logits) and across a growth of the call scratch that makes every graph stale. The graph counters
-// prove that the replays ran.
+// prove that the replays ran. Device indices: cuda:0 named explicitly works; cuda:1 is refused
+// by name before any weight is copied.
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -189,6 +190,28 @@ TEST(EngineGraphsEnvironment, RrwkvCudaGraphs0TurnsThemOff) {
   ::unsetenv("RRWKV_CUDA_GRAPHS");
   EXPECT_FALSE(off->uses_graphs());
   EXPECT_TRUE(make_engine(model, true)->uses_graphs());
+}
+
+TEST(EngineDevices, CudaZeroByNameWorksAndCudaOneIsRefusedBeforeAnythingIsCopied) {
+  RRWKV_NEED_GPU();
+  auto model = make_model(config("rwkv7"));
+  EngineOptions o;
+  o.capacity = 2, o.threads = 1, o.device = Device::cuda(0);
+  Engine e(model, o);
+  EXPECT_EQ(e.device(), Device::cuda(0));
+  const int64_t r = e.add(), tok = 5;
+  std::vector<float> logits(static_cast<size_t>(model->vocab_size()));
+  e.step(&r, &tok, 1, logits.data());
+  EXPECT_NE(logits[0], logits[1]);
+  if (rrwkv::cuda_device_count() != 1) GTEST_SKIP() << "the refusal below is for a machine with one device";
+  o.device = Device::cuda(1);
+  try {
+    Engine bad(model, o);
+    FAIL() << "an engine on cuda:1 with one device";
+  } catch (const rrwkv::InvalidArgument& err) {  // before the weights: placing them there fails otherwise
+    EXPECT_NE(std::string(err.what()).find("no such device: cuda:1; found 1 CUDA device (cuda:0)"), std::string::npos)
+        << err.what();
+  }
 }
 
 }  // namespace

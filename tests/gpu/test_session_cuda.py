@@ -6,7 +6,7 @@ and q8_0; every architecture q4_1, within the f32 tolerance and a hundredth of w
 changes on the CPU); a state moves CPU -> GPU -> CPU
 and goes on as it would have on the CPU; a batched GPU step equals each row stepped alone bit for
 bit; the CPU's errors (bad token, foreign state) come before anything runs; exact=False (the CPU's
-fast path) and devices other than cuda:0 are refused by name; a batch whose decode
+fast path) and a device index past the machine's devices are refused by name; a batch whose decode
 steps replay CUDA graphs equals one with graphs turned off (RRWKV_CUDA_GRAPHS=0) bit for bit."""
 import sys
 from pathlib import Path
@@ -186,8 +186,9 @@ def test_q4_1_weights_match_the_cpu(models, case):
 def test_the_fast_path_and_other_device_indices_are_refused_by_name(models):
     with pytest.raises(ValueError, match="exact=False"):
         rrwkv_rt.Session(models[("rwkv4", "f32")], device="cuda", exact=False)
-    with pytest.raises(ValueError, match="only cuda:0 is supported yet"):
+    with pytest.raises(ValueError, match=r"no such device: cuda:1; found 1 CUDA device \(cuda:0\)"):
         rrwkv_rt.Batch(models[("rwkv4", "f32")], capacity=2, device="cuda:1")
+    assert rrwkv_rt.Session(models[("rwkv4", "f32")], threads=1, device="cuda:0").device == "cuda:0"
 
 
 @pytest.mark.parametrize("dtype", ["f16", "bf16"])

@@ -28,6 +28,13 @@ class HostPlacement final : public WeightPlacement {
 class DevicePlacement final : public WeightPlacement {
  public:
   using WeightPlacement::WeightPlacement;
+  ~DevicePlacement() override {
+    try {
+      DeviceScope scope(device());  // freed on the device they were copied to
+      copies_.clear();
+    } catch (...) {  // the device cannot be selected: the copies go as they are
+    }
+  }
   const void* place(const TensorInfo& t) override {
     auto it = copies_.find(&t);
     if (it == copies_.end()) {
