@@ -95,12 +95,18 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
 Engine::~Engine() {
   try {
     DeviceScope scope(opts_.device);  // the device memory is freed on its device
+    if (backend_) backend_->wait();   // after the work still queued that uses it
     graphs_.reset();
     states_.reset();
     runner_.reset();
     backend_.reset();
   } catch (...) {  // the device cannot be selected: the members go as they are
   }
+}
+
+int64_t Engine::device_waits() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return backend_->host_waits();
 }
 
 GraphStats Engine::graph_stats() const {

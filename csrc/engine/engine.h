@@ -61,6 +61,9 @@ class Engine {
   // RRWKV_CUDA_GRAPHS=0), and what the graphs did so far.
   bool uses_graphs() const { return graphs_ != nullptr; }
   GraphStats graph_stats() const;
+  // How often the host has waited for the device (a GPU engine; 0 on the CPU): only where it reads
+  // results (logits, hidden states, get_state) or hands the device values (set_state, add, reset).
+  int64_t device_waits() const;
 
   // A free row at the initial state (`initial`, else the model's); InvalidArgument if all
   // `capacity` rows are in use. reset() returns the row to that state.

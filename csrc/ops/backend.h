@@ -50,8 +50,13 @@ class Backend : public OnDevice {
   // (logits, hidden states): `host` itself on the CPU, call scratch on a GPU, where the device
   // may write up to `device_floats` (>= floats) of which end_call() copies the first `floats`.
   virtual float* output(float* host, int64_t /*floats*/, int64_t /*device_floats*/ = 0) { return host; }
-  // The call's end: its work is done and its outputs are at their host addresses.
+  // The call's end: its outputs are at their host addresses. A GPU waits for the call's work
+  // only when it has outputs; otherwise the work may still be queued when this returns.
   virtual void end_call() {}
+  // Waits for all the work queued so far; host_waits() counts the waits of a GPU backend (the
+  // host blocked on its device: end_call with outputs, the state store's get and set, wait()).
+  virtual void wait() {}
+  virtual int64_t host_waits() const { return 0; }
 
   // Captured work (ops/backend_cuda.h: CUDA graphs). capture() runs `record` with the device's
   // queue in capture mode (nothing runs; staging is refused, since a replay would not stage

@@ -15,25 +15,29 @@
 namespace rrwkv {
 namespace {
 
-// Row r at data() + r * row_floats(), in device memory; get / set / copy wait for the copy.
+// Row r at data() + r * row_floats(), in device memory. Its copies are queued on the backend's
+// stream, after the calls that read and write the rows: get and set wait for theirs (the host
+// array is read or written), copy between rows does not.
 class DeviceStateStore final : public StateStore {
  public:
-  DeviceStateStore(int64_t rows, std::vector<float> initial)
-      : StateStore(rows, std::move(initial)), states_(bytes(this->rows() * row_floats())) {}
+  DeviceStateStore(int64_t rows, std::vector<float> initial, const std::function<void()>& wait, void* stream)
+      : StateStore(rows, std::move(initial)), states_(bytes(this->rows() * row_floats())), wait_(wait),
+        stream_(stream) {}
   float* data() override { return states_.as<float>(); }
   void get(int64_t row, float* host) const override {
     check(row);
-    states_.download(host, bytes(row_floats()), bytes(row * row_floats()));
+    gpu::queue_copy(host, states_.as<float>() + row * row_floats(), bytes(row_floats()), stream_);
+    wait_();
   }
   void set(int64_t row, const float* host) override {
     check(row);
-    states_.upload(host, bytes(row_floats()), bytes(row * row_floats()));
+    gpu::queue_copy(data() + row * row_floats(), host, bytes(row_floats()), stream_);
+    wait_();
   }
   void copy(int64_t from, int64_t to) override {
     check(from), check(to);
     if (from == to) return;
-    gpu::queue_copy(data() + to * row_floats(), data() + from * row_floats(), bytes(row_floats()), nullptr);
-    gpu::synchronize(nullptr);
+    gpu::queue_copy(data() + to * row_floats(), data() + from * row_floats(), bytes(row_floats()), stream_);
   }
 
  private:
@@ -43,6 +47,8 @@ class DeviceStateStore final : public StateStore {
       throw InvalidArgument("state store: row " + std::to_string(row) + " of a store of " + std::to_string(rows()));
   }
   gpu::DeviceBuffer states_;
+  std::function<void()> wait_;  // the backend's wait()
+  void* stream_;
 };
 
 class CudaGraph final : public CapturedWork {
@@ -57,7 +63,7 @@ class CudaBackend final : public GpuBackend {
   void begin_call() override {
     staging_.begin(stream_.get());  // waits for the previous call's copies before reusing their buffer
     if (!spill_.empty()) {  // the last call outgrew the scratch: one buffer of what it used
-      gpu::synchronize(stream_.get());
+      wait();
       spill_.clear();
       grow_scratch(peak_);
     }
@@ -85,18 +91,24 @@ class CudaBackend final : public GpuBackend {
   uint64_t address_generation() const override { return scratch_generation_; }
   void reserve_scratch(size_t bytes) override {
     if (bytes > scratch_.bytes()) {
-      gpu::synchronize(stream_.get());  // queued work may still use the old buffer
+      wait();  // queued work may still use the old buffer
       grow_scratch(bytes);
     }
   }
-  // Waits for the stream even without outputs: the state store's copies (get / set) run on the
-  // default stream, which does not wait for this one.
+  // Waits only where the host reads results: a call without outputs returns with its work queued
+  // (the next call, the state store's copies and a graph replay all queue behind it on the stream).
   void end_call() override {
+    if (outputs_.empty()) return;
     for (const Output& o : outputs_)
       gpu::queue_copy(o.host, o.device, static_cast<size_t>(o.floats) * sizeof(float), stream_.get());
     outputs_.clear();
+    wait();
+  }
+  void wait() override {
+    ++waits_;
     gpu::synchronize(stream_.get());
   }
+  int64_t host_waits() const override { return waits_; }
   const int64_t* stage(const int64_t* host, int64_t n) override {
     if (capturing_)
       throw InvalidArgument("stage() during a capture: a replay would not stage the values again; stage them "
@@ -104,7 +116,8 @@ class CudaBackend final : public GpuBackend {
     return staging_.stage(host, n);
   }
   std::unique_ptr<StateStore> make_state_store(int64_t rows, std::vector<float> initial) const override {
-    return std::make_unique<DeviceStateStore>(rows, std::move(initial));
+    auto* self = const_cast<CudaBackend*>(this);  // the store's waits count as the backend's
+    return std::make_unique<DeviceStateStore>(rows, std::move(initial), [self] { self->wait(); }, stream_.get());
   }
   void* stream() const override { return stream_.get(); }
   void* blas_handle() const override { return &blas_; }  // a gpu::Blas on the backend's stream
@@ -138,6 +151,7 @@ class CudaBackend final : public GpuBackend {
   size_t scratch_used_ = 0, peak_ = 0;
   uint64_t scratch_generation_ = 0;
   bool capturing_ = false;
+  int64_t waits_ = 0;
   struct Output {
     float* host;
     const float* device;

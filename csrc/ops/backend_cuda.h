@@ -1,7 +1,8 @@
 // The CUDA backend (ops/backend.h's GpuBackend) and its state store, in GPU builds (nvcc or the
-// emulated device): a stream of its own, the call's staged arrays (gpu/staging.h), scratch device
-// memory that lives until the next call (the call's outputs too, copied to the host at its end),
-// and row states in device memory. make_backend returns it for a CUDA device.
+// emulated device): a stream of its own, on which everything it does is queued in order, the
+// call's staged arrays (gpu/staging.h), scratch device memory that the next call reuses (the
+// call's outputs too, copied to the host at its end, the one place a call waits), captured
+// graphs, and row states in device memory. make_backend returns it for a CUDA device.
 #pragma once
 
 #include <cstdint>
