@@ -82,6 +82,7 @@ Engine::Engine(std::shared_ptr<const Model> model, const EngineOptions& opts)
     backend_->reserve_scratch(static_cast<size_t>(opts_.capacity * model_->vocab_size()) * sizeof(float) + 256);
   }
   states_ = backend_->make_state_store(opts_.capacity + (graphs_ ? 1 : 0), host_state_);
+  if (graphs_) states_->init(pad_row_);  // the padding rows start from defined values
   const auto rows = static_cast<size_t>(opts_.capacity);
   pos_.assign(rows, 0);
   in_use_.assign(rows, 0);
