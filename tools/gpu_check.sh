@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command for a machine with an NVIDIA GPU, meant for a 15-minute lease: under 8 minutes on
-# one H100 with 16 cores, every step with a time limit (together at most 15 minutes). Builds
+# One command for a machine with an NVIDIA GPU, meant for a 15-minute lease: one call of at most
+# RRWKV_GPU_CHECK_BUDGET seconds (default 480), every step with a time limit cut to what is left
+# of it; tests first, then benchmarks, which the budget may leave out (the summary names them). Builds
 # rrwkv_rt with the GPU sources compiled by nvcc (RRWKV_CUDA=ON, the package and the C++ tests in
 # one build tree), checks that the module uses the GPU, runs every GPU
 # test on it (the C++ tests of tests/gpu and every `cuda`-marked pytest test: a skip is a failure
@@ -17,7 +18,7 @@
 # scikit-build-core and pybind11. CUDA_ARCH (default 90: H100/H200), JOBS (default all cores),
 # RRWKV_GPU_CHECK_NCU=1 adds a short Nsight Compute profile of the WKV kernels;
 # RRWKV_GPU_CHECK_LARGE=0 leaves out the 1.5B-shaped inference benchmark (its models take a minute).
-# Exit codes: 0 all passed; 1 a step failed (its log is named); 2 a tool the check needs is
+# Exit codes: 0 all passed (benchmarks the budget left out are named in the summary); 1 a step failed (its log is named); 2 a tool the check needs is
 # missing; 3 the CUDA build passed but there is no usable GPU (nothing to run on: not a pass).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,10 +39,27 @@ die() {  # die CODE MESSAGE
   note "FAIL: $2 (after $((SECONDS - T0))s)"
   exit "$1"
 }
+# The whole check's budget: a device lease gives one call of at most 10 minutes, so every step's
+# limit is cut to what is left of it. Tests and sanitizers come first and fail when it runs out;
+# benchmarks (steps named bench-* or ncu) are then left out, and the summary names them.
+BUDGET=${RRWKV_GPU_CHECK_BUDGET:-480}
+LEFT_OUT=()
 # step NAME SECONDS CMD...: runs CMD with a time limit, output to $OUT/NAME.log and the terminal.
+# Returns 1 (without running) for a benchmark the budget has no room for.
 step() {
   local name=$1 secs=$2
   shift 2
+  local left=$((BUDGET - (SECONDS - T0)))
+  case "$name" in
+    bench-* | ncu)
+      if [ "$left" -lt 30 ]; then
+        note "$name left out: ${left}s of the ${BUDGET}s budget remain (RRWKV_GPU_CHECK_BUDGET)"
+        LEFT_OUT+=("$name")
+        return 1
+      fi ;;
+    *) [ "$left" -ge 15 ] || die 1 "$name could not run: ${left}s of the ${BUDGET}s budget remain (RRWKV_GPU_CHECK_BUDGET)" ;;
+  esac
+  [ "$secs" -le "$left" ] || secs=$left
   note "$name (limit ${secs}s)"
   local start=$SECONDS rc=0
   timeout --kill-after=10 "$secs" "$@" >"$OUT/$name.log" 2>&1 || rc=$?
@@ -143,7 +161,7 @@ step gpu-tests-py 180 env -C "$ROOT/tests" "$PYTHON" -m pytest -q -rs -m "cuda o
 no_skips gpu-tests-py "$OUT/gpu-tests-py.xml"
 
 # ---- 5. compute-sanitizer on short runs: memory errors, then shared-memory races -------------------
-SHORT='GpuVendor.*:GpuGemm.*:GpuOps.*:GpuWkvRuns.*:*GpuWkv.MisalignedBuffersAndInPlaceState/*:*GpuRecurrence*:GpuGraph.*:GpuTimeMix.*'
+SHORT='GpuVendor.*:GpuGemm.*:GpuOps.*:GpuWkvRuns.*:*GpuWkv.MisalignedBuffersAndInPlaceState/*:*GpuRecurrence*:GpuGraph.*:GpuTimeMix.*:GpuSplit16.*:EngineGraphsBuckets.*:EngineWaits.*'
 if command -v compute-sanitizer >/dev/null; then
   step memcheck 90 compute-sanitizer --tool memcheck --error-exitcode 1 --leak-check full "$GPU_TESTS" \
     --gtest_filter="$SHORT" --gtest_brief=1
@@ -154,11 +172,11 @@ else
 fi
 
 # ---- 6. benchmarks on the GPU ---------------------------------------------------------------------
-step bench-train 120 env -C "$ROOT/tests" "$PYTHON" "$ROOT/tools/bench_train.py" --no-torch
+step bench-train 120 env -C "$ROOT/tests" "$PYTHON" "$ROOT/tools/bench_train.py" --no-torch || true
 # the decode recurrences against the memory floor (a copy of the same state bytes, same run)
-step bench-recurrence 60 "$BUILD/tests/gpu/rrwkv_gpu_bench"
+step bench-recurrence 60 "$BUILD/tests/gpu/rrwkv_gpu_bench" || true
 # prefill projections: ops::linear's GEMM paths (f32, split f16/bf16) against its matvec kernels
-step bench-linear 90 "$BUILD/tests/gpu/rrwkv_gpu_bench_linear"
+step bench-linear 90 "$BUILD/tests/gpu/rrwkv_gpu_bench_linear" || true
 
 # ---- 7. inference on the GPU: tools/bench.py --device cuda --------------------------------------
 # Batch-1 decode ms/token beside the HBM floor (weight bytes per token / the device-to-device copy
@@ -170,7 +188,7 @@ bench_step() {  # bench_step NAME SECONDS BENCH_ARGS...
   local name=$1 secs=$2
   shift 2
   step "$name" "$secs" env -C "$ROOT/tests" bash -c 'set -o pipefail; "$0" "$@" | tee "'"$OUT/$name.txt"'"' \
-    "$PYTHON" "$ROOT/tools/bench.py" --device cuda --models-dir "$BENCH_MODELS" --no-memory "$@"
+    "$PYTHON" "$ROOT/tools/bench.py" --device cuda --models-dir "$BENCH_MODELS" --no-memory "$@" || return 0
   { echo "-- figures of $name:"; cat "$OUT/$name.txt"; } >>"$SUMMARY"
 }
 bench_step bench-inference-169m 180 --shape 169m --archs rwkv4,rwkv7 --dtypes f16,q8_0,q4_1 \
@@ -185,7 +203,11 @@ fi
 
 if [ "${RRWKV_GPU_CHECK_NCU:-0}" = 1 ] && command -v ncu >/dev/null; then
   step ncu 180 env -C "$ROOT/tests" ncu --target-processes all --kernel-name regex:wkv --launch-count 4 \
-    "$GPU_TESTS" --gtest_filter='GpuWkvRuns.BackwardIsDeterministic'
+    "$GPU_TESTS" --gtest_filter='GpuWkvRuns.BackwardIsDeterministic' || true
 fi
 
-note "ALL PASSED in $((SECONDS - T0))s (logs in $OUT)"
+if [ "${#LEFT_OUT[@]}" -gt 0 ]; then
+  note "ALL PASSED in $((SECONDS - T0))s (logs in $OUT); left out for the budget: ${LEFT_OUT[*]}"
+else
+  note "ALL PASSED in $((SECONDS - T0))s (logs in $OUT)"
+fi
