@@ -8,13 +8,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/matrix.h"
 #include "kernels/cpu/fast_kernels.h"
+#include "cpu_time.h"
 
 #ifdef RRWKV_MICROBENCH_BASE_FAST_BF16
 namespace rrwkv::cpu {
@@ -25,12 +25,6 @@ const FastKernels* fast_bf16_avx512_base();  // BASE's fast_bf16_avx512, renamed
 using namespace rrwkv;
 
 namespace {
-
-double cpu_now() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
 
 struct Candidate {
   const char* label;

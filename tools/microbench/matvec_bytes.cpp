@@ -9,13 +9,13 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <random>
 #include <vector>
 
 #include "core/dtype.h"
 #include "core/matrix.h"
 #include "kernels/cpu/matvec.h"
+#include "cpu_time.h"
 
 #ifdef RRWKV_MICROBENCH_BASE
 namespace rrwkv::cpu {
@@ -26,12 +26,6 @@ const KernelTable* kernels_avx512_base();  // BASE's kernels_avx512, renamed at 
 using namespace rrwkv;
 
 namespace {
-
-double cpu_now() {
-  timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
-}
 
 struct Candidate {
   const char* label;
