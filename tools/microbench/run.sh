@@ -4,7 +4,7 @@
 #   bash tools/microbench/run.sh NAME [ARGS...]
 # BASE=<a matvec_avx512.cpp or a fast_bf16_avx512.cpp> (another version of those kernels, e.g.
 # from a checkout of main) compiles it in beside them, renamed, for the benchmarks that compare
-# the two in one run (matvec_bytes, fast_bf16).
+# the two in one run (matvec_bytes, decode_stream, fast_bf16).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

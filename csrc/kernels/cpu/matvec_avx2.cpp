@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/quant.h"
 
 namespace rrwkv::cpu {
@@ -54,11 +55,7 @@ inline __m256 load8_tail(const uint8_t* row, int64_t cols, int64_t c, int64_t n)
   }
 }
 
-// Asks for the lines holding the next `N` elements' weights kPrefetchBytes ahead: the hardware
-// prefetcher alone keeps too few lines in flight while the core is busy converting (measured
-// with AVX-512, matvec_avx512.cpp). Prefetches never fault, so running past the end is harmless.
-constexpr int64_t kPrefetchBytes = 4096;
-
+// Asks for the lines holding the next `N` elements' weights ahead (prefetch.h).
 template <DType D, int N>
 inline void prefetch_ahead(const uint8_t* row, int64_t cols, int64_t c) {
   const char* p;
@@ -73,7 +70,8 @@ inline void prefetch_ahead(const uint8_t* row, int64_t cols, int64_t c) {
     p = reinterpret_cast<const char*>(row + kElemBytes<D> * c);
     bytes = N * kElemBytes<D>;
   }
-  for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch(p + kPrefetchBytes + line, _MM_HINT_T0);
+  constexpr auto hint = D == DType::Q8_0 || D == DType::Q4_1 ? kBlockPrefetchHint : kPlainPrefetchHint;
+  for (int64_t line = 0; line < bytes; line += 64) _mm_prefetch(p + kPrefetchBytes + line, hint);
 }
 
 inline float hsum(__m256 v) {
@@ -180,7 +178,7 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
   for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(qv + kBlockBytes * b + kPrefetchBytes), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(qv + kBlockBytes * b + kPrefetchBytes), kBlockPrefetchHint);
     block_step<D, NV>(qv, scale, b, x, even);
     block_step<D, NV>(qv, scale, b + 1, x, odd);
   }

@@ -4,13 +4,11 @@
 #include <immintrin.h>
 
 #include "kernels/cpu/matvec.h"
+#include "kernels/cpu/prefetch.h"
 #include "kernels/cpu/quant.h"
 
 namespace rrwkv::cpu {
 namespace {
-
-// How far ahead of the current read software prefetches ask for weights (see row_dot_blocks).
-constexpr int64_t kPrefetchBytes = 4096;
 
 // Local on purpose: header inline functions compiled here could be emitted with AVX-512 code and
 // picked by the linker for other files.
@@ -70,10 +68,10 @@ inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, flo
   int64_t c = 0;
   for (; c + 16 * A <= cols; c += 16 * A) {
     // 16 * A elements per iteration: 2 (f16, bf16) or 4 (f32) cache lines, each asked for
-    // kPrefetchBytes ahead, as in row_dot_blocks
+    // ahead (prefetch.h)
     constexpr int64_t kBytes = dtype_traits(D).block_bytes;  // plain types: blocks of one
     const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
-    for (int64_t line = 0; line < 16 * A * kBytes; line += 64) _mm_prefetch(p + line, _MM_HINT_T0);
+    for (int64_t line = 0; line < 16 * A * kBytes; line += 64) _mm_prefetch(p + line, kPlainPrefetchHint);
     for (int a = 0; a < A; ++a) {
       const __m512 wv = load16<D>(row, cols, c + 16 * a);
       for (int n = 0; n < NV; ++n) acc[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), acc[n][a]);
@@ -168,10 +166,9 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
   for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm512_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    // The hardware prefetcher alone keeps too few lines in flight while the core is busy
-    // converting values: asking for the line kPrefetchBytes ahead (rows follow each other, so
-    // this runs into the next rows) measured 20-35% faster from DRAM. Prefetches never fault.
-    _mm_prefetch(reinterpret_cast<const char*>(qv + kValueBytes<D> * b + kPrefetchBytes), _MM_HINT_T0);
+    // One line asked for ahead (prefetch.h); rows follow each other, so this runs into the next
+    // rows.
+    _mm_prefetch(reinterpret_cast<const char*>(qv + kValueBytes<D> * b + kPrefetchBytes), kBlockPrefetchHint);
     block_step<D, NV>(qv, scale, b, x, even);
     block_step<D, NV>(qv, scale, b + 1, x, odd);
   }
