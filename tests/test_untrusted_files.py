@@ -82,9 +82,10 @@ def test_fifo_is_refused_without_blocking(tmp_path):
     os.mkfifo(fifo)
     code = textwrap.dedent(f"""
         import rrwkv_rt
-        for cls in (rrwkv_rt.ModelFile, rrwkv_rt.Model):
+        for open_it in (rrwkv_rt.ModelFile, rrwkv_rt.Model,
+                        lambda p: rrwkv_rt.Model(p, read_into_memory=True)):
             try:
-                cls({str(fifo)!r})
+                open_it({str(fifo)!r})
             except rrwkv_rt.FormatError as e:
                 assert "not a regular file" in str(e)
             else:
@@ -100,6 +101,21 @@ def test_in_memory_copy_survives_truncation(model_path):
     np.testing.assert_array_equal(f.tensor("head.weight"), expected)  # a mapping would SIGBUS here
     with pytest.raises(FormatError, match=r"model file '<memory>'"):
         rrwkv_rt.ModelFile.from_bytes(b"RRWKV\0\r\n" + bytes(8))
+
+
+def test_model_read_into_memory_matches_the_mapping_and_survives_truncation(model_path):
+    def logits(model):
+        s = rrwkv_rt.Session(model, threads=1)
+        return [s.step(t).copy() for t in (1, 7, 299, 0)]
+
+    with rrwkv_rt.Model(model_path) as mapped:
+        expected = logits(mapped)
+    copied = rrwkv_rt.Model(model_path, read_into_memory=True)
+    os.truncate(model_path, 0)  # the mapped model is closed; a mapping would SIGBUS from here
+    for got, want in zip(logits(copied), expected):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(FormatError, match="is not an .rrwkv model"):
+        rrwkv_rt.Model(model_path, read_into_memory=True)
 
 
 def test_from_bytes_reads_a_whole_file(model_path):

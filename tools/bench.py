@@ -56,6 +56,11 @@ def header(args, threads: int) -> None:
                   "nothing about a GPU's speed; this run only shows that the GPU path runs end to end")
 
 
+# --read-into-memory's extra installation: this one, every model read into memory (Model(path,
+# read_into_memory=True): 2 MiB pages) instead of mapped (the page cache's pages, often 4 KiB).
+IN_MEMORY = "in memory"
+
+
 def pkg_label(arch: str, args) -> str:
     """The official package's worker: strategy 'cpu fp32', or 'cuda fp16' beside a GPU run."""
     return f"pkg {arch} " + ("cuda fp16" if on_gpu(args) else "fp32")
@@ -73,7 +78,7 @@ def report(args, paths: dict, installations: list[tuple[str, str]]) -> None:
             models.evict_from_page_cache(paths[key])
             mem[key] = memory(paths[key], threads, args.prefill_len)
     specs = [(f"{a} {d}" + ("" if inst == "now" else f" [{inst}]"), python, "ours", paths[(a, d)], threads, "", None,
-              args.device) for inst, python in installations for a, d in keys]
+              args.device, inst == IN_MEMORY) for inst, python in installations for a, d in keys]
     specs += [(pkg_label(a, args), sys.executable, "pkg", paths[("pth", a)], threads, a, None, args.device)
               for a in args.archs if ("pth", a) in paths]
     workers = start_workers(specs)
@@ -298,6 +303,9 @@ def parse_args(argv):
                    help="where to keep the generated models and reuse them in later runs (default: a temp dir)")
     p.add_argument("--no-rwkv-package", action="store_true", help="skip the official rwkv package")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory children")
+    p.add_argument("--read-into-memory", action="store_true",
+                   help="also run this installation with every model read into memory on 2 MiB pages (Model(path, "
+                        "read_into_memory=True)) beside the mapped one, interleaved: labelled [in memory]")
     args = p.parse_args(argv)
     args.archs = [a.strip() for a in args.archs.split(",") if a.strip()]
     args.dtypes = [d.strip() for d in args.dtypes.split(",") if d.strip()]
@@ -324,6 +332,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     args.device = resolve_auto(args.device)
     installations = [("now", sys.executable)] + [tuple(c.split("=", 1)) for c in args.compare or []]
+    if args.read_into_memory:
+        installations.append((IN_MEMORY, sys.executable))
     want_pkg = package_available(args)
     with tempfile.TemporaryDirectory(prefix="rrwkv-bench-") as tmp:
         workdir = args.workdir or tmp

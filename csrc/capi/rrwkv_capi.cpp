@@ -134,13 +134,17 @@ rrwkv_model_params rrwkv_model_default_params(void) {
   return p;
 }
 
-rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params, rrwkv_model** out) {
+namespace {
+
+rrwkv_status load_model(const char* func, const char* path, const rrwkv_model_params* params, bool read_into_memory,
+                        rrwkv_model** out) {
   clear_out(out);
-  return guard(__func__, [&] {
+  return guard(func, [&] {
     require(path, "path");
     require(out, "out");
     rrwkv::OpenOptions opts;
     opts.verify_checksums = params ? params->verify_checksums : true;
+    opts.read_into_memory = read_into_memory;
     auto h = std::make_unique<rrwkv_model>();
     h->model = rrwkv::Model::open(path, opts);
     h->dtypes = h->model->matrix_dtypes();
@@ -155,6 +159,16 @@ rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params
     }
     *out = h.release();
   });
+}
+
+}  // namespace
+
+rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params, rrwkv_model** out) {
+  return load_model(__func__, path, params, false, out);
+}
+
+rrwkv_status rrwkv_model_load_into_memory(const char* path, const rrwkv_model_params* params, rrwkv_model** out) {
+  return load_model(__func__, path, params, true, out);
 }
 
 void rrwkv_model_free(rrwkv_model* model) { delete model; }

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "core/errors.h"
 #include "core/text.h"
@@ -63,20 +65,45 @@ MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }
 
-std::unique_ptr<OwnedBytes> read_file_bytes(const std::string& path) {
+FileCopy::FileCopy(const std::string& path) : path_(path) {
   Fd f{-1};
   const uint64_t size = open_regular(path, f);
-  std::string bytes(size, '\0');
-  uint64_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::read(f.fd, bytes.data() + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw FormatError("cannot read " + quoted(path, 4096) + ": " + std::strerror(errno));
-    if (n == 0) break;  // the file shrank meanwhile: the size check in the reader reports it
-    got += static_cast<uint64_t>(n);
+  if (size == 0) return;
+  // 2 MiB more than the file, then trimmed to a 2 MiB-aligned start: every whole 2 MiB of the file
+  // can get a 2 MiB page whatever address the kernel picks
+  constexpr uint64_t kHuge = uint64_t{1} << 21;
+  const uint64_t span = size + kHuge;
+  void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    if (errno == ENOMEM) throw std::bad_alloc();
+    throw FormatError("cannot allocate " + std::to_string(size) + " bytes to read " + quoted(path, 4096) +
+                      " into: " + std::strerror(errno) + "; map the file instead");
   }
-  bytes.resize(got);
-  return std::make_unique<OwnedBytes>(std::move(bytes), path);
+  const auto start = reinterpret_cast<uintptr_t>(p), aligned = (start + kHuge - 1) & ~uintptr_t{kHuge - 1};
+  if (aligned > start) ::munmap(p, aligned - start);
+  if (aligned + size < start + span) ::munmap(reinterpret_cast<void*>(aligned + size), start + span - aligned - size);
+  data_ = reinterpret_cast<uint8_t*>(aligned);
+  mapped_ = size;
+#ifdef MADV_HUGEPAGE
+  (void)::madvise(data_, mapped_, MADV_HUGEPAGE);  // advisory, before the first touch: ignored where unsupported
+#endif
+  while (size_ < size) {
+    const ssize_t n = ::read(f.fd, data_ + size_, size - size_);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::munmap(data_, mapped_);
+      data_ = nullptr;
+      throw FormatError("cannot read " + quoted(path, 4096) + ": " + std::strerror(err));
+    }
+    if (n == 0) break;  // the file shrank meanwhile: the size check in the reader reports it
+    size_ += static_cast<uint64_t>(n);
+  }
+  (void)::mprotect(data_, mapped_, PROT_READ);  // immutable from here, as a mapping of the file is
+}
+
+FileCopy::~FileCopy() {
+  if (data_) ::munmap(data_, mapped_);
 }
 
 }  // namespace rrwkv

@@ -41,7 +41,7 @@ uint64_t TensorInfo::numel() const {
 std::string ModelFile::where() const { return "model file " + quoted(path(), 4096); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const OpenOptions& opts) {
-  if (opts.read_into_memory) return from_source(read_file_bytes(path), opts);
+  if (opts.read_into_memory) return from_source(std::make_unique<FileCopy>(path), opts);
   return from_source(std::make_unique<MappedFile>(path), opts);
 }
 

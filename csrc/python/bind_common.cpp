@@ -10,10 +10,11 @@ namespace py = pybind11;
 
 namespace rrwkv::python {
 
-ModelPtr open_model(const py::object& path, bool verify_checksums) {
+ModelPtr open_model(const py::object& path, bool verify_checksums, bool read_into_memory) {
   const std::string p = path_arg(path);
   OpenOptions opts;
   opts.verify_checksums = verify_checksums;
+  opts.read_into_memory = read_into_memory;
   py::gil_scoped_release release;
   return std::const_pointer_cast<Model>(Model::open(p, opts));
 }

@@ -91,7 +91,7 @@ void bind_handle_protocol(Cls& cls) {
 
 // A Model argument: a Model, or the path of a .rrwkv file to open.
 ModelPtr model_arg(const pybind11::object& model_or_path);
-ModelPtr open_model(const pybind11::object& path, bool verify_checksums);
+ModelPtr open_model(const pybind11::object& path, bool verify_checksums, bool read_into_memory = false);
 // threads=None -> 0 (every CPU); ValueError for < 1.
 int threads_arg(const std::optional<int>& threads);
 // The device of a Session or Batch: "cpu", "cuda", "cuda:N" or "auto" (core/device.h's

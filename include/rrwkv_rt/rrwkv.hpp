@@ -45,9 +45,12 @@ inline void check(rrwkv_status status) {
 
 class Model {
  public:
-  explicit Model(const std::string& path, const rrwkv_model_params& params = rrwkv_model_default_params()) {
+  // read_into_memory: rrwkv_model_load_into_memory instead of rrwkv_model_load (see rrwkv.h).
+  explicit Model(const std::string& path, const rrwkv_model_params& params = rrwkv_model_default_params(),
+                 bool read_into_memory = false) {
     rrwkv_model* m = nullptr;
-    check(rrwkv_model_load(path.c_str(), &params, &m));
+    check(read_into_memory ? rrwkv_model_load_into_memory(path.c_str(), &params, &m)
+                           : rrwkv_model_load(path.c_str(), &params, &m));
     handle_.reset(m);
   }
 

@@ -411,6 +411,31 @@ static void test_model_freed_first(const char* model_path) {
   rrwkv_session_free(s);
 }
 
+/* A model read into memory computes what the mapped one does, bit for bit; bad arguments and a
+ * missing file are refused as rrwkv_model_load refuses them. */
+static void test_model_load_into_memory(const char* model_path) {
+  rrwkv_model *mapped = NULL, *copied = NULL;
+  rrwkv_session *a = NULL, *b = NULL;
+  float la[256], lb[256];
+  const int32_t toks[3] = {5, 6, 7};
+  EXPECT_STATUS(rrwkv_model_load_into_memory(NULL, NULL, &copied), RRWKV_ERR_INVALID_ARGUMENT, "path is NULL");
+  EXPECT_STATUS(rrwkv_model_load_into_memory(model_path, NULL, NULL), RRWKV_ERR_INVALID_ARGUMENT, "out is NULL");
+  EXPECT_STATUS(rrwkv_model_load_into_memory("/no/such/dir/model.rrwkv", NULL, &copied), RRWKV_ERR_FILE_NOT_FOUND,
+                "does not exist");
+  EXPECT(copied == NULL);
+  EXPECT_STATUS(rrwkv_model_load(model_path, NULL, &mapped), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_model_load_into_memory(model_path, NULL, &copied), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_new(mapped, NULL, &a), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_new(copied, NULL, &b), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_eval(a, toks, 3, la, 256), RRWKV_OK, "");
+  EXPECT_STATUS(rrwkv_session_eval(b, toks, 3, lb, 256), RRWKV_OK, "");
+  EXPECT(memcmp(la, lb, sizeof la) == 0);
+  rrwkv_session_free(a);
+  rrwkv_session_free(b);
+  rrwkv_model_free(mapped);
+  rrwkv_model_free(copied);
+}
+
 /* Last-error messages are per thread; sessions on one model run in parallel. */
 typedef struct {
   const rrwkv_model* model;
@@ -473,6 +498,7 @@ int main(int argc, char** argv) {
     test_batch(m, other);
     test_state(m, other);
     test_model_freed_first(argv[1]);
+    test_model_load_into_memory(argv[1]);
     test_threads(m);
   }
   rrwkv_model_free(m);

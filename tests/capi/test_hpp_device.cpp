@@ -34,6 +34,12 @@ int main(int argc, char** argv) {
   rrwkv_rt::Session cpu(model, 1, "cpu");
   rrwkv_rt::Session chosen(model, 1, "auto");
   expect(cpu.device() == "cpu", "Session(model, 1, \"cpu\").device() is \"cpu\"");
+  {
+    rrwkv_rt::Model copied(argv[1], rrwkv_model_default_params(), true);
+    rrwkv_rt::Session from_copy(copied, 1, "cpu");
+    expect(from_copy.eval({1, 2, 3}) == cpu.eval({1, 2, 3}), "a Model read into memory gives the mapped one's logits");
+    cpu.reset();
+  }
   expect(chosen.device() == (cuda ? "cuda:0" : "cpu"), "\"auto\" picks cuda:0 exactly when a device is usable");
   rrwkv_rt::Batch batch(model, 2, 1, "auto");
   expect(batch.device() == chosen.device(), "a Batch's \"auto\" resolves as a Session's");

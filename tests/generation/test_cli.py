@@ -39,9 +39,10 @@ def test_generate_prints_what_session_generate_returns(models, tmp_path):
     expect = s.generate("def f(x):", 40, **opts)
     assert r.stdout == expect + "\n"
     assert "prompt tokens" in r.stderr and "tokens/s" in r.stderr
-    # the saved state continues like the session that generated in-process
+    # the saved state continues like the session that generated in-process (with the model read
+    # into memory rather than mapped: the same weights)
     r2 = cli("generate", models["a"], "--prompt", "\n", "--max-new-tokens", 20, "--temperature", 0,
-             "--state-in", tmp_path / "s.state", "--stop", "zz", "--echo")
+             "--state-in", tmp_path / "s.state", "--stop", "zz", "--echo", "--read-into-memory")
     assert r2.returncode == 0, r2.stderr
     assert r2.stdout == "\n" + s.generate("\n", 20, temperature=0, stop="zz") + "\n"
 

@@ -1,6 +1,7 @@
 """``rrwkv serve --fast`` (ServerConfig(exact=False)): the batch runs the fast path, whose rows
 are independent of each other and of how prompts are cut into pieces, so concurrent greedy
-completions equal Session(exact=False).generate alone, bit for bit (the same text)."""
+completions equal Session(exact=False).generate alone, bit for bit (the same text). The server
+reads its model into memory (serve --read-into-memory), the reference maps it: the same weights."""
 from __future__ import annotations
 
 import concurrent.futures
@@ -14,7 +15,7 @@ PROMPTS = ["class Foo:\n    def ", "import os\n" * 30, "# Copyright", "def main(
 
 @pytest.fixture(scope="module")
 def fast_server():
-    with running_server(capacity=4, max_queue=8, exact=False, prefill_chunk=32) as s:
+    with running_server(capacity=4, max_queue=8, exact=False, prefill_chunk=32, read_into_memory=True) as s:
         yield s
 
 

@@ -33,14 +33,15 @@ class Worker:
     with its own rrwkv_rt), run by `python` with `env` added."""
 
     def __init__(self, label: str, python: str, kind: str, path: str, threads: int, arch: str = "",
-                 env: dict | None = None, device: str = "cpu"):
+                 env: dict | None = None, device: str = "cpu", read_into_memory: bool = False):
         self.label, self.kind = label, kind
         env = {**os.environ, **(env or {})}
         if python != sys.executable:  # another installation: none of this one's PYTHONPATH
             env["PYTHONPATH"] = ""
         self.proc = subprocess.Popen([python, os.path.join(HERE, "worker.py")], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, cwd=tempfile.gettempdir(), env=env)
-        self.info = self.call(op="open", kind=kind, path=path, threads=threads, arch=arch, device=device)
+        self.info = self.call(op="open", kind=kind, path=path, threads=threads, arch=arch, device=device,
+                              read_into_memory=read_into_memory)
         if "error" in self.info:
             self.close()
             raise ValueError(self.info["error"])

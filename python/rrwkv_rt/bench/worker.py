@@ -6,7 +6,8 @@ rwkv package, all interleaved on the same machine at the same time.
 Run by file (measure.Worker), so that another installation's interpreter runs it with its own
 rrwkv_rt; it imports nothing of this one but what that interpreter finds.
 
-Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"|"cuda"|...},
+Commands: {"op": "open", "kind": "ours"|"pkg", "path": ..., "threads": n, "device": "cpu"|"cuda"|...,
+"read_into_memory": bool},
 {"op": "decode", "n": k, "seed": s}, {"op": "prefill", "n": t, "seed": s, "exact": bool},
 {"op": "batch", "size": b, "steps": k, "seed": s, "exact": bool}, {"op": "quit"}; each answers one JSON line.
 """
@@ -31,10 +32,11 @@ def macs_per_token(rrwkv_rt, path) -> dict:
 
 
 class Ours:
-    def __init__(self, path, threads, device="cpu"):
+    def __init__(self, path, threads, device="cpu", read_into_memory=False):
         import rrwkv_rt
         self.rrwkv_rt = rrwkv_rt
-        self.model = rrwkv_rt.Model(path)
+        # an installation before read_into_memory raises TypeError: asked for, it must not be ignored
+        self.model = rrwkv_rt.Model(path, read_into_memory=True) if read_into_memory else rrwkv_rt.Model(path)
         self.device = device
         # an installation before devices knows no device= (and runs on the CPU only)
         self.session = (rrwkv_rt.Session(self.model, threads=threads) if device == "cpu" else
@@ -152,12 +154,14 @@ def main():
             device = cmd.get("device", "cpu")
             try:
                 if cmd["kind"] == "ours":
-                    runner = Ours(cmd["path"], cmd["threads"], device)
+                    runner = Ours(cmd["path"], cmd["threads"], device, cmd.get("read_into_memory", False))
                 else:
                     runner = Package(cmd["path"], cmd["threads"], cmd.get("arch", "rwkv4"), device)
                 reply = runner.info
             except ValueError as e:  # the runtime's one-line reason (a bad device, no usable GPU)
                 reply = {"error": f"--device {device}: {e}"}
+            except TypeError as e:  # an installation without read_into_memory
+                reply = {"error": f"--read-into-memory: {e}"}
         elif op == "decode":
             runner.step(0)  # another process's threads may still be spinning
             times = []

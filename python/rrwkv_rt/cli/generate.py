@@ -16,6 +16,7 @@ import time
 
 from .. import _core
 from .device import add_device_argument
+from .model_args import add_read_into_memory_argument
 
 _DEFAULT = _core.SAMPLING_DEFAULTS  # the sampler's own defaults (sampling/sampler.h)
 SAMPLING = ("temperature", "top_p", "top_k", "min_p", "presence_penalty", "frequency_penalty", "penalty_decay",
@@ -55,6 +56,7 @@ def _add_common(p: argparse.ArgumentParser, max_new_tokens: int) -> None:
                    help="the fast path: activations rounded to bf16 (int8 for quantized weights) for the "
                    "CPU's dot-product instructions: faster prompts (docs/FAST_PATH.md)")
     add_device_argument(p)
+    add_read_into_memory_argument(p)
 
 
 def add_parsers(sub) -> None:
@@ -82,7 +84,8 @@ def _open(args):
     from ..runtime.generate import default_model_path
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
-    return Session(Model(args.model or default_model_path()), threads=args.threads, initial_state=args.initial_state,
+    model = Model(args.model or default_model_path(), read_into_memory=args.read_into_memory)
+    return Session(model, threads=args.threads, initial_state=args.initial_state,
                    exact=not args.fast, device=args.device)
 
 

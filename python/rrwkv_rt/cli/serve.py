@@ -6,6 +6,7 @@ from __future__ import annotations
 
 
 from .device import add_device_argument
+from .model_args import add_read_into_memory_argument
 
 
 def add_parser(sub) -> None:
@@ -27,6 +28,7 @@ def add_parser(sub) -> None:
                         "CPU's dot-product instructions: more throughput; outputs equal "
                         "Session(exact=False).generate (docs/FAST_PATH.md)")
     add_device_argument(p)
+    add_read_into_memory_argument(p)
     p.add_argument("--capacity", type=int, default=32, metavar="N", help="most concurrent sequences (default 32)")
     p.add_argument("--max-queue", type=int, default=64, metavar="N",
                    help="most requests waiting for a row; more get 503 with Retry-After (default 64)")
@@ -79,7 +81,8 @@ def cmd_serve(args) -> None:
         if not sep or not name or not path:
             raise ValueError(f"--initial-state takes NAME=FILE, got {item!r}")
         states[name] = path
-    cfg = ServerConfig(model_path=args.model, model_name=args.model_name, chat_template=args.chat_template,
+    cfg = ServerConfig(model_path=args.model, read_into_memory=args.read_into_memory, model_name=args.model_name,
+                       chat_template=args.chat_template,
                        threads=args.threads, exact=not args.fast, device=args.device, capacity=args.capacity, max_queue=args.max_queue,
                        prefill_chunk=args.prefill_chunk, cache_bytes=int(args.cache_mb * 2**20),
                        max_tokens_limit=args.max_tokens_limit, default_max_tokens=args.default_max_tokens,

@@ -10,6 +10,7 @@ MAX_STOP_BYTES = 256  # UTF-8 bytes of one stop string: text that may start one 
 @dataclasses.dataclass
 class ServerConfig:
     model_path: str | None = None  # None: the shipped model
+    read_into_memory: bool = False  # Model(read_into_memory=...) (serve --read-into-memory)
     model_name: str | None = None  # the id clients pass as `model` (default: the file name without .rrwkv)
     chat_template: str | None = None  # a JSON file; default: the model file's meta.chat_template, else World
     threads: int | None = None

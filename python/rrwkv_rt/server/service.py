@@ -35,7 +35,7 @@ class Service:
         from ..runtime.generate import default_model_path
         cfg.check()
         self.cfg = cfg
-        self.model = Model(cfg.model_path or default_model_path())
+        self.model = Model(cfg.model_path or default_model_path(), read_into_memory=cfg.read_into_memory)
         self.tokenizer = model_tokenizer(self.model)
         self.template = (ChatTemplate.from_file(cfg.chat_template) if cfg.chat_template
                          else template_for(self.model))
