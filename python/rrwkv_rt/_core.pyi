@@ -395,7 +395,7 @@ def cuda_synchronize(stream: typing.SupportsInt | typing.SupportsIndex = 0) -> N
     """
     Waits for the kernels queued on a cudaStream_t (0: the default stream) of the current device; needed where the caller reads device memory directly (the emulated device's is host memory).
     """
-def device_copy_bandwidth(nbytes: typing.SupportsInt | typing.SupportsIndex, repeats: typing.SupportsInt | typing.SupportsIndex = 5) -> None:
+def device_copy_bandwidth(nbytes: typing.SupportsInt | typing.SupportsIndex, repeats: typing.SupportsInt | typing.SupportsIndex = 5) -> float:
     """
     Bytes per second a device-to-device copy of nbytes moves on cuda:0 (read plus written, so 2 * nbytes per copy), the median of `repeats` copies, each timed from the host around a synchronize: the memory floor of the GPU benchmarks (tools/bench.py --device cuda).
     """
