@@ -55,55 +55,156 @@ inline __m512 load16_masked(const uint8_t* row, int64_t cols, int64_t c, __mmask
   }
 }
 
+// The two vector widths row_dot runs at. Plain rows (f32, f16, bf16) use 256-bit vectors (with
+// AVX-512VL's 32 registers and masks): one vector's product streams memory, and on a host whose
+// 512-bit FMAs run at a lower clock or on one port (measured: 0.78 zmm FMAs a cycle against 2.05
+// ymm) the 512-bit loop streamed a model 1.06-1.10x slower (tools/microbench/decode_stream; decode
+// 0.91-0.95x the time at 256 bits). Quantized rows, compute-bound, keep 512 bits.
+struct Zmm {
+  using V = __m512;
+  static constexpr int kLanes = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  template <DType D>
+  static V load(const uint8_t* row, int64_t cols, int64_t c) { return load16<D>(row, cols, c); }
+  template <DType D>
+  static V load_tail(const uint8_t* row, int64_t cols, int64_t c) {
+    return load16_masked<D>(row, cols, c, tail_mask(cols - c));
+  }
+  static V loadx(const float* x) { return _mm512_loadu_ps(x); }
+  static V loadx_tail(const float* x, int64_t n) { return _mm512_maskz_loadu_ps(tail_mask(n), x); }
+  static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static float sum(V v) { return _mm512_reduce_add_ps(v); }
+  static __mmask16 tail_mask(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
+};
+
+struct Ymm {
+  using V = __m256;
+  static constexpr int kLanes = 8;
+  static V zero() { return _mm256_setzero_ps(); }
+  template <DType D>
+  static V load(const uint8_t* row, int64_t, int64_t c) { return load_masked<D>(row, c, 0xff); }
+  template <DType D>
+  static V load_tail(const uint8_t* row, int64_t cols, int64_t c) { return load_masked<D>(row, c, tail_mask(cols - c)); }
+  static V loadx(const float* x) { return _mm256_loadu_ps(x); }
+  static V loadx_tail(const float* x, int64_t n) { return _mm256_maskz_loadu_ps(tail_mask(n), x); }
+  static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static float sum(V v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+  }
+  static __mmask8 tail_mask(int64_t n) { return static_cast<__mmask8>((1u << n) - 1u); }
+
+  template <DType D>
+  static V load_masked(const uint8_t* row, int64_t c, __mmask8 m) {
+    static_assert(D == DType::F32 || D == DType::F16 || D == DType::BF16, "256-bit rows are plain rows");
+    if constexpr (D == DType::F32) {
+      return _mm256_maskz_loadu_ps(m, reinterpret_cast<const float*>(row) + c);
+    } else {
+      const __m128i h = _mm_maskz_loadu_epi16(m, reinterpret_cast<const uint16_t*>(row) + c);
+      if constexpr (D == DType::F16) return _mm256_cvtph_ps(h);
+      else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    }
+  }
+};
+
 // One row against NV vectors, reading the row once, front to back (sequential reads stream
 // best: interleaving several rows measured 20-40% slower here). A accumulators per vector
 // along the columns hide the FMA latency. A is the same for every NV, so a (row, vector)
 // result is the same whichever vectors it is computed with: batched decode equals decoding
 // each sequence alone, bit for bit.
-template <DType D, int NV, int A>
+template <class W, DType D, int NV, int A>
 inline void row_dot(const uint8_t* row, int64_t cols, const float* const* x, float* const* y, int64_t r) {
-  __m512 acc[NV][A];
+  constexpr int L = W::kLanes;
+  typename W::V acc[NV][A];
   for (int n = 0; n < NV; ++n)
-    for (int a = 0; a < A; ++a) acc[n][a] = _mm512_setzero_ps();
+    for (int a = 0; a < A; ++a) acc[n][a] = W::zero();
   int64_t c = 0;
-  for (; c + 16 * A <= cols; c += 16 * A) {
-    // 16 * A elements per iteration: 2 (f16, bf16) or 4 (f32) cache lines, each asked for
-    // ahead (prefetch.h)
+  for (; c + L * A <= cols; c += L * A) {
+    // L * A elements per iteration, each of their cache lines asked for ahead (prefetch.h)
     constexpr int64_t kBytes = dtype_traits(D).block_bytes;  // plain types: blocks of one
     const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
-    for (int64_t line = 0; line < 16 * A * kBytes; line += 64) _mm_prefetch(p + line, kPlainPrefetchHint);
+    for (int64_t line = 0; line < L * A * kBytes; line += 64) _mm_prefetch(p + line, kPlainPrefetchHint);
     for (int a = 0; a < A; ++a) {
-      const __m512 wv = load16<D>(row, cols, c + 16 * a);
-      for (int n = 0; n < NV; ++n) acc[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), acc[n][a]);
+      const auto wv = W::template load<D>(row, cols, c + L * a);
+      for (int n = 0; n < NV; ++n) acc[n][a] = W::fmadd(wv, W::loadx(x[n] + c + L * a), acc[n][a]);
     }
   }
-  for (; c + 16 <= cols; c += 16) {
-    const __m512 wv = load16<D>(row, cols, c);
-    for (int n = 0; n < NV; ++n) acc[n][0] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c), acc[n][0]);
+  for (; c + L <= cols; c += L) {
+    const auto wv = W::template load<D>(row, cols, c);
+    for (int n = 0; n < NV; ++n) acc[n][0] = W::fmadd(wv, W::loadx(x[n] + c), acc[n][0]);
   }
   if (c < cols) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (cols - c)) - 1u);
-    const __m512 wv = load16_masked<D>(row, cols, c, m);
-    for (int n = 0; n < NV; ++n) acc[n][0] = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, x[n] + c), acc[n][0]);
+    const auto wv = W::template load_tail<D>(row, cols, c);
+    for (int n = 0; n < NV; ++n) acc[n][0] = W::fmadd(wv, W::loadx_tail(x[n] + c, cols - c), acc[n][0]);
   }
   for (int n = 0; n < NV; ++n) {
-    __m512 s = acc[n][0];
-    for (int a = 1; a < A; ++a) s = _mm512_add_ps(s, acc[n][a]);
-    y[n][r] = _mm512_reduce_add_ps(s);
+    auto s = acc[n][0];
+    for (int a = 1; a < A; ++a) s = W::add(s, acc[n][a]);
+    y[n][r] = W::sum(s);
   }
 }
 
 // 4 accumulators keep enough FMAs in flight for one vector when the weights stream from L3 (2
-// decoded f16 ~10% slower); x 6 vectors = 24 of the 32 zmm registers (7 spill: 35% slower, and
+// decoded f16 ~10% slower); x 6 vectors = 24 of the 32 registers (7 spill: 35% slower, and
 // blocking 2 rows x 3 vectors was 25% slower than 1 x 6 on batches).
 constexpr int kAccumulators = 4;
 constexpr int kVectors = 6;
+
+// A plain row against 3 or more vectors, compute-bound (256 bits: 1.44x the time of 512 at 6
+// vectors, f16 in the L2): row_dot<Ymm, D, NV, 4>'s arithmetic in 512-bit FMAs. Its accumulators
+// 0 and 1 (elements c..c+7 and c+8..c+15 of each 32) are the halves of wide[0], 2 and 3 those of
+// wide[1]; the rest of the row goes 8 at a time into accumulator 0 as there, and the halves are
+// added in its order. So the results equal row_dot<Ymm>'s bit for bit, and batched rows equal
+// rows computed alone.
+template <DType D, int NV>
+inline void row_dot_paired(const uint8_t* row, int64_t cols, const float* const* x, float* const* y, int64_t r) {
+  static_assert(kAccumulators == 4, "two 512-bit accumulators pair up four 256-bit ones");
+  __m512 wide[NV][2];
+  for (int n = 0; n < NV; ++n) wide[n][0] = wide[n][1] = _mm512_setzero_ps();
+  int64_t c = 0;
+  for (; c + 32 <= cols; c += 32) {
+    constexpr int64_t kBytes = dtype_traits(D).block_bytes;
+    const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
+    for (int64_t line = 0; line < 32 * kBytes; line += 64) _mm_prefetch(p + line, kPlainPrefetchHint);
+    for (int a = 0; a < 2; ++a) {
+      const __m512 wv = load16<D>(row, cols, c + 16 * a);
+      for (int n = 0; n < NV; ++n) wide[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), wide[n][a]);
+    }
+  }
+  __m256 acc0[NV];
+  for (int n = 0; n < NV; ++n) acc0[n] = _mm512_castps512_ps256(wide[n][0]);
+  for (; c + 8 <= cols; c += 8) {
+    const __m256 wv = Ymm::load<D>(row, cols, c);
+    for (int n = 0; n < NV; ++n) acc0[n] = _mm256_fmadd_ps(wv, Ymm::loadx(x[n] + c), acc0[n]);
+  }
+  if (c < cols) {
+    const __m256 wv = Ymm::load_tail<D>(row, cols, c);
+    for (int n = 0; n < NV; ++n) acc0[n] = _mm256_fmadd_ps(wv, Ymm::loadx_tail(x[n] + c, cols - c), acc0[n]);
+  }
+  const auto high = [](__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); };
+  for (int n = 0; n < NV; ++n) {
+    __m256 s = _mm256_add_ps(acc0[n], high(wide[n][0]));
+    s = _mm256_add_ps(s, _mm512_castps512_ps256(wide[n][1]));
+    s = _mm256_add_ps(s, high(wide[n][1]));
+    y[n][r] = Ymm::sum(s);
+  }
+}
 
 template <DType D, int NV>
 void matvec_rows(const Matrix& w, const float* const* x, float* const* y, int64_t r0, int64_t r1) {
   const auto* base = static_cast<const uint8_t*>(w.data);
   const int64_t ld = w.ld;
-  for (int64_t r = r0; r < r1; ++r) row_dot<D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
+  for (int64_t r = r0; r < r1; ++r) {
+    if constexpr (D == DType::Q8_0 || D == DType::Q4_1)
+      row_dot<Zmm, D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
+    else if constexpr (NV <= 2)
+      row_dot<Ymm, D, NV, kAccumulators>(base + r * ld, w.cols, x, y, r);
+    else
+      row_dot_paired<D, NV>(base + r * ld, w.cols, x, y, r);
+  }
 }
 
 // Quantized rows, a block of 32 at a time: the integer values converted to float, their dot
