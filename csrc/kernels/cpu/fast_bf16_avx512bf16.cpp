@@ -55,7 +55,7 @@ void prepare(DType, const float* x, int64_t cols, uint8_t* out) {
   to_pairs(DType::F32, reinterpret_cast<const uint8_t*>(x), cols, reinterpret_cast<uint16_t*>(out));
 }
 
-int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return rows * fast_layout::pairs_row_bytes(cols); }
+int64_t tile_bytes(DType, int64_t cols, int64_t rows) { return fast_layout::pairs_tile_bytes(cols, rows); }
 
 inline float reduce(__m512 acc) {
   const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc), 1)));
@@ -94,13 +94,9 @@ void rows_block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, in
   }
 }
 
-int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return tile_bytes(DType::F32, cols, rows); }
+int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return fast_layout::pairs_tile_bytes(cols, rows); }
 
-void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
-  const int64_t ws = fast_layout::pairs_row_bytes(w.cols) / 2;
-  auto* t = reinterpret_cast<uint16_t*>(out);
-  for (int64_t r = r0; r < r1; ++r) to_pairs(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
-}
+void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) { fast_layout::pack_pairs(w, r0, r1, out, to_pairs); }
 
 int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
 

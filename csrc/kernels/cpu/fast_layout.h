@@ -12,6 +12,7 @@
 
 #include <cstdint>
 
+#include "core/matrix.h"
 #include "kernels/cpu/fast_reference.h"
 
 namespace rrwkv::cpu::fast_layout {
@@ -30,5 +31,18 @@ struct Int8Row {
 
 inline int64_t split_row_bytes(int64_t cols) { return round64(4 * fast_ref::padded(cols)); }
 inline int64_t pairs_row_bytes(int64_t cols) { return round64(2 * fast_ref::padded(cols)); }
+
+// A tile or pack of bf16 pairs rows: one row after another (every implementation of the layout).
+inline int64_t pairs_tile_bytes(int64_t cols, int64_t rows) { return rows * pairs_row_bytes(cols); }
+
+// Rows [r0, r1) of w as pairs rows, each made by the implementation's own
+// to_pairs(dtype, row, cols, out). static: each ISA's file keeps its own copy, compiled with its
+// own flags (a shared inline copy could be linked into another ISA's code).
+template <class ToPairs>
+static void pack_pairs(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out, ToPairs to_pairs) {
+  const int64_t ws = pairs_row_bytes(w.cols) / 2;
+  auto* t = reinterpret_cast<uint16_t*>(out);
+  for (int64_t r = r0; r < r1; ++r) to_pairs(w.dtype, w.row(r), w.cols, t + (r - r0) * ws);
+}
 
 }  // namespace rrwkv::cpu::fast_layout
