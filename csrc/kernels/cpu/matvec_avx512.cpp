@@ -55,11 +55,13 @@ inline __m512 load16_masked(const uint8_t* row, int64_t cols, int64_t c, __mmask
   }
 }
 
-// The two vector widths row_dot runs at. Plain rows (f32, f16, bf16) use 256-bit vectors (with
-// AVX-512VL's 32 registers and masks): one vector's product streams memory, and on a host whose
-// 512-bit FMAs run at a lower clock or on one port (measured: 0.78 zmm FMAs a cycle against 2.05
-// ymm) the 512-bit loop streamed a model 1.06-1.10x slower (tools/microbench/decode_stream; decode
-// 0.91-0.95x the time at 256 bits). Quantized rows, compute-bound, keep 512 bits.
+// The two vector widths row_dot runs at. Plain rows (f32, f16, bf16) at one or two vectors use
+// 256-bit vectors (with AVX-512VL's 32 registers and masks): they stream memory, and on the
+// machine measured the 512-bit loop streamed a model's plain rows 1.06-1.10x slower than the
+// 256-bit one (tools/microbench/decode_stream; decode 0.91-0.95x the time at 256 bits), though
+// its FMAs issue as fast per instruction (kernels/cpu/peak.cpp: 110 against 60 G multiply-adds/s on
+// a thread); the cause is not established (the lower clock of 512-bit code is a candidate).
+// Quantized rows, compute-bound, keep 512 bits; so do plain rows at 3+ vectors (row_dot_paired).
 struct Zmm {
   using V = __m512;
   static constexpr int kLanes = 16;
