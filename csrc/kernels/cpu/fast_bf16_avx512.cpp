@@ -1,11 +1,12 @@
 // The bf16 family of the fast kernels (fast_kernels.h) on AVX-512F with f32 FMAs: the products of
 // bf16 values are exact in f32, so two FMAs per lane, the odd element first, compute exactly what
-// vdpbf16ps computes (with the FPU set to flush denormals, as that instruction does). Weights and
-// activations are bf16 "pairs" (fast_layout.h: the values in order, 2 bytes each, as vdpbf16ps
-// reads them), split into even and odd f32 lanes in registers: a shift and a mask per 32 values.
-// Weights are packed so once per model (core/pack_cache.h); at 2 bytes a weight they cost half
-// the f32 "split" layout they had, which a single sequence, bound by the bytes it reads, gains
-// from. The kernel runs 4 x 4 blocks (4 weight rows x 4 activation rows: 16 accumulators).
+// vdpbf16ps computes (with the FPU set to flush denormals, as that instruction does). Weights are
+// bf16 "pairs" (fast_layout.h: the values in order, 2 bytes each, as vdpbf16ps reads them), split
+// into even and odd f32 lanes in registers: a shift and a mask per 32 values. They are packed so
+// once per model (core/pack_cache.h); at 2 bytes a weight they cost half the f32 "split" layout,
+// which a single sequence, bound by the bytes it reads, gains from. Activations, read once per
+// weight row block, are in the split layout. The kernel runs 4 x 4 blocks (4 weight rows x 4
+// activation rows: 16 accumulators).
 // Compiled with AVX-512 flags for this file only; internal linkage throughout (matvec_avx512.cpp).
 #include <immintrin.h>
 
@@ -71,16 +72,21 @@ void to_pairs(DType dt, const uint8_t* src, int64_t cols, uint16_t* out) {
   }
 }
 
-int64_t act_row_bytes(DType, int64_t cols) { return fast_layout::pairs_row_bytes(cols); }
+int64_t act_row_bytes(DType, int64_t cols) { return fast_layout::split_row_bytes(cols); }
 
-// Activations as bf16 pairs in order (half the bytes of the split layout: they stream from L2 in
-// the kernel, the weights' 4-row blocks stay in L1), split into even / odd lanes in the kernel.
+// Activations in the split layout (fast_layout.h: per chunk of 32, the 16 even values then the 16
+// odd ones, as f32): the kernel reads them straight into the FMAs' lanes, where the pairs layout
+// cost a shift and a mask per activation row and chunk on the FMA ports (4 x 4 blocks: 48
+// operations per 32 FMAs, 40 now). Twice the bytes of pairs, for rows that stay in the L2.
 void prepare(DType, const float* x, int64_t cols, uint8_t* out) {
-  auto* o = reinterpret_cast<uint16_t*>(out);
-  for (int64_t c = 0; c < padded(cols); c += 16) {
-    const __mmask16 m = tail_mask(cols - c);
-    const __m512i r = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(m, x + c)));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(o + c), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
+  auto* o = reinterpret_cast<float*>(out);
+  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
+  for (int64_t c = 0; c < padded(cols); c += kChunk, o += kChunk) {
+    const __m512i lo = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(tail_mask(cols - c), x + c)));
+    const __m512i hi = round_bf16(_mm512_castps_si512(_mm512_maskz_loadu_ps(tail_mask(cols - c - 16), x + c + 16)));
+    _mm512_storeu_si512(o, _mm512_permutex2var_epi32(lo, evens, hi));
+    _mm512_storeu_si512(o + 16, _mm512_permutex2var_epi32(lo, odds, hi));
   }
 }
 
@@ -94,11 +100,11 @@ inline float reduce(__m512 acc) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
-// R weight rows (pairs, stride ws bf16 elements) x N activation rows (pairs, stride xs), kp =
-// padded columns. A pair (even, odd) of bf16 in a 32-bit lane gives the even element's f32 by a
-// shift and the odd one's by a mask.
+// R weight rows (pairs, stride ws bf16 elements) x N activation rows (split, stride xs floats),
+// kp = padded columns. A weight pair (even, odd) of bf16 in a 32-bit lane gives the even
+// element's f32 by a shift and the odd one's by a mask, in the lanes of the split activations.
 template <int R, int N>
-void block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
+void block(const uint16_t* w, int64_t ws, const float* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
   __m512 acc[R][N];
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) acc[r][n] = _mm512_setzero_ps();
@@ -106,9 +112,8 @@ void block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t
   for (int64_t c = 0; c < kp; c += kChunk) {
     __m512 xe[N], xo[N];
     for (int n = 0; n < N; ++n) {
-      const __m512i p = _mm512_loadu_si512(x + n * xs + c);
-      xe[n] = _mm512_castsi512_ps(_mm512_slli_epi32(p, 16));
-      xo[n] = _mm512_castsi512_ps(_mm512_and_si512(p, high));
+      xe[n] = _mm512_loadu_ps(x + n * xs + c);
+      xo[n] = _mm512_loadu_ps(x + n * xs + c + 16);
     }
     for (int r = 0; r < R; ++r) {
       // each weight row's line 4 KiB ahead, as the exact kernels do (matvec_avx512.cpp): at a few
@@ -128,7 +133,7 @@ void block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t
 }
 
 template <int R>
-void rows_block(const uint16_t* w, int64_t ws, const uint16_t* x, int64_t xs, int64_t n, int64_t kp, float* y,
+void rows_block(const uint16_t* w, int64_t ws, const float* x, int64_t xs, int64_t n, int64_t kp, float* y,
                 int64_t ldy) {
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) block<R, 4>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
@@ -148,12 +153,12 @@ int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
 
 void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
                  int64_t n, float* y, int64_t ldy, uint8_t*) {
-  const int64_t kp = padded(w.cols), ws = fast_layout::pairs_row_bytes(w.cols) / 2, xs = xstride / 2;
+  const int64_t kp = padded(w.cols), ws = fast_layout::pairs_row_bytes(w.cols) / 2, xs = xstride / 4;
   const auto* t = reinterpret_cast<const uint16_t*>(packed);
   // vdpbf16ps's arithmetic: denormal inputs read as zero, denormal results flushed
   const unsigned csr = _mm_getcsr();
   _mm_setcsr(csr | 0x8040u);  // FTZ | DAZ
-  const auto* x = reinterpret_cast<const uint16_t*>(xp);
+  const auto* x = reinterpret_cast<const float*>(xp);
   int64_t r = r0;
   for (; r + 4 <= r1; r += 4) rows_block<4>(t + (r - r0) * ws, ws, x, xs, n, kp, y + r, ldy);
   switch (r1 - r) {
