@@ -22,12 +22,8 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu/bandwidth.h"
 #include "kernels/cpu/matvec.h"
+#include "base_kernels.h"
 
-#ifdef RRWKV_MICROBENCH_BASE
-namespace rrwkv::cpu {
-const KernelTable* kernels_avx512_base();  // BASE's kernels_avx512, renamed at its compilation
-}
-#endif
 
 using namespace rrwkv;
 

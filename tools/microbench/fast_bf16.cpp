@@ -15,12 +15,8 @@
 #include "core/matrix.h"
 #include "kernels/cpu/fast_kernels.h"
 #include "cpu_time.h"
+#include "base_kernels.h"
 
-#ifdef RRWKV_MICROBENCH_BASE_FAST_BF16
-namespace rrwkv::cpu {
-const FastKernels* fast_bf16_avx512_base();  // BASE's fast_bf16_avx512, renamed at its compilation
-}
-#endif
 
 using namespace rrwkv;
 
