@@ -44,31 +44,30 @@ uint64_t open_regular(const std::string& path, Fd& f) {
 
 }  // namespace
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
+MappedFile::MappedFile(const std::string& path, Load load) : path_(path) {
   Fd f{-1};
-  size_ = open_regular(path, f);
-  if (size_ == 0) return;
-  void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, f.fd, 0);
+  const uint64_t size = open_regular(path, f);
+  if (size == 0) return;
+  if (load == Load::Map) map(f.fd, size);
+  else copy(f.fd, size);
+}
+
+void MappedFile::map(int fd, uint64_t size) {
+  void* p = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   if (p == MAP_FAILED)
-    throw FormatError("cannot memory-map " + quoted(path, 4096) + ": " + std::strerror(errno));
+    throw FormatError("cannot memory-map " + quoted(path_, 4096) + ": " + std::strerror(errno));
   data_ = static_cast<const uint8_t*>(p);
+  size_ = mapped_ = size;
 #ifdef MADV_HUGEPAGE
   // Advisory: pages read through this mapping go into 2 MiB page-cache folios, which the kernel
-  // maps with 2 MiB pages. Decode streams every weight per token; with 4 KiB pages the page
-  // walks cost ~15% of its speed. Ignored where unsupported.
-  (void)::madvise(p, size_, MADV_HUGEPAGE);
+  // maps with 2 MiB pages (where the cache does not hold the file in smaller ones already).
+  // Ignored where unsupported.
+  (void)::madvise(p, size, MADV_HUGEPAGE);
 #endif
   // the mapping keeps the file alive after the descriptor closes
 }
 
-MappedFile::~MappedFile() {
-  if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
-}
-
-FileCopy::FileCopy(const std::string& path) : path_(path) {
-  Fd f{-1};
-  const uint64_t size = open_regular(path, f);
-  if (size == 0) return;
+void MappedFile::copy(int fd, uint64_t size) {
   // 2 MiB more than the file, then trimmed to a 2 MiB-aligned start: every whole 2 MiB of the file
   // can get a 2 MiB page whatever address the kernel picks
   constexpr uint64_t kHuge = uint64_t{1} << 21;
@@ -76,34 +75,35 @@ FileCopy::FileCopy(const std::string& path) : path_(path) {
   void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     if (errno == ENOMEM) throw std::bad_alloc();
-    throw FormatError("cannot allocate " + std::to_string(size) + " bytes to read " + quoted(path, 4096) +
+    throw FormatError("cannot allocate " + std::to_string(size) + " bytes to read " + quoted(path_, 4096) +
                       " into: " + std::strerror(errno) + "; map the file instead");
   }
   const auto start = reinterpret_cast<uintptr_t>(p), aligned = (start + kHuge - 1) & ~uintptr_t{kHuge - 1};
   if (aligned > start) ::munmap(p, aligned - start);
   if (aligned + size < start + span) ::munmap(reinterpret_cast<void*>(aligned + size), start + span - aligned - size);
-  data_ = reinterpret_cast<uint8_t*>(aligned);
+  auto* out = reinterpret_cast<uint8_t*>(aligned);
+  data_ = out;
   mapped_ = size;
 #ifdef MADV_HUGEPAGE
-  (void)::madvise(data_, mapped_, MADV_HUGEPAGE);  // advisory, before the first touch: ignored where unsupported
+  (void)::madvise(out, size, MADV_HUGEPAGE);  // advisory, before the first touch: ignored where unsupported
 #endif
   while (size_ < size) {
-    const ssize_t n = ::read(f.fd, data_ + size_, size - size_);
+    const ssize_t n = ::read(fd, out + size_, size - size_);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       const int err = errno;
-      ::munmap(data_, mapped_);
+      ::munmap(out, size);  // a constructor that throws runs no destructor
       data_ = nullptr;
-      throw FormatError("cannot read " + quoted(path, 4096) + ": " + std::strerror(err));
+      throw FormatError("cannot read " + quoted(path_, 4096) + ": " + std::strerror(err));
     }
     if (n == 0) break;  // the file shrank meanwhile: the size check in the reader reports it
     size_ += static_cast<uint64_t>(n);
   }
-  (void)::mprotect(data_, mapped_, PROT_READ);  // immutable from here, as a mapping of the file is
+  (void)::mprotect(out, size, PROT_READ);  // immutable from here, as a mapping of the file is
 }
 
-FileCopy::~FileCopy() {
-  if (data_) ::munmap(data_, mapped_);
+MappedFile::~MappedFile() {
+  if (data_) ::munmap(const_cast<uint8_t*>(data_), mapped_);
 }
 
 }  // namespace rrwkv

@@ -2,12 +2,11 @@
 // memory. A mapping sees later changes to the file: a file truncated while mapped makes the
 // reads past its new end fault (SIGBUS) and one overwritten in place changes the weights, so
 // replace model files by renaming a new file over them (the exporter does), never in place.
-// A copy in memory (FileCopy) is immune to both, at the cost of the file's size in RAM.
+// A copy in memory (Load::Copy) is immune to both, at the cost of the file's size in RAM.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "format/byte_source.h"
@@ -16,8 +15,16 @@ namespace rrwkv {
 
 class MappedFile final : public ByteSource {
  public:
-  // Throws FileNotFound if the path does not exist, FormatError if it is not a regular file.
-  explicit MappedFile(const std::string& path);
+  // Map: the file mapped read-only (MAP_SHARED, 2 MiB pages asked for). Copy: the file read into
+  // private anonymous memory, 2 MiB-aligned with 2 MiB pages asked for before the first touch,
+  // then made read-only: a mapping of the page cache gets 2 MiB pages only for the parts the
+  // cache holds in 2 MiB folios (often half a file or less), and 4 KiB pages made a decode
+  // 1.1-1.25x slower (docs/CPU_DECODE.md).
+  enum class Load { Map, Copy };
+
+  // Throws FileNotFound if the path does not exist, FormatError if it is not a regular file or
+  // cannot be mapped or read, std::bad_alloc if a copy finds no memory.
+  explicit MappedFile(const std::string& path, Load load = Load::Map);
   ~MappedFile() override;
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
@@ -27,31 +34,13 @@ class MappedFile final : public ByteSource {
   const std::string& name() const override { return path_; }
 
  private:
+  void map(int fd, uint64_t size);
+  void copy(int fd, uint64_t size);
+
   std::string path_;
   const uint8_t* data_ = nullptr;
-  uint64_t size_ = 0;
-};
-
-// The whole regular file `path` read into private anonymous memory on 2 MiB pages where the kernel
-// gives them (decode reads every weight per token, and a mapping of the page cache gets 2 MiB
-// pages only for the parts the cache holds in 2 MiB folios: often half a file or less, and 4 KiB
-// pages made a decode 1.1-1.2x slower). The same errors as MappedFile.
-class FileCopy final : public ByteSource {
- public:
-  explicit FileCopy(const std::string& path);
-  ~FileCopy() override;
-  FileCopy(const FileCopy&) = delete;
-  FileCopy& operator=(const FileCopy&) = delete;
-
-  const uint8_t* data() const override { return data_; }
-  uint64_t size() const override { return size_; }
-  const std::string& name() const override { return path_; }
-
- private:
-  std::string path_;
-  uint8_t* data_ = nullptr;
-  uint64_t size_ = 0;     // bytes read (the file may have shrunk meanwhile: the reader reports it)
-  uint64_t mapped_ = 0;   // bytes mapped
+  uint64_t size_ = 0;    // bytes readable (a copy's file may have shrunk meanwhile: the reader reports it)
+  uint64_t mapped_ = 0;  // bytes to unmap
 };
 
 }  // namespace rrwkv

@@ -41,8 +41,8 @@ uint64_t TensorInfo::numel() const {
 std::string ModelFile::where() const { return "model file " + quoted(path(), 4096); }
 
 std::shared_ptr<const ModelFile> ModelFile::open(const std::string& path, const OpenOptions& opts) {
-  if (opts.read_into_memory) return from_source(std::make_unique<FileCopy>(path), opts);
-  return from_source(std::make_unique<MappedFile>(path), opts);
+  const auto load = opts.read_into_memory ? MappedFile::Load::Copy : MappedFile::Load::Map;
+  return from_source(std::make_unique<MappedFile>(path, load), opts);
 }
 
 std::shared_ptr<const ModelFile> ModelFile::from_buffer(const void* data, size_t size, const std::string& name,
