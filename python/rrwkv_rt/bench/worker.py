@@ -161,6 +161,8 @@ def main():
             except ValueError as e:  # the runtime's one-line reason (a bad device, no usable GPU)
                 reply = {"error": f"--device {device}: {e}"}
             except TypeError as e:  # an installation without read_into_memory
+                if not cmd.get("read_into_memory"):
+                    raise
                 reply = {"error": f"--read-into-memory: {e}"}
         elif op == "decode":
             runner.step(0)  # another process's threads may still be spinning
