@@ -96,10 +96,11 @@ TEST_P(QuantKernelsOnIsa, MatvecMatchesDoubleReferenceAndIsIndependentOfTheOther
   std::mt19937 rng(17);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (DType dt : {DType::Q8_0, DType::Q4_1})
-    // block counts 1, 5, 9, 17, 24, 33 and 2049: odd tails of the two accumulator chains, and
-    // the vectorised q4_1 offsets (8 or 16 blocks at a time) with and without a remainder;
-    // 2049 blocks is past the block kernels' limit, so the per-element path runs too
-    for (int64_t cols : {32, 160, 288, 544, 768, 1056, 65568}) {
+    // block counts 1, 2, 5, 7, 9, 17, 24, 33 and 2049: odd tails of the two accumulator chains,
+    // q4_1's groups of 4 blocks with 0-3 blocks after the last, and the vectorised q4_1 offsets
+    // (8 or 16 blocks at a time) with and without a remainder; 2049 blocks is past the block
+    // kernels' limit, so the per-element path runs too
+    for (int64_t cols : {32, 64, 160, 224, 288, 544, 768, 1056, 65568}) {
       const int64_t rows = cols > 4096 ? 3 : 21;
       QuantMatrix w(dt, rows, cols, 9 + static_cast<uint32_t>(cols));
       std::vector<std::vector<float>> x(k->max_vecs, std::vector<float>(cols)), y(k->max_vecs, std::vector<float>(rows));
