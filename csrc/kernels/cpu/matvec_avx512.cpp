@@ -288,8 +288,8 @@ template <int NV>
 // block). Vector s (the load shifted by 4s) holds in lane l nibble s of the load's 32-bit word l,
 // of block l/4 of the four. x is laid out once per call in that order (prepare_q4_1_x), so a lane
 // multiplies its own weights; each group of 4 lanes is one block, scaled by its d at the end of
-// the group. Against the block-at-a-time loop (tools/microbench/matvec_bytes, one thread): 1.2-1.35x
-// the weights per second at 1 vector in the L2 or L3, 1.4x at 6 vectors.
+// the group. Against the block-at-a-time loop (tools/microbench/matvec_bytes, one thread): 1.07-1.1x
+// the weights per second at 1 vector in the L2 or L3, 1.1x at 2 vectors, 1.16x at 6.
 constexpr int kGroupBlocks = 4;
 constexpr int kGroupValues = 32 * kGroupBlocks;
 
