@@ -18,6 +18,7 @@ namespace rrwkv::cpu {
 namespace {
 
 constexpr int kActs = 16;  // activation rows per A tile
+using AmxTile = Tile<false>;  // values one to a byte, q4_1's too: tileloadd reads the B tile as it is
 
 struct TileConfig {  // the 64-byte operand of ldtilecfg (palette 1)
   uint8_t palette = 1, start_row = 0, reserved[14] = {};
@@ -36,7 +37,7 @@ TileConfig make_config() {
 // Bytes of a task's scratch: the weight tile, then 16 zero-padded activation rows for a last
 // partial group, then two blocks' integer results.
 int64_t amx_tile_bytes(DType w, int64_t cols, int64_t rows) {
-  return tile_bytes(w, cols, rows) + kActs * Int8Row(cols).bytes + 2 * kActs * 64;
+  return AmxTile::tile_bytes(w, cols, rows) + kActs * Int8Row(cols).bytes + 2 * kActs * 64;
 }
 
 // C = A . B for one block: tiles 0 = 1 . 2, or (second) 3 = 4 . 5. The tile intrinsics paste the
@@ -103,11 +104,11 @@ void group_n(int n, const uint8_t* t, int64_t nb, int64_t bb, const uint8_t* a, 
   if constexpr (N > 1) group_n<Q41, N - 1>(n, t, nb, bb, a, as, L, p, y, ldy, valid);
 }
 
-int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return tile_bytes(w, cols, rows); }
+int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return AmxTile::tile_bytes(w, cols, rows); }
 
 void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
-  const int64_t gb = w.cols / kChunk * block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
-  for (int64_t g = 0; g < groups; ++g) repack_group<false>(w, r0 + kGroup * g, r1, out + g * gb);
+  const int64_t gb = w.cols / kChunk * AmxTile::block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
+  for (int64_t g = 0; g < groups; ++g) repack_group<false, false>(w, r0 + kGroup * g, r1, out + g * gb);
 }
 
 // 16 zero-padded activation rows for a last partial group, then two blocks' integer results.
@@ -118,7 +119,7 @@ void gemm_q(const Matrix& w, const uint8_t* tile, int64_t r0, int64_t r1, const 
             float* y, int64_t ldy, uint8_t* pad) {
   static const TileConfig config = make_config();
   _tile_loadconfig(&config);
-  const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), gb = nb * bb;
+  const int64_t nb = w.cols / kChunk, bb = AmxTile::block_bytes(w.dtype), gb = nb * bb;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
   const Int8Row L(w.cols);
   auto* p = reinterpret_cast<int32_t*>(pad + kActs * L.bytes);
@@ -148,7 +149,7 @@ void gemm_packed(const Matrix& w, const uint8_t* packed, int64_t r0, int64_t r1,
 void gemm(const Matrix& w, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride, int64_t n, float* y,
           int64_t ldy, uint8_t* tile) {
   pack(w, r0, r1, tile);
-  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, tile + tile_bytes(w.dtype, w.cols, r1 - r0));
+  gemm_packed(w, tile, r0, r1, xp, xstride, n, y, ldy, tile + AmxTile::tile_bytes(w.dtype, w.cols, r1 - r0));
 }
 
 const FastKernels kTable = {"amx", FastFamily::Int8, kGroup, &act_row_bytes, &prepare, &amx_tile_bytes, &gemm,

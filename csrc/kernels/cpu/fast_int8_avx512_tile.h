@@ -57,12 +57,18 @@ void prepare(DType w, const float* x, int64_t cols, uint8_t* out) {
   }
 }
 
-// Bytes of one (group, block) of the tile: 8 x 64 bytes of values, 16 scales (and 16 offsets).
-int64_t block_bytes(DType w) { return 8 * 64 + 64 + (w == DType::Q4_1 ? 64 : 0); }
-
-int64_t tile_bytes(DType w, int64_t cols, int64_t rows) {
-  return (rows + kGroup - 1) / kGroup * (cols / kChunk) * block_bytes(w);
-}
+// The bytes of the tile. Per (group, block): the values, 16 scales and (q4_1) 16 offsets as f32.
+// The values are 8 vectors of 64 bytes (vector k: bytes 4k..4k+3 of each row), the operand as it
+// is; or, for q4_1 with Nibbles, 4 vectors, vector j holding vector j in its bytes' low nibbles and
+// vector j + 4 in their high ones (the stored size again: a batch-1 decode streams the tile).
+template <bool Nibbles>
+struct Tile {
+  static constexpr int64_t value_bytes(DType w) { return Nibbles && w == DType::Q4_1 ? 4 * 64 : 8 * 64; }
+  static int64_t block_bytes(DType w) { return value_bytes(w) + 64 + (w == DType::Q4_1 ? 64 : 0); }
+  static int64_t tile_bytes(DType w, int64_t cols, int64_t rows) {
+    return (rows + kGroup - 1) / kGroup * (cols / kChunk) * block_bytes(w);
+  }
+};
 
 // The 32 values of block b of a row as bytes in element order (q8_0 offset by 128 if Offset).
 template <bool Offset>
@@ -76,12 +82,14 @@ inline __m256i block_bytes_of(DType w, const uint8_t* row, int64_t nb, int64_t b
   return _mm256_setr_m128i(_mm_and_si128(packed, low), _mm_and_si128(_mm_srli_epi16(packed, 4), low));
 }
 
-// Rows [r, r + 16) (those past `end`: zero scales) into the tile's layout, block by block: per
-// block 8 vectors of 16 rows x 4 bytes (vector k: bytes 4k..4k+3 of each row), then the 16 rows'
-// scales and (q4_1) offsets as f32. Offset: q8_0 values + 128 (unsigned, for vpdpbusd).
-template <bool Offset>
+// Rows [r, r + 16) (those past `end`: zero scales) into the layout of Tile<Nibbles>, block by
+// block: per block 8 vectors of 16 rows x 4 bytes (vector k: bytes 4k..4k+3 of each row; q4_1 with
+// Nibbles: 4 vectors, k and k + 4 in one), then the 16 rows' scales and (q4_1) offsets as f32.
+// Offset: q8_0 values + 128 (unsigned, for vpdpbusd).
+template <bool Offset, bool Nibbles>
 void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
-  const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype);
+  using T = Tile<Nibbles>;
+  const int64_t nb = w.cols / kChunk, bb = T::block_bytes(w.dtype), vb = T::value_bytes(w.dtype);
   const uint8_t* rows[kGroup];
   alignas(64) static const uint8_t kZeroRow[64] = {};  // a missing row: zero scale (its values do not matter)
   const int valid = static_cast<int>(std::min<int64_t>(kGroup, end - r));
@@ -118,8 +126,13 @@ void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
     }
     auto* q = reinterpret_cast<__m512i*>(out);
     for (int k = 0; k < 4; ++k) {
-      _mm512_store_si512(q + k, _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88));
-      _mm512_store_si512(q + 4 + k, _mm512_shuffle_i32x4(u[k], u[4 + k], 0xDD));
+      const __m512i low = _mm512_shuffle_i32x4(u[k], u[4 + k], 0x88), high = _mm512_shuffle_i32x4(u[k], u[4 + k], 0xDD);
+      if (vb == 4 * 64) {  // q4_1's values are 0..15: a byte shifted by 4 stays in its byte
+        _mm512_store_si512(q + k, _mm512_or_si512(low, _mm512_slli_epi16(high, 4)));
+      } else {
+        _mm512_store_si512(q + k, low);
+        _mm512_store_si512(q + 4 + k, high);
+      }
     }
     // scales of blocks b (and b + 1: the same 32 bits) of the 16 rows
     auto halves = [&](int64_t at) {  // f16 pair at byte offset `at` of each row -> (low, high) as f32
@@ -127,8 +140,8 @@ void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
                                                     reinterpret_cast<const int*>(reinterpret_cast<const uint8_t*>(base) + at), 1);
       return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
     };
-    _mm512_store_ps(reinterpret_cast<float*>(out + 512), halves(2 * b));
-    if (w.dtype == DType::Q4_1) _mm512_store_ps(reinterpret_cast<float*>(out + 576), halves(2 * (nb + b)));
+    _mm512_store_ps(reinterpret_cast<float*>(out + vb), halves(2 * b));
+    if (w.dtype == DType::Q4_1) _mm512_store_ps(reinterpret_cast<float*>(out + vb + 64), halves(2 * (nb + b)));
   }
 }
 

@@ -6,14 +6,15 @@
 // weights are the unsigned operand: q4_1's values are 0..15 as they are; q8_0's are offset by
 // 128 (q + 128 in 1..255) and the accumulator starts at -128 * (sum of the block's activations).
 // A task repacks its weight rows once into that layout ("tile": per group of 16 rows and block,
-// 8 vectors of 16 rows x 4 bytes, then the 16 rows' scales and offsets as f32); 2 groups x 6
-// activation rows run at a time. Compiled with AVX-512 VNNI flags for this file only.
+// 8 vectors of 16 rows x 4 bytes, q4_1's two to a byte, then the 16 rows' scales and offsets as
+// f32); 2 groups x 6 activation rows run at a time. Compiled with AVX-512 VNNI flags for this file only.
 #include "kernels/cpu/fast_int8_avx512_tile.h"
 
 namespace rrwkv::cpu {
 namespace {
 
 constexpr int kRows = 6;  // activation rows per block of work
+using VnniTile = Tile<true>;  // q4_1's values two to a byte
 
 // G groups of 16 weight rows (tile blocks at t[g], bb bytes apart per block) x N activation rows.
 template <bool Q41, int G, int N>
@@ -29,23 +30,42 @@ void block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, in
                                 : _mm512_set1_epi32(*reinterpret_cast<const int32_t*>(x + n * xs + L.aux + 4 * b));
       for (int g = 0; g < G; ++g) p[g][n] = start;
     }
-    for (int k = 0; k < 8; ++k) {
-      __m512i wv[G];
-      for (int g = 0; g < G; ++g) wv[g] = _mm512_load_si512(t[g] + b * bb + 64 * k);
+    // vector k of the weights times bytes 4k..4k+3 of each activation row, k = 0..7
+    auto multiply = [&](int k, const __m512i* wv) {
       for (int n = 0; n < N; ++n) {
         int32_t four;
         std::memcpy(&four, x + n * xs + kChunk * b + 4 * k, 4);
         const __m512i xv = _mm512_set1_epi32(four);
         for (int g = 0; g < G; ++g) p[g][n] = _mm512_dpbusd_epi32(p[g][n], wv[g], xv);
       }
+    };
+    if constexpr (Q41) {  // vectors j and j + 4 in the low and high nibbles of one (Tile<true>)
+      const __m512i nibble = _mm512_set1_epi8(0x0f);
+      for (int j = 0; j < 4; ++j) {
+        __m512i low[G], high[G];
+        for (int g = 0; g < G; ++g) {
+          const __m512i v = _mm512_load_si512(t[g] + b * bb + 64 * j);
+          low[g] = _mm512_and_si512(v, nibble);
+          high[g] = _mm512_and_si512(_mm512_srli_epi16(v, 4), nibble);
+        }
+        multiply(j, low);
+        multiply(j + 4, high);
+      }
+    } else {
+      for (int k = 0; k < 8; ++k) {
+        __m512i wv[G];
+        for (int g = 0; g < G; ++g) wv[g] = _mm512_load_si512(t[g] + b * bb + 64 * k);
+        multiply(k, wv);
+      }
     }
+    constexpr int64_t kScales = VnniTile::value_bytes(Q41 ? DType::Q4_1 : DType::Q8_0);
     for (int g = 0; g < G; ++g) {
-      const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + 512));
+      const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + kScales));
       for (int n = 0; n < N; ++n) {
         const float* dx = reinterpret_cast<const float*>(x + n * xs + L.dx);
         acc[g][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[g][n]), _mm512_mul_ps(dw, _mm512_set1_ps(dx[b])), acc[g][n]);
         if (Q41) {
-          const __m512 m = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + 576));
+          const __m512 m = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + kScales + 64));
           const float* cx = reinterpret_cast<const float*>(x + n * xs + L.aux);
           acc[g][n] = _mm512_fmadd_ps(m, _mm512_set1_ps(cx[b]), acc[g][n]);
         }
@@ -75,11 +95,12 @@ void groups_block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t
   }
 }
 
-int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return tile_bytes(w, cols, rows); }
+int64_t pack_bytes(DType w, int64_t cols, int64_t rows) { return VnniTile::tile_bytes(w, cols, rows); }
+int64_t tile_bytes(DType w, int64_t cols, int64_t rows) { return VnniTile::tile_bytes(w, cols, rows); }
 
 void pack(const Matrix& w, int64_t r0, int64_t r1, uint8_t* out) {
-  const int64_t gb = w.cols / kChunk * block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
-  for (int64_t g = 0; g < groups; ++g) repack_group<true>(w, r0 + kGroup * g, r1, out + g * gb);
+  const int64_t gb = w.cols / kChunk * VnniTile::block_bytes(w.dtype), groups = (r1 - r0 + kGroup - 1) / kGroup;
+  for (int64_t g = 0; g < groups; ++g) repack_group<true, true>(w, r0 + kGroup * g, r1, out + g * gb);
 }
 
 int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
@@ -87,7 +108,7 @@ int64_t scratch_bytes(DType, int64_t, int64_t) { return 0; }
 template <bool Q41>
 void gemm_q(const Matrix& w, const uint8_t* tile, int64_t r0, int64_t r1, const uint8_t* xp, int64_t xstride,
             int64_t n, float* y, int64_t ldy) {
-  const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), gb = nb * bb;
+  const int64_t nb = w.cols / kChunk, bb = VnniTile::block_bytes(w.dtype), gb = nb * bb;
   const int64_t groups = (r1 - r0 + kGroup - 1) / kGroup;
   const Int8Row L(w.cols);
   for (int64_t g = 0; g < groups; g += 2) {
