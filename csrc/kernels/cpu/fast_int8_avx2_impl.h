@@ -1,7 +1,7 @@
 // The int8 family of the fast kernels on 256-bit vectors, for two files that include this one
 // with their own ISA flags: fast_int8_avxvnni.cpp (vpdpbusd, AVX-VNNI) and fast_int8_avx2.cpp
 // (vpmaddubsw + vpmaddwd). The layout and order are those of fast_int8_avx512vnni.cpp with groups
-// of 8 weight rows. Without VNNI, vpmaddubsw sums pairs of products into 16 bits, which q8_0
+// of 8 weight rows (q4_1 two values a byte, as there). Without VNNI, vpmaddubsw sums pairs of products into 16 bits, which q8_0
 // values offset to 0..255 would overflow; there the tile keeps q8_0 signed and the kernel
 // multiplies |w| by x carrying w's sign (at most 2 * 128 * 127 per pair), as llama.cpp does.
 // Everything is in an anonymous namespace: each including file gets its own copy for its ISA.
@@ -71,7 +71,11 @@ struct Int8Avx2 {
     }
   }
 
-  static int64_t block_bytes(DType w) { return 8 * 32 + 32 + (w == DType::Q4_1 ? 32 : 0); }
+  // Per (group, block): the values, 8 scales and (q4_1) 8 offsets as f32. The values are 8 vectors
+  // of 32 bytes (vector k: bytes 4k..4k+3 of each row); q4_1's two to a byte, 4 vectors, vector j
+  // holding vector j in its bytes' low nibbles and vector j + 4 in their high ones.
+  static constexpr int64_t value_bytes(DType w) { return w == DType::Q4_1 ? 4 * 32 : 8 * 32; }
+  static int64_t block_bytes(DType w) { return value_bytes(w) + 32 + (w == DType::Q4_1 ? 32 : 0); }
 
   static int64_t tile_bytes(DType w, int64_t cols, int64_t rows) {
     return (rows + kGroup - 1) / kGroup * (cols / kChunk) * block_bytes(w);
@@ -90,9 +94,9 @@ struct Int8Avx2 {
   }
 
   // Rows [r, r + 8) (those past `end`: zero scales) into the tile layout, block by block:
-  // 8 vectors (vector k: bytes 4k..4k+3 of each row), 8 scales, (q4_1) 8 offsets.
+  // the values (block_bytes), 8 scales, (q4_1) 8 offsets.
   static void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
-    const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype);
+    const int64_t nb = w.cols / kChunk, bb = block_bytes(w.dtype), vb = value_bytes(w.dtype);
     const int valid = static_cast<int>(std::min<int64_t>(kGroup, end - r));
     alignas(32) int32_t off[kGroup], live[kGroup];
     for (int i = 0; i < kGroup; ++i) off[i] = static_cast<int32_t>(i < valid ? i * w.ld : 0), live[i] = i < valid ? -1 : 0;
@@ -116,8 +120,14 @@ struct Int8Avx2 {
       }
       auto* q = reinterpret_cast<__m256i*>(out);
       for (int k = 0; k < 4; ++k) {
-        _mm256_store_si256(q + k, _mm256_permute2x128_si256(u[k], u[4 + k], 0x20));
-        _mm256_store_si256(q + 4 + k, _mm256_permute2x128_si256(u[k], u[4 + k], 0x31));
+        const __m256i low = _mm256_permute2x128_si256(u[k], u[4 + k], 0x20);
+        const __m256i high = _mm256_permute2x128_si256(u[k], u[4 + k], 0x31);
+        if (w.dtype == DType::Q4_1) {  // values 0..15: a byte shifted by 4 stays in its byte
+          _mm256_store_si256(q + k, _mm256_or_si256(low, _mm256_slli_epi16(high, 4)));
+        } else {
+          _mm256_store_si256(q + k, low);
+          _mm256_store_si256(q + 4 + k, high);
+        }
       }
       auto halves = [&](int64_t at) {  // the f16 at byte `at` of each row, as f32
         const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(base + at),
@@ -126,8 +136,8 @@ struct Int8Avx2 {
         const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(lo16), _mm256_extracti128_si256(lo16, 1));
         return _mm256_cvtph_ps(packed);
       };
-      _mm256_store_ps(reinterpret_cast<float*>(out + 256), halves(2 * b));
-      if (w.dtype == DType::Q4_1) _mm256_store_ps(reinterpret_cast<float*>(out + 288), halves(2 * (nb + b)));
+      _mm256_store_ps(reinterpret_cast<float*>(out + vb), halves(2 * b));
+      if (w.dtype == DType::Q4_1) _mm256_store_ps(reinterpret_cast<float*>(out + vb + 32), halves(2 * (nb + b)));
     }
   }
 
@@ -144,8 +154,8 @@ struct Int8Avx2 {
       for (int n = 0; n < N; ++n)
         p[n] = Vnni && !Q41 ? _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(x + n * xs + L.aux + 4 * b))
                             : _mm256_setzero_si256();
-      for (int k = 0; k < 8; ++k) {
-        const __m256i wv = _mm256_load_si256(reinterpret_cast<const __m256i*>(tb + 32 * k));
+      // vector k of the weights times bytes 4k..4k+3 of each activation row, k = 0..7
+      auto multiply = [&](int k, __m256i wv) {
         const __m256i aw = Vnni || Q41 ? wv : _mm256_abs_epi8(wv);
         for (int n = 0; n < N; ++n) {
           int32_t four;
@@ -158,9 +168,20 @@ struct Int8Avx2 {
             p[n] = _mm256_add_epi32(p[n], _mm256_madd_epi16(_mm256_maddubs_epi16(aw, sx), ones));
           }
         }
+      };
+      if constexpr (Q41) {  // vectors j and j + 4 in the low and high nibbles of one
+        const __m256i nibble = _mm256_set1_epi8(0x0f);
+        for (int j = 0; j < 4; ++j) {
+          const __m256i v = _mm256_load_si256(reinterpret_cast<const __m256i*>(tb + 32 * j));
+          multiply(j, _mm256_and_si256(v, nibble));
+          multiply(j + 4, _mm256_and_si256(_mm256_srli_epi16(v, 4), nibble));
+        }
+      } else {
+        for (int k = 0; k < 8; ++k) multiply(k, _mm256_load_si256(reinterpret_cast<const __m256i*>(tb + 32 * k)));
       }
-      const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(tb + 256));
-      const __m256 m = Q41 ? _mm256_load_ps(reinterpret_cast<const float*>(tb + 288)) : _mm256_setzero_ps();
+      constexpr int64_t kScales = value_bytes(Q41 ? DType::Q4_1 : DType::Q8_0);
+      const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(tb + kScales));
+      const __m256 m = Q41 ? _mm256_load_ps(reinterpret_cast<const float*>(tb + kScales + 32)) : _mm256_setzero_ps();
       for (int n = 0; n < N; ++n) {
         const float* dx = reinterpret_cast<const float*>(x + n * xs + L.dx);
         acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[n]), _mm256_mul_ps(dw, _mm256_set1_ps(dx[b])), acc[n]);
