@@ -7,25 +7,19 @@
 #include "core/clones.h"
 #include "kernels/wkv/wkv7_step.h"
 #include "ops/parallel.h"
+#include "ops/state_prefetch.h"
 #include "ops/wkv7.h"
 
 namespace rrwkv::ops::detail {
 namespace {
 
-constexpr int64_t kRowsAhead = 8;  // state rows asked for ahead of the one being updated
-
 // One token of one head: kernels/wkv/wkv7_step.h's head_step (whose element update the GPU kernel
-// runs too), row by row in its order, each row asking for the one kRowsAhead on (for writing).
-// A batch's states stream from memory (64 rows of the 169M RWKV-7: 151 MB read and written a
-// step); without the prefetches 41% of this function's samples waited on a row's first load, and
-// a fast batch of 64 took 1.1x the time (4 rows ahead: 1.05x).
+// runs too), row by row in its order, each row asking for one further on (ops/state_prefetch.h).
 RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __restrict r,
                             const float* __restrict w, const float* __restrict k, const float* __restrict v,
                             const float* __restrict kappa, const float* __restrict a, float* __restrict y) {
   for (int64_t i = 0; i < S; ++i) {
-    const char* ahead = reinterpret_cast<const char*>(state + (i + kRowsAhead) * S);
-    for (int64_t line = 0; line < S * static_cast<int64_t>(sizeof(float)); line += 64)
-      __builtin_prefetch(ahead + line, 1);
+    prefetch_state_row(state + (i + kStateRowsAhead) * S, S);
     y[i] = wkv7::row_step(S, state + i * S, r, w, k, v[i], kappa, a);
   }
 }

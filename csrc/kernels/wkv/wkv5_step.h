@@ -37,14 +37,25 @@ RRWKV_HD float column_step(int64_t S, float* state, int64_t j, const float* r, c
   return y;
 }
 
+// y before the key channels: bonus v.
+RRWKV_HD void start_output(int64_t S, const float* __restrict r, const float* __restrict k, const float* __restrict v,
+                           const float* __restrict u, float* __restrict y) {
+  const float b = bonus(S, r, u, k);
+  for (int64_t j = 0; j < S; ++j) y[j] = b * v[j];
+}
+
+// Key channel a: its row of the state (S values) through the token, adding its part of y.
+RRWKV_HD void row_step(int64_t S, float* __restrict row, float ra, float ka, float wa, const float* __restrict v,
+                       float* __restrict y) {
+  for (int64_t j = 0; j < S; ++j) element(y[j], row[j], ra, ka, wa, v[j]);
+}
+
 // The whole head, key channels outside (the CPU op's loop nest: the inner loop vectorizes).
 RRWKV_HD void head_step(int64_t S, float* __restrict state, const float* __restrict r, const float* __restrict k,
                         const float* __restrict v, const float* __restrict w, const float* __restrict u,
                         float* __restrict y) {
-  const float b = bonus(S, r, u, k);
-  for (int64_t j = 0; j < S; ++j) y[j] = b * v[j];
-  for (int64_t a = 0; a < S; ++a)
-    for (int64_t j = 0; j < S; ++j) element(y[j], state[a * S + j], r[a], k[a], w[a], v[j]);
+  start_output(S, r, k, v, u, y);
+  for (int64_t a = 0; a < S; ++a) row_step(S, state + a * S, r[a], k[a], w[a], v, y);
 }
 
 }  // namespace rrwkv::wkv5
