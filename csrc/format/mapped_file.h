@@ -19,7 +19,7 @@ class MappedFile final : public ByteSource {
   // private anonymous memory, 2 MiB-aligned with 2 MiB pages asked for before the first touch,
   // then made read-only: a mapping of the page cache gets 2 MiB pages only for the parts the
   // cache holds in 2 MiB folios (often half a file or less), and 4 KiB pages made a decode
-  // 1.1-1.25x slower (docs/CPU_DECODE.md).
+  // 1.15-1.26x slower (docs/CPU_DECODE.md).
   enum class Load { Map, Copy };
 
   // Throws FileNotFound if the path does not exist, FormatError if it is not a regular file or

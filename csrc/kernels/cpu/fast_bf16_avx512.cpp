@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_layout.h"
+#include "kernels/cpu/prefetch.h"
 
 namespace rrwkv::cpu {
 namespace {
@@ -116,10 +117,10 @@ void block(const uint16_t* w, int64_t ws, const float* x, int64_t xs, int64_t kp
       xo[n] = _mm512_loadu_ps(x + n * xs + c + 16);
     }
     for (int r = 0; r < R; ++r) {
-      // each weight row's line 4 KiB ahead, as the exact kernels do (matvec_avx512.cpp): at a few
+      // each weight row's line as far ahead as the exact kernels ask (prefetch.h): at a few
       // activation rows the weights stream from memory (1.2-1.4x at 1 and 8 rows in
       // tools/microbench/fast_bf16.cpp, the same at 64)
-      _mm_prefetch(reinterpret_cast<const char*>(w + r * ws + c) + 4096, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(w + r * ws + c) + kPrefetchBytes, _MM_HINT_T0);
       const __m512i p = _mm512_loadu_si512(w + r * ws + c);
       const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(p, 16)), wo = _mm512_castsi512_ps(_mm512_and_si512(p, high));
       for (int n = 0; n < N; ++n) {

@@ -1,9 +1,11 @@
 // Run-time choice of the weight-streaming kernels (matvec.h).
 #include "kernels/cpu/matvec.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 
+#include "core/aligned.h"
 #include "core/errors.h"
 
 namespace rrwkv::cpu {
@@ -61,6 +63,16 @@ const KernelTable* kernels_avx2() { return nullptr; }
 #endif
 
 const KernelTable& kernels() { return *current().load(std::memory_order_relaxed); }
+
+float* thread_scratch(int64_t floats) {
+  static thread_local AlignedFloats scratch;
+  static thread_local int64_t size = 0;  // 0: nothing allocated yet (even for a request of 0)
+  if (size == 0 || floats > size) {
+    size = std::max<int64_t>(floats, 1);
+    scratch = AlignedFloats({size});
+  }
+  return scratch[0];
+}
 
 bool isa_supported(const std::string& name) { return name == "auto" || table_for(name) != nullptr; }
 

@@ -84,6 +84,12 @@ void set_isa(const std::string& name);
 std::string isa_name();
 bool isa_supported(const std::string& name);
 
+// This thread's scratch of at least `floats` floats, 64-byte aligned, kept for the thread's next
+// call (a kernel that lays x out once per call: matvec_avx512.cpp's q4_1). Here, in a file compiled
+// for the baseline ISA, so that no library template is instantiated with an ISA's flags (the
+// linker could pick that copy for every file).
+float* thread_scratch(int64_t floats);
+
 // Per-ISA tables (nullptr where not compiled for this architecture).
 const KernelTable* kernels_avx512();
 const KernelTable* kernels_avx2();
