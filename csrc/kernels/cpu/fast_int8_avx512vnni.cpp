@@ -9,6 +9,7 @@
 // 8 vectors of 16 rows x 4 bytes, q4_1's two to a byte, then the 16 rows' scales and offsets as
 // f32); 2 groups x 6 activation rows run at a time. Compiled with AVX-512 VNNI flags for this file only.
 #include "kernels/cpu/fast_int8_avx512_tile.h"
+#include "kernels/cpu/prefetch.h"
 
 namespace rrwkv::cpu {
 namespace {
@@ -24,6 +25,13 @@ void block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, in
   for (int g = 0; g < G; ++g)
     for (int n = 0; n < N; ++n) acc[g][n] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
+    // With one or two activation rows the tile streams from memory: q4_1's lines are asked for
+    // ahead into the L2 (prefetch.h). Fast batches of 1 and 2 rows, tokens/s with / without:
+    // 1.00-1.07x and 1.05-1.22x; q8_0's tiles gained nothing (0.96-1.03x), so they are not asked for.
+    if constexpr (Q41 && N <= 2)
+      for (int g = 0; g < G; ++g)
+        for (int64_t line = 0; line < bb; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(t[g] + b * bb + line + kFarPrefetchBytes), kFarPrefetchHint);
     __m512i p[G][N];
     for (int n = 0; n < N; ++n) {
       const __m512i start = Q41 ? _mm512_setzero_si512()

@@ -178,7 +178,9 @@ inline void row_dot_blocks(const uint8_t* row, int64_t cols, const float* const*
   for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm256_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    _mm_prefetch(reinterpret_cast<const char*>(qv + kBlockBytes * b + kPrefetchBytes), kBlockPrefetchHint);
+    const char* ahead = reinterpret_cast<const char*>(qv + kBlockBytes * b);
+    _mm_prefetch(ahead + kPrefetchBytes, kBlockPrefetchHint);
+    if constexpr (D == DType::Q8_0) _mm_prefetch(ahead + kFarPrefetchBytes, kFarPrefetchHint);  // prefetch.h
     block_step<D, NV>(qv, scale, b, x, even);
     block_step<D, NV>(qv, scale, b + 1, x, odd);
   }

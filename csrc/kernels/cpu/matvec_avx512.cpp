@@ -270,9 +270,11 @@ template <int NV>
   for (int n = 0; n < NV; ++n) even[n] = odd[n] = _mm512_setzero_ps();
   int64_t b = 0;
   for (; b + 2 <= nb; b += 2) {
-    // One line asked for ahead (prefetch.h); rows follow each other, so this runs into the next
-    // rows.
-    _mm_prefetch(reinterpret_cast<const char*>(qv + kValueBytes<D> * b + kPrefetchBytes), kBlockPrefetchHint);
+    // One line asked for ahead into the L1, one further on into the L2 (prefetch.h); rows follow
+    // each other, so this runs into the next rows.
+    const char* ahead = reinterpret_cast<const char*>(qv + kValueBytes<D> * b);
+    _mm_prefetch(ahead + kPrefetchBytes, kBlockPrefetchHint);
+    _mm_prefetch(ahead + kFarPrefetchBytes, kFarPrefetchHint);
     block_step<D, NV>(qv, scale + b, b, x, even);
     block_step<D, NV>(qv, scale + b + 1, b + 1, x, odd);
   }
