@@ -20,18 +20,15 @@ using VnniTile = Tile<true>;  // q4_1's values two to a byte
 // G groups of 16 weight rows (tile blocks at t[g], bb bytes apart per block) x N activation rows.
 template <bool Q41, int G, int N>
 void block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, int64_t xs, const Int8Row& L,
-           float* y, int64_t ldy, int valid_last) {
+           float* y, int64_t ldy, int valid_last, bool stream) {
   __m512 acc[G][N];
   for (int g = 0; g < G; ++g)
     for (int n = 0; n < N; ++n) acc[g][n] = _mm512_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
-    // With one or two activation rows the tile streams from memory: q4_1's lines are asked for
-    // ahead into the L2 (prefetch.h). Fast batches of 1 and 2 rows, tokens/s with / without:
-    // 1.00-1.07x and 1.05-1.22x; q8_0's tiles gained nothing (0.96-1.03x), so they are not asked for.
-    if constexpr (Q41 && N <= 2)
+    if (stream)
       for (int g = 0; g < G; ++g)
         for (int64_t line = 0; line < bb; line += 64)
-          _mm_prefetch(reinterpret_cast<const char*>(t[g] + b * bb + line + kFarPrefetchBytes), kFarPrefetchHint);
+          _mm_prefetch(reinterpret_cast<const char*>(t[g] + b * bb + line + G * nb * bb), kFarPrefetchHint);
     __m512i p[G][N];
     for (int n = 0; n < N; ++n) {
       const __m512i start = Q41 ? _mm512_setzero_si512()
@@ -90,15 +87,17 @@ template <bool Q41, int G>
 void groups_block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, int64_t xs, int64_t n,
                   const Int8Row& L, float* y, int64_t ldy, int valid_last) {
   int64_t i = 0;
-  for (; i + kRows <= n; i += kRows) block<Q41, G, kRows>(t, nb, bb, x + i * xs, xs, L, y + i * ldy, ldy, valid_last);
+  for (; i + kRows <= n; i += kRows)
+    block<Q41, G, kRows>(t, nb, bb, x + i * xs, xs, L, y + i * ldy, ldy, valid_last, i == 0);
   const uint8_t* xi = x + i * xs;
   float* yi = y + i * ldy;
+  const bool stream = i == 0;
   switch (n - i) {
-    case 1: return block<Q41, G, 1>(t, nb, bb, xi, xs, L, yi, ldy, valid_last);
-    case 2: return block<Q41, G, 2>(t, nb, bb, xi, xs, L, yi, ldy, valid_last);
-    case 3: return block<Q41, G, 3>(t, nb, bb, xi, xs, L, yi, ldy, valid_last);
-    case 4: return block<Q41, G, 4>(t, nb, bb, xi, xs, L, yi, ldy, valid_last);
-    case 5: return block<Q41, G, 5>(t, nb, bb, xi, xs, L, yi, ldy, valid_last);
+    case 1: return block<Q41, G, 1>(t, nb, bb, xi, xs, L, yi, ldy, valid_last, stream);
+    case 2: return block<Q41, G, 2>(t, nb, bb, xi, xs, L, yi, ldy, valid_last, stream);
+    case 3: return block<Q41, G, 3>(t, nb, bb, xi, xs, L, yi, ldy, valid_last, stream);
+    case 4: return block<Q41, G, 4>(t, nb, bb, xi, xs, L, yi, ldy, valid_last, stream);
+    case 5: return block<Q41, G, 5>(t, nb, bb, xi, xs, L, yi, ldy, valid_last, stream);
     default: return;
   }
 }
