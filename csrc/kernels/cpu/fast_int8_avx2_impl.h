@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_layout.h"
+#include "kernels/cpu/prefetch.h"
 
 namespace rrwkv::cpu {
 namespace {
@@ -141,15 +142,20 @@ struct Int8Avx2 {
     }
   }
 
-  // One group of 8 weight rows (tile at t) x N activation rows.
+  // One group of 8 weight rows (tile at t) x N activation rows. stream: the first activation rows
+  // of the call, which bring the tile from memory: they ask for the next group's lines into the L2
+  // as they go (as fast_int8_avx512vnni.cpp does).
   template <bool Q41, int N>
   static void block(const uint8_t* t, int64_t nb, int64_t bb, const uint8_t* x, int64_t xs, const Int8Row& L,
-                    float* y, int64_t ldy, int valid) {
+                    float* y, int64_t ldy, int valid, bool stream) {
     __m256 acc[N];
     for (int n = 0; n < N; ++n) acc[n] = _mm256_setzero_ps();
     const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* tb = t + b * bb;
+      if (stream)
+        for (int64_t line = 0; line < bb; line += 64)
+          _mm_prefetch(reinterpret_cast<const char*>(tb + nb * bb + line), kFarPrefetchHint);
       __m256i p[N];
       for (int n = 0; n < N; ++n)
         p[n] = Vnni && !Q41 ? _mm256_set1_epi32(*reinterpret_cast<const int32_t*>(x + n * xs + L.aux + 4 * b))
@@ -219,11 +225,13 @@ struct Int8Avx2 {
       const int valid = static_cast<int>(std::min<int64_t>(kGroup, r1 - r0 - kGroup * g));
       float* yg = y + r0 + kGroup * g;
       int64_t i = 0;
-      for (; i + kRows <= n; i += kRows) block<Q41, kRows>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid);
+      for (; i + kRows <= n; i += kRows)
+        block<Q41, kRows>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid, i == 0);
+      const bool stream = i == 0;
       switch (n - i) {
-        case 1: block<Q41, 1>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid); break;
-        case 2: block<Q41, 2>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid); break;
-        case 3: block<Q41, 3>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid); break;
+        case 1: block<Q41, 1>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid, stream); break;
+        case 2: block<Q41, 2>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid, stream); break;
+        case 3: block<Q41, 3>(t, nb, bb, xp + i * xs, xs, L, yg + i * ldy, ldy, valid, stream); break;
         default: break;
       }
     }

@@ -25,8 +25,10 @@ constexpr auto kBlockPrefetchHint = _MM_HINT_T0;  // into the L1
 // the memory takes to bring it (likely: lines asked for into the L1 are too few in flight).
 // With the L2 line, 0.89-0.97x the time (decode_stream, 2 threads; 0.84x on 1), and q8_0 models
 // decode in 0.84-0.91x the time (docs/CPU_DECODE.md). q4_1's kernel did not gain from it
-// (1.00-1.14x the time), so it asks for the one line only. The fast path's VNNI kernel asks for
-// q4_1's tile lines this far ahead when one or two rows stream it (fast_int8_avx512vnni.cpp).
+// (1.00-1.14x the time), so it asks for the one line only. The fast kernels ask for lines into
+// the L2 too, while the first activation rows of a call bring the weights from memory: the bf16
+// kernel this far ahead, the int8 kernels the next groups' tiles (fast_bf16_avx512.cpp,
+// fast_int8_avx512vnni.cpp, fast_int8_avx2_impl.h).
 constexpr int64_t kFarPrefetchBytes = 12288;
 constexpr auto kFarPrefetchHint = _MM_HINT_T1;  // into the L2
 
