@@ -9,6 +9,7 @@
 
 #include "kernels/cpu/fast_kernels.h"
 #include "kernels/cpu/fast_layout.h"
+#include "kernels/cpu/prefetch.h"
 
 namespace rrwkv::cpu {
 namespace {
@@ -88,14 +89,20 @@ inline float reduce(__m256 lo, __m256 hi) {
   return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
 }
 
+// stream: the first activation rows of the call, which bring the weights from memory; they ask for
+// each weight row's lines ahead into the L2 (prefetch.h; the later rows find them in the cache).
 template <int R, int N>
-void block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t kp, float* y, int64_t ldy) {
+void block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t kp, float* y, int64_t ldy, bool stream) {
   __m256 lo[R][N], hi[R][N];
   for (int r = 0; r < R; ++r)
     for (int n = 0; n < N; ++n) lo[r][n] = hi[r][n] = _mm256_setzero_ps();
   for (int64_t c = 0; c < kp; c += kChunk) {
     for (int r = 0; r < R; ++r) {
       const float* wr = w + r * ws + c;
+      if (stream) {  // the chunk's 128 bytes: two lines
+        _mm_prefetch(reinterpret_cast<const char*>(wr) + kFarPrefetchBytes, kFarPrefetchHint);
+        _mm_prefetch(reinterpret_cast<const char*>(wr + 16) + kFarPrefetchBytes, kFarPrefetchHint);
+      }
       const __m256 el = _mm256_loadu_ps(wr), eh = _mm256_loadu_ps(wr + 8);
       const __m256 ol = _mm256_loadu_ps(wr + 16), oh = _mm256_loadu_ps(wr + 24);
       for (int n = 0; n < N; ++n) {
@@ -114,8 +121,8 @@ void block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t kp, f
 template <int R>
 void rows_block(const float* w, int64_t ws, const float* x, int64_t xs, int64_t n, int64_t kp, float* y, int64_t ldy) {
   int64_t i = 0;
-  for (; i + 2 <= n; i += 2) block<R, 2>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
-  if (i < n) block<R, 1>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy);
+  for (; i + 2 <= n; i += 2) block<R, 2>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy, i == 0);
+  if (i < n) block<R, 1>(w, ws, x + i * xs, xs, kp, y + i * ldy, ldy, i == 0);
 }
 
 int64_t pack_bytes(DType, int64_t cols, int64_t rows) { return tile_bytes(DType::F32, cols, rows); }

@@ -27,8 +27,8 @@ constexpr auto kBlockPrefetchHint = _MM_HINT_T0;  // into the L1
 // decode in 0.84-0.91x the time (docs/CPU_DECODE.md). q4_1's kernel did not gain from it
 // (1.00-1.14x the time), so it asks for the one line only. The fast kernels ask for lines into
 // the L2 too, while the first activation rows of a call bring the weights from memory: the bf16
-// kernel this far ahead, the int8 kernels the next groups' tiles (fast_bf16_avx512.cpp,
-// fast_int8_avx512vnni.cpp, fast_int8_avx2_impl.h).
+// kernels this far ahead, the int8 kernels the next groups' tiles (fast_bf16_avx512.cpp,
+// fast_bf16_avx2.cpp, fast_int8_avx512vnni.cpp, fast_int8_avx2_impl.h).
 constexpr int64_t kFarPrefetchBytes = 12288;
 constexpr auto kFarPrefetchHint = _MM_HINT_T1;  // into the L2
 
