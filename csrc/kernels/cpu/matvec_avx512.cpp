@@ -169,8 +169,11 @@ inline void row_dot_paired(const uint8_t* row, int64_t cols, const float* const*
   int64_t c = 0;
   for (; c + 32 <= cols; c += 32) {
     constexpr int64_t kBytes = dtype_traits(D).block_bytes;
-    const char* p = reinterpret_cast<const char*>(row) + kBytes * c + kPrefetchBytes;
-    for (int64_t line = 0; line < 32 * kBytes; line += 64) _mm_prefetch(p + line, kPlainPrefetchHint);
+    const char* p = reinterpret_cast<const char*>(row) + kBytes * c;
+    for (int64_t line = 0; line < 32 * kBytes; line += 64) {  // two distances (prefetch.h)
+      _mm_prefetch(p + kPrefetchBytes + line, kPlainPrefetchHint);
+      _mm_prefetch(p + kFarPrefetchBytes + line, kFarPrefetchHint);
+    }
     for (int a = 0; a < 2; ++a) {
       const __m512 wv = load16<D>(row, cols, c + 16 * a);
       for (int n = 0; n < NV; ++n) wide[n][a] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(x[n] + c + 16 * a), wide[n][a]);

@@ -20,15 +20,16 @@ constexpr int64_t kPrefetchBytes = 4096;
 constexpr auto kPlainPrefetchHint = _MM_HINT_T1;  // into the L2
 constexpr auto kBlockPrefetchHint = _MM_HINT_T0;  // into the L1
 
-// q8_0 rows also ask for a line further on into the L2: with the L1's line alone their kernel
-// streamed a decode's matrices at 1.3-1.4x the probe, though it converts a block in half the time
-// the memory takes to bring it (likely: lines asked for into the L1 are too few in flight).
-// With the L2 line, 0.89-0.97x the time (decode_stream, 2 threads; 0.84x on 1), and q8_0 models
-// decode in 0.84-0.91x the time (docs/CPU_DECODE.md). q4_1's kernel did not gain from it
-// (1.00-1.14x the time), so it asks for the one line only. The fast kernels ask for lines into
-// the L2 too, while the first activation rows of a call bring the weights from memory: the bf16
-// kernels this far ahead, the int8 kernels the next groups' tiles (fast_bf16_avx512.cpp,
-// fast_bf16_avx2.cpp, fast_int8_avx512vnni.cpp, fast_int8_avx2_impl.h).
+// A second, further distance, into the L2, where a kernel is busy while its weights stream:
+// - q8_0 rows: with the L1's line alone their kernel streamed a decode's matrices at 1.3-1.4x
+//   the probe, though it converts a block in half the time the memory takes to bring it
+//   (likely: lines asked for into the L1 are too few in flight). With the L2 line, 0.89-0.97x
+//   the time (decode_stream, 2 threads; 0.84x on 1); q8_0 models decode in 0.84-0.91x the time
+//   (docs/CPU_DECODE.md). q4_1's kernel did not gain from it (1.00-1.14x), so it asks for one.
+// - plain rows at 3 or more vectors: exact f32 batches of 4 and 8, 1.06-1.15x the tokens/s.
+// - the fast kernels, while the first activation rows of a call bring the weights from memory:
+//   the bf16 kernels this far ahead, the int8 kernels the next groups' tiles
+//   (fast_bf16_avx512.cpp, fast_bf16_avx2.cpp, fast_int8_avx512vnni.cpp, fast_int8_avx2_impl.h).
 constexpr int64_t kFarPrefetchBytes = 12288;
 constexpr auto kFarPrefetchHint = _MM_HINT_T1;  // into the L2
 
