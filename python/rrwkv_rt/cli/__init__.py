@@ -84,9 +84,10 @@ def _baked_state(f) -> str | None:
 
 
 def _cmd_train(args) -> None:
-    from ..train import options
+    from ..train import distributed, options
     from ..train.loop import train
     train(options.from_args(args))
+    distributed.end_worker_process()  # under torchrun, the process ends here (see there why)
 
 
 class _Parser(argparse.ArgumentParser):
