@@ -17,9 +17,9 @@ class MappedFile final : public ByteSource {
  public:
   // Map: the file mapped read-only (MAP_SHARED, 2 MiB pages asked for). Copy: the file read into
   // private anonymous memory, 2 MiB-aligned with 2 MiB pages asked for before the first touch,
-  // then made read-only: a mapping of the page cache gets 2 MiB pages only for the parts the
-  // cache holds in 2 MiB folios (often half a file or less), and 4 KiB pages made a decode
-  // 1.15-1.26x slower (docs/CPU_DECODE.md).
+  // then made read-only: a mapped model decoded 1.15-1.26x slower than a copy on the machine
+  // measured, and not because of the page cache's 4 KiB pages: with the file in 2 MiB folios the
+  // mapping was slower still (docs/CPU_DECODE.md).
   enum class Load { Map, Copy };
 
   // Throws FileNotFound if the path does not exist, FormatError if it is not a regular file or

@@ -14,15 +14,12 @@ namespace rrwkv::ops::detail {
 namespace {
 
 // One token of one head: kernels/wkv/wkv5_step.h's head_step (the step the GPU kernel runs too),
-// row by row in its order, each row asking for one further on (ops/state_prefetch.h).
+// each row asking for one further on (ops/state_prefetch.h).
 RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __restrict r,
                             const float* __restrict k, const float* __restrict v, const float* __restrict w,
                             const float* __restrict u, float* __restrict y) {
-  wkv5::start_output(S, r, k, v, u, y);
-  for (int64_t a = 0; a < S; ++a) {
-    prefetch_state_row(state + (a + kStateRowsAhead) * S, S);
-    wkv5::row_step(S, state + a * S, r[a], k[a], w[a], v, y);
-  }
+  wkv5::head_step(S, state, r, k, v, w, u, y,
+                  [&](int64_t a) { prefetch_state_row(state + (a + kStateRowsAhead) * S, S); });
 }
 
 }  // namespace

@@ -14,14 +14,12 @@ namespace rrwkv::ops::detail {
 namespace {
 
 // One token of one head: kernels/wkv/wkv7_step.h's head_step (whose element update the GPU kernel
-// runs too), row by row in its order, each row asking for one further on (ops/state_prefetch.h).
+// runs too), each row asking for one further on (ops/state_prefetch.h).
 RRWKV_CLONES void head_step(int64_t S, float* __restrict state, const float* __restrict r,
                             const float* __restrict w, const float* __restrict k, const float* __restrict v,
                             const float* __restrict kappa, const float* __restrict a, float* __restrict y) {
-  for (int64_t i = 0; i < S; ++i) {
-    prefetch_state_row(state + (i + kStateRowsAhead) * S, S);
-    y[i] = wkv7::row_step(S, state + i * S, r, w, k, v[i], kappa, a);
-  }
+  wkv7::head_step(S, state, r, w, k, v, kappa, a, y,
+                  [&](int64_t i) { prefetch_state_row(state + (i + kStateRowsAhead) * S, S); });
 }
 
 }  // namespace

@@ -85,8 +85,8 @@ RRWKV_API rrwkv_model_params rrwkv_model_default_params(void);
 RRWKV_API rrwkv_status rrwkv_model_load(const char* path, const rrwkv_model_params* params, rrwkv_model** out);
 
 /* rrwkv_model_load, but the file is read into private, read-only memory on 2 MiB pages instead of
- * mapped: costs its size in RAM and the read at load. A mapping gets whatever pages the page
- * cache holds the file in, often 4 KiB, which made a CPU decode 1.15-1.26x slower; and a copy is
+ * mapped: costs its size in RAM and the read at load. A mapped model's CPU decode took 1.15-1.26x
+ * the time on the machine measured (docs/CPU_DECODE.md); and a copy is
  * immune to the file being truncated or overwritten on disk afterwards. The same statuses. */
 RRWKV_API rrwkv_status rrwkv_model_load_into_memory(const char* path, const rrwkv_model_params* params,
                                                     rrwkv_model** out);

@@ -2,10 +2,10 @@
 // run on the host token by token, head by head, against the CPU ops (ops/wkv5, ops/wkv7) on
 // ragged batches with carried states: outputs and states after the batch.
 //
-// The CPU ops run the headers' head_step (ops/wkv5_cpu.cpp; ops/wkv7_cpu.cpp runs its row_step in
-// its order, with prefetches between), so this pins the ops' plumbing around it (rows, heads,
-// tokens in order, the state field) bit for bit; the CPU ops' math is checked against the
-// reference models and the official package (tests/runtime).
+// The CPU ops run the headers' head_step (ops/wkv5_cpu.cpp, ops/wkv7_cpu.cpp, with a prefetch
+// between rows), so this pins the ops' plumbing around it (rows, heads, tokens in order, the state
+// field) bit for bit; the CPU ops' math is checked against the reference models and the official
+// package (tests/runtime).
 // The GPU splits a head a value channel at a time, which contracts differently on an FMA CPU:
 // that comparison is tests/gpu/test_recurrence.cpp's (1e-5).
 #include <gtest/gtest.h>

@@ -50,12 +50,17 @@ RRWKV_HD void row_step(int64_t S, float* __restrict row, float ra, float ka, flo
   for (int64_t j = 0; j < S; ++j) element(y[j], row[j], ra, ka, wa, v[j]);
 }
 
-// The whole head, key channels outside (the CPU op's loop nest: the inner loop vectorizes).
+// The whole head, key channels outside (the CPU op's loop nest: the inner loop vectorizes);
+// before_row(a) runs before key channel a's row.
+template <class BeforeRow = wkv::NoRowHook>
 RRWKV_HD void head_step(int64_t S, float* __restrict state, const float* __restrict r, const float* __restrict k,
                         const float* __restrict v, const float* __restrict w, const float* __restrict u,
-                        float* __restrict y) {
+                        float* __restrict y, BeforeRow before_row = {}) {
   start_output(S, r, k, v, u, y);
-  for (int64_t a = 0; a < S; ++a) row_step(S, state + a * S, r[a], k[a], w[a], v, y);
+  for (int64_t a = 0; a < S; ++a) {
+    before_row(a);
+    row_step(S, state + a * S, r[a], k[a], w[a], v, y);
+  }
 }
 
 }  // namespace rrwkv::wkv5

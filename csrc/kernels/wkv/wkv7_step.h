@@ -42,11 +42,15 @@ RRWKV_HD float row_step(int64_t S, float* __restrict row, const float* __restric
   return dot(row, r, S);
 }
 
-// The whole head.
+// The whole head; before_row(i) runs before value channel i's row.
+template <class BeforeRow = wkv::NoRowHook>
 RRWKV_HD void head_step(int64_t S, float* __restrict state, const float* __restrict r, const float* __restrict w,
                         const float* __restrict k, const float* __restrict v, const float* __restrict kappa,
-                        const float* __restrict a, float* __restrict y) {
-  for (int64_t i = 0; i < S; ++i) y[i] = row_step(S, state + i * S, r, w, k, v[i], kappa, a);
+                        const float* __restrict a, float* __restrict y, BeforeRow before_row = {}) {
+  for (int64_t i = 0; i < S; ++i) {
+    before_row(i);
+    y[i] = row_step(S, state + i * S, r, w, k, v[i], kappa, a);
+  }
 }
 
 }  // namespace rrwkv::wkv7

@@ -32,6 +32,12 @@
 
 namespace rrwkv::wkv {
 
+// The matrix-state heads' default hook between state rows (wkv5_step.h, wkv7_step.h head_step):
+// nothing. The CPU ops pass one that asks for a later row (ops/state_prefetch.h).
+struct NoRowHook {
+  RRWKV_HD void operator()(int64_t) const {}
+};
+
 template <class M>
 struct StepState {
   M aa, bb, pp, ma, mb, mp;
