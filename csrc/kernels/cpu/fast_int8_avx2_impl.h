@@ -72,11 +72,12 @@ struct Int8Avx2 {
     }
   }
 
-  // Per (group, block): the values, 8 scales and (q4_1) 8 offsets as f32. The values are 8 vectors
-  // of 32 bytes (vector k: bytes 4k..4k+3 of each row); q4_1's two to a byte, 4 vectors, vector j
-  // holding vector j in its bytes' low nibbles and vector j + 4 in their high ones.
+  // Per (group, block): the values, then q8_0's 8 scales as f32, or q4_1's 8 scales and 8 offsets
+  // as the f16 they are stored as (so a q4_1 tile is the file's size: a decode streams it). The
+  // values are 8 vectors of 32 bytes (vector k: bytes 4k..4k+3 of each row); q4_1's two to a byte,
+  // 4 vectors, vector j holding vector j in its bytes' low nibbles and vector j + 4 in their high ones.
   static constexpr int64_t value_bytes(DType w) { return w == DType::Q4_1 ? 4 * 32 : 8 * 32; }
-  static int64_t block_bytes(DType w) { return value_bytes(w) + 32 + (w == DType::Q4_1 ? 32 : 0); }
+  static int64_t block_bytes(DType w) { return value_bytes(w) + 32; }
 
   static int64_t tile_bytes(DType w, int64_t cols, int64_t rows) {
     return (rows + kGroup - 1) / kGroup * (cols / kChunk) * block_bytes(w);
@@ -130,15 +131,18 @@ struct Int8Avx2 {
           _mm256_store_si256(q + 4 + k, high);
         }
       }
-      auto halves = [&](int64_t at) {  // the f16 at byte `at` of each row, as f32
+      auto halves = [&](int64_t at) {  // the f16 at byte `at` of each row
         const __m256i g = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), reinterpret_cast<const int*>(base + at),
                                                       offs, mask, 1);
         const __m256i lo16 = _mm256_and_si256(g, _mm256_set1_epi32(0xffff));
-        const __m128i packed = _mm_packus_epi32(_mm256_castsi256_si128(lo16), _mm256_extracti128_si256(lo16, 1));
-        return _mm256_cvtph_ps(packed);
+        return _mm_packus_epi32(_mm256_castsi256_si128(lo16), _mm256_extracti128_si256(lo16, 1));
       };
-      _mm256_store_ps(reinterpret_cast<float*>(out + vb), halves(2 * b));
-      if (w.dtype == DType::Q4_1) _mm256_store_ps(reinterpret_cast<float*>(out + vb + 32), halves(2 * (nb + b)));
+      if (w.dtype == DType::Q4_1) {
+        _mm_store_si128(reinterpret_cast<__m128i*>(out + vb), halves(2 * b));
+        _mm_store_si128(reinterpret_cast<__m128i*>(out + vb + 16), halves(2 * (nb + b)));
+      } else {
+        _mm256_store_ps(reinterpret_cast<float*>(out + vb), _mm256_cvtph_ps(halves(2 * b)));
+      }
     }
   }
 
@@ -186,8 +190,10 @@ struct Int8Avx2 {
         for (int k = 0; k < 8; ++k) multiply(k, _mm256_load_si256(reinterpret_cast<const __m256i*>(tb + 32 * k)));
       }
       constexpr int64_t kScales = value_bytes(Q41 ? DType::Q4_1 : DType::Q8_0);
-      const __m256 dw = _mm256_load_ps(reinterpret_cast<const float*>(tb + kScales));
-      const __m256 m = Q41 ? _mm256_load_ps(reinterpret_cast<const float*>(tb + kScales + 32)) : _mm256_setzero_ps();
+      const __m256 dw = Q41 ? _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tb + kScales)))
+                            : _mm256_load_ps(reinterpret_cast<const float*>(tb + kScales));
+      const __m256 m = Q41 ? _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(tb + kScales + 16)))
+                           : _mm256_setzero_ps();
       for (int n = 0; n < N; ++n) {
         const float* dx = reinterpret_cast<const float*>(x + n * xs + L.dx);
         acc[n] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p[n]), _mm256_mul_ps(dw, _mm256_set1_ps(dx[b])), acc[n]);

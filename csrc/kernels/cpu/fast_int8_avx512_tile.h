@@ -57,14 +57,22 @@ void prepare(DType w, const float* x, int64_t cols, uint8_t* out) {
   }
 }
 
-// The bytes of the tile. Per (group, block): the values, 16 scales and (q4_1) 16 offsets as f32.
+// The bytes of the tile. Per (group, block): the values, 16 scales and (q4_1) 16 offsets: as f32,
+// or with Nibbles, q4_1's as the f16 they are stored as, so that tile is the file's size.
 // The values are 8 vectors of 64 bytes (vector k: bytes 4k..4k+3 of each row), the operand as it
 // is; or, for q4_1 with Nibbles, 4 vectors, vector j holding vector j in its bytes' low nibbles and
 // vector j + 4 in their high ones (the stored size again: a batch-1 decode streams the tile).
 template <bool Nibbles>
 struct Tile {
   static constexpr int64_t value_bytes(DType w) { return Nibbles && w == DType::Q4_1 ? 4 * 64 : 8 * 64; }
-  static int64_t block_bytes(DType w) { return value_bytes(w) + 64 + (w == DType::Q4_1 ? 64 : 0); }
+  // f16 scales: a one-row decode streams the tile, and 5 lines a block instead of 6 gave q4_1's
+  // fast tokens/s at one row 1.10-1.15x (docs/FAST_PATH.md). q8_0 keeps f32: 544-byte blocks
+  // would misalign its vectors (measured: no gain).
+  static constexpr bool half_scales(DType w) { return Nibbles && w == DType::Q4_1; }
+  static int64_t block_bytes(DType w) {
+    if (half_scales(w)) return value_bytes(w) + 2 * 32;
+    return value_bytes(w) + 64 + (w == DType::Q4_1 ? 64 : 0);
+  }
   static int64_t tile_bytes(DType w, int64_t cols, int64_t rows) {
     return (rows + kGroup - 1) / kGroup * (cols / kChunk) * block_bytes(w);
   }
@@ -84,7 +92,7 @@ inline __m256i block_bytes_of(DType w, const uint8_t* row, int64_t nb, int64_t b
 
 // Rows [r, r + 16) (those past `end`: zero scales) into the layout of Tile<Nibbles>, block by
 // block: per block 8 vectors of 16 rows x 4 bytes (vector k: bytes 4k..4k+3 of each row; q4_1 with
-// Nibbles: 4 vectors, k and k + 4 in one), then the 16 rows' scales and (q4_1) offsets as f32.
+// Nibbles: 4 vectors, k and k + 4 in one), then the 16 rows' scales and (q4_1) offsets.
 // Offset: q8_0 values + 128 (unsigned, for vpdpbusd).
 template <bool Offset, bool Nibbles>
 void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
@@ -135,13 +143,18 @@ void repack_group(const Matrix& w, int64_t r, int64_t end, uint8_t* out) {
       }
     }
     // scales of blocks b (and b + 1: the same 32 bits) of the 16 rows
-    auto halves = [&](int64_t at) {  // f16 pair at byte offset `at` of each row -> (low, high) as f32
+    auto halves = [&](int64_t at) {  // the f16 at byte offset `at` of each row
       const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live, offs,
                                                     reinterpret_cast<const int*>(reinterpret_cast<const uint8_t*>(base) + at), 1);
-      return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+      return _mm512_cvtepi32_epi16(g);
     };
-    _mm512_store_ps(reinterpret_cast<float*>(out + vb), halves(2 * b));
-    if (w.dtype == DType::Q4_1) _mm512_store_ps(reinterpret_cast<float*>(out + vb + 64), halves(2 * (nb + b)));
+    if (T::half_scales(w.dtype)) {
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + vb), halves(2 * b));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(out + vb + 32), halves(2 * (nb + b)));
+    } else {
+      _mm512_store_ps(reinterpret_cast<float*>(out + vb), _mm512_cvtph_ps(halves(2 * b)));
+      if (w.dtype == DType::Q4_1) _mm512_store_ps(reinterpret_cast<float*>(out + vb + 64), _mm512_cvtph_ps(halves(2 * (nb + b))));
+    }
   }
 }
 

@@ -6,8 +6,9 @@
 // weights are the unsigned operand: q4_1's values are 0..15 as they are; q8_0's are offset by
 // 128 (q + 128 in 1..255) and the accumulator starts at -128 * (sum of the block's activations).
 // A task repacks its weight rows once into that layout ("tile": per group of 16 rows and block,
-// 8 vectors of 16 rows x 4 bytes, q4_1's two to a byte, then the 16 rows' scales and offsets as
-// f32); 2 groups x 6 activation rows run at a time. Compiled with AVX-512 VNNI flags for this file only.
+// 8 vectors of 16 rows x 4 bytes, q4_1's two to a byte, then the 16 rows' scales: q8_0's as f32,
+// q4_1's and its offsets as the f16 they are stored as); 2 groups x 6 activation rows run at a
+// time. Compiled with AVX-512 VNNI flags for this file only.
 #include "kernels/cpu/fast_int8_avx512_tile.h"
 #include "kernels/cpu/prefetch.h"
 
@@ -69,12 +70,14 @@ void block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, in
     }
     constexpr int64_t kScales = VnniTile::value_bytes(Q41 ? DType::Q4_1 : DType::Q8_0);
     for (int g = 0; g < G; ++g) {
-      const __m512 dw = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + kScales));
+      const uint8_t* s = t[g] + b * bb + kScales;
+      const __m512 dw = Q41 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s)))
+                            : _mm512_load_ps(reinterpret_cast<const float*>(s));
+      const __m512 m = Q41 ? _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(s + 32))) : dw;
       for (int n = 0; n < N; ++n) {
         const float* dx = reinterpret_cast<const float*>(x + n * xs + L.dx);
         acc[g][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[g][n]), _mm512_mul_ps(dw, _mm512_set1_ps(dx[b])), acc[g][n]);
         if (Q41) {
-          const __m512 m = _mm512_load_ps(reinterpret_cast<const float*>(t[g] + b * bb + kScales + 64));
           const float* cx = reinterpret_cast<const float*>(x + n * xs + L.aux);
           acc[g][n] = _mm512_fmadd_ps(m, _mm512_set1_ps(cx[b]), acc[g][n]);
         }
