@@ -68,14 +68,14 @@ void block(const uint8_t* const* t, int64_t nb, int64_t bb, const uint8_t* x, in
         multiply(k, wv);
       }
     }
-    constexpr DType kType = Q41 ? DType::Q4_1 : DType::Q8_0;
-    constexpr int64_t kScales = VnniTile::value_bytes(kType);
+    static_assert(VnniTile::half_scales(DType::Q4_1) && !VnniTile::half_scales(DType::Q8_0),
+                  "the loads below: q4_1's scales and offsets f16, q8_0's scales f32");
+    constexpr int64_t kScales = VnniTile::value_bytes(Q41 ? DType::Q4_1 : DType::Q8_0);
+    auto half = [](const uint8_t* p) { return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))); };
     for (int g = 0; g < G; ++g) {
       const uint8_t* s = t[g] + b * bb + kScales;
-      auto half = [](const uint8_t* p) { return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(p))); };
-      const __m512 dw = VnniTile::half_scales(kType) ? half(s) : _mm512_load_ps(reinterpret_cast<const float*>(s));
-      const __m512 m = !Q41 ? _mm512_setzero_ps() : VnniTile::half_scales(kType) ? half(s + 32)
-                                                   : _mm512_load_ps(reinterpret_cast<const float*>(s + 64));
+      const __m512 dw = Q41 ? half(s) : _mm512_load_ps(reinterpret_cast<const float*>(s));
+      const __m512 m = Q41 ? half(s + 32) : _mm512_setzero_ps();
       for (int n = 0; n < N; ++n) {
         const float* dx = reinterpret_cast<const float*>(x + n * xs + L.dx);
         acc[g][n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p[g][n]), _mm512_mul_ps(dw, _mm512_set1_ps(dx[b])), acc[g][n]);
